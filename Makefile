@@ -1,0 +1,41 @@
+# Intake: every command a developer needs. `make run` runs the stack, `make test` the whole suite.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS ?= never
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+SRC := shared/src services/fetcher/src services/ingestor/src services/config-api/src
+
+.PHONY: help setup run test test-unit test-integration test-e2e lint format
+
+help:
+	@echo "make run    - set up what is missing (.venv, .env, database) and run the three services"
+	@echo "make test   - the whole test suite against real PostgreSQL, RabbitMQ and Dovecot"
+	@echo "make lint   - ruff, mypy --strict, import-linter"
+
+setup:
+	@deploy/local/bootstrap.sh
+
+run: setup
+	@$(UV) run --frozen python deploy/local/run.py
+
+test: setup
+	@deploy/local/system-deps.sh
+	$(UV) run --frozen pytest
+
+test-unit: setup
+	$(UV) run --frozen pytest tests/unit
+
+test-integration: setup
+	$(UV) run --frozen pytest tests/integration
+
+test-e2e: setup
+	$(UV) run --frozen pytest tests/e2e
+
+lint: setup
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy $(SRC)
+	$(UV) run --frozen lint-imports
+
+format: setup
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .

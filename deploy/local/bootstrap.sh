@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Makes the Python side ready on a fresh machine: uv (from PyPI when missing) and the workspace
+# virtualenv .venv/ exactly as uv.lock pins it. Safe to run again; does nothing that is already done.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export UV_PYTHON_DOWNLOADS="${UV_PYTHON_DOWNLOADS:-never}"
+
+if command -v uv >/dev/null 2>&1; then
+  uv=(uv)
+elif python3 -m uv --version >/dev/null 2>&1; then
+  uv=(python3 -m uv)
+else
+  echo "bootstrap: installing uv from PyPI"
+  python3 -m pip install --quiet --disable-pip-version-check uv || python3 -m pip install --quiet --user uv
+  uv=(python3 -m uv)
+fi
+"${uv[@]}" sync --frozen --quiet

@@ -1,0 +1,51 @@
+"""The RabbitMQ connection every service uses: publisher confirms on, unroutable messages raise.
+
+`create_broker` builds (does not connect) a faststream broker; `declare_topology` declares the
+exchanges and the dead-letter queue; `publish` sends one contract as a persistent, confirmed message.
+"""
+
+from __future__ import annotations
+
+from faststream.rabbit import Channel, RabbitBroker
+
+from intake.shared import topology
+from intake.shared.contracts import Contract
+
+# A publish that RabbitMQ neither confirms nor returns within this many seconds is an error.
+PUBLISH_TIMEOUT_SECONDS = 10.0
+
+
+def create_broker(amqp_url: str, *, prefetch_count: int = 32, app_id: str = "intake") -> RabbitBroker:
+    """A broker whose default channel confirms every publish and raises on an unroutable one."""
+    return RabbitBroker(
+        amqp_url,
+        default_channel=Channel(
+            prefetch_count=prefetch_count,
+            publisher_confirms=True,
+            on_return_raises=True,
+        ),
+        app_id=app_id,
+        # Handlers log what they did themselves; faststream's per-message lines cost throughput.
+        logger=None,
+    )
+
+
+async def declare_topology(broker: RabbitBroker) -> None:
+    """Declare the `intake` exchange, the dead-letter exchange, and the dead-letter queue bound to it."""
+    await broker.declare_exchange(topology.EXCHANGE)
+    dead_letter_exchange = await broker.declare_exchange(topology.DEAD_LETTER_EXCHANGE)
+    queue = await broker.declare_queue(topology.dead_letter_queue())
+    await queue.bind(dead_letter_exchange, routing_key="#")
+
+
+async def publish(broker: RabbitBroker, event: Contract, routing_key: str) -> None:
+    """Publish `event` on the `intake` exchange: persistent, mandatory, and confirmed before returning."""
+    await broker.publish(
+        event.model_dump_json().encode(),
+        exchange=topology.EXCHANGE,
+        routing_key=routing_key,
+        persist=True,
+        mandatory=True,
+        content_type="application/json",
+        timeout=PUBLISH_TIMEOUT_SECONDS,
+    )

@@ -1,0 +1,34 @@
+"""Running a service until SIGTERM or SIGINT, then letting it stop cleanly.
+
+A service's `__main__` hands its main coroutine to `run_until_stopped`; the coroutine receives an
+event that is set on the first signal, finishes its in-flight work, and returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+async def run_until_stopped(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run `main(stop)`; `stop` is set on SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def request_stop(name: str) -> None:
+        if not stop.is_set():
+            log.info("stop requested", signal=name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, request_stop, sig.name)
+    try:
+        await main(stop)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,71 @@
+"""Settings groups shared by the services, read from `INTAKE_*` environment variables.
+
+Each service composes the groups it needs in its own `settings.py` and loads them once, in
+`__main__`, through `load_settings`, which turns a validation error into one line naming the setting.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/intake"
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+class IntakeSettings(BaseSettings):
+    """Base of every group: the `INTAKE_` prefix, and unknown variables ignored."""
+
+    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore", frozen=True)
+
+
+class LoggingSettings(IntakeSettings):
+    log_level: str = Field(default="info", pattern=r"(?i)^(debug|info|warning|error)$")
+
+
+class DatabaseSettings(IntakeSettings):
+    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
+
+
+class AmqpSettings(IntakeSettings):
+    amqp_url: SecretStr = SecretStr(DEFAULT_AMQP_URL)
+
+
+class SecretKeySettings(IntakeSettings):
+    """`INTAKE_SECRET_KEY`: 32 random bytes in URL-safe base64 (a Fernet key). Required."""
+
+    secret_key: SecretStr
+
+    @field_validator("secret_key")
+    @classmethod
+    def _is_fernet_key(cls, value: SecretStr) -> SecretStr:
+        try:
+            raw = base64.urlsafe_b64decode(value.get_secret_value().encode("ascii"))
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            raise ValueError("must be 32 bytes in URL-safe base64") from None
+        if len(raw) != 32:
+            raise ValueError("must be 32 bytes in URL-safe base64")
+        return value
+
+
+class SettingsError(Exception):
+    """A required setting is missing or invalid; the message is one line naming it."""
+
+
+S = TypeVar("S", bound=IntakeSettings)
+
+
+def load_settings(settings_class: type[S]) -> S:
+    """Read `settings_class` from the environment, or raise SettingsError naming the first bad variable."""
+    try:
+        return settings_class()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "INTAKE_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        if first["type"] == "missing":
+            raise SettingsError(f"{name} is required but not set") from None
+        raise SettingsError(f"{name} is invalid: {first['msg']}") from None

@@ -1,0 +1,101 @@
+"""The bus contracts: JSON schemas pinned, so a change of contract is a deliberate, reviewed change.
+
+To accept a deliberate change: bump `schema_version`, then `uv run python -m tests.unit.shared.test_contracts`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
+
+PINNED = Path(__file__).with_name("contract_schemas")
+CONTRACTS: list[type[BaseModel]] = [MessageFetched, MessageProcessed]
+
+
+def schema_text(model: type[BaseModel]) -> str:
+    return json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+@pytest.mark.parametrize("model", CONTRACTS, ids=lambda m: m.__name__)
+def test_json_schema_is_pinned(model: type[BaseModel]) -> None:
+    pinned = (PINNED / f"{model.__name__}.json").read_text()
+    assert schema_text(model) == pinned, f"{model.__name__} changed: bump schema_version and re-pin"
+
+
+def fetched(**changes: object) -> MessageFetched:
+    values: dict[str, object] = {
+        "inbox_id": 1,
+        "uidvalidity": 7,
+        "uid": 42,
+        "raw_sha256": "a" * 64,
+        "size": 10,
+        "fetched_at": datetime(2026, 1, 1, tzinfo=UTC),
+    }
+    values.update(changes)
+    return MessageFetched.model_validate(values)
+
+
+def test_round_trip_through_json() -> None:
+    event = fetched(subject="Printer [#4]", sender="a@example.com")
+    assert MessageFetched.model_validate_json(event.model_dump_json()) == event
+    assert event.schema_version == 1
+
+
+def test_contracts_are_frozen() -> None:
+    event = fetched()
+    with pytest.raises(ValidationError):
+        event.uid = 43  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"uid": 0}, {"uidvalidity": 2**32}, {"raw_sha256": "xyz"}, {"unknown_field": 1}, {"schema_version": 2}],
+    ids=["uid-zero", "uidvalidity-too-big", "bad-sha", "extra-field", "future-version"],
+)
+def test_invalid_events_are_refused(changes: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        fetched(**changes)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "stored"),
+    [
+        (Outcome.ISSUE_CREATED, True),
+        (Outcome.ISSUE_UPDATED, True),
+        (Outcome.DUPLICATE, True),
+        (Outcome.IGNORED_SENDER, False),
+        (Outcome.UNMATCHED_IGNORED, False),
+        (Outcome.AUTO_GENERATED, False),
+        (Outcome.REJECTED, False),
+        (Outcome.FAILED, False),
+    ],
+)
+def test_mailbox_action_only_for_messages_kept_on_an_issue(outcome: Outcome, stored: bool) -> None:
+    assert outcome.stored_on_issue is stored
+
+
+def test_processed_needs_a_known_outcome() -> None:
+    with pytest.raises(ValidationError):
+        MessageProcessed.model_validate(
+            {
+                "inbox_id": 1,
+                "uidvalidity": 1,
+                "uid": 1,
+                "raw_sha256": "b" * 64,
+                "outcome": "maybe",
+                "reason": "",
+                "attempts": 1,
+                "processed_at": "2026-01-01T00:00:00Z",
+            }
+        )
+
+
+if __name__ == "__main__":
+    for contract in CONTRACTS:
+        (PINNED / f"{contract.__name__}.json").write_text(schema_text(contract))
