@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-import asyncpg
+from intake.shared.database import Executor
 
 
 def blob_key(content: bytes) -> str:
@@ -17,7 +17,7 @@ def blob_key(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-async def put_blob(conn: asyncpg.Connection | asyncpg.Pool, content: bytes) -> str:
+async def put_blob(conn: Executor, content: bytes) -> str:
     """Store `content` once and return its key."""
     key = blob_key(content)
     await conn.execute(
@@ -29,13 +29,13 @@ async def put_blob(conn: asyncpg.Connection | asyncpg.Pool, content: bytes) -> s
     return key
 
 
-async def get_blob(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> bytes | None:
+async def get_blob(conn: Executor, key: str) -> bytes | None:
     """The bytes stored under `key`, or None when there is no such blob."""
     content: bytes | None = await conn.fetchval("SELECT content FROM blobs.blobs WHERE sha256 = $1", key)
     return content
 
 
-async def blob_size(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> int | None:
+async def blob_size(conn: Executor, key: str) -> int | None:
     """The size of the blob under `key` without reading its bytes, or None when absent."""
     size: int | None = await conn.fetchval("SELECT size FROM blobs.blobs WHERE sha256 = $1", key)
     return size

@@ -1,15 +1,22 @@
 """The RabbitMQ connection every service uses: publisher confirms on, unroutable messages raise.
 
-`create_broker` builds (does not connect) a faststream broker; `declare_topology` declares the
-exchanges and the dead-letter queue; `publish` sends one contract as a persistent, confirmed message.
+`create_broker` builds (does not connect) a faststream broker; `connect_broker` waits for RabbitMQ;
+`declare_topology` declares the exchanges and the dead-letter queue; `publish` sends one contract as
+a persistent, confirmed message.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+import structlog
 from faststream.rabbit import Channel, RabbitBroker
 
 from intake.shared import topology
 from intake.shared.contracts import Contract
+
+log = structlog.get_logger(__name__)
 
 # A publish that RabbitMQ neither confirms nor returns within this many seconds is an error.
 PUBLISH_TIMEOUT_SECONDS = 10.0
@@ -28,6 +35,22 @@ def create_broker(amqp_url: str, *, prefetch_count: int = 32, app_id: str = "int
         # Handlers log what they did themselves; faststream's per-message lines cost throughput.
         logger=None,
     )
+
+
+async def connect_broker(broker: RabbitBroker, wait_seconds: float = 60.0) -> None:
+    """Connect, retrying while RabbitMQ is starting or unreachable for up to `wait_seconds`."""
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.2
+    while True:
+        try:
+            await broker.connect()
+            return
+        except OSError as error:  # aiormq's AMQPConnectionError is a ConnectionError
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("broker not reachable yet, retrying", error=str(error), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 async def declare_topology(broker: RabbitBroker) -> None:

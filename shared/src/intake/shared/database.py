@@ -11,8 +11,14 @@ import time
 
 import asyncpg
 import structlog
+from asyncpg.pool import PoolConnectionProxy
 
 log = structlog.get_logger(__name__)
+
+# Anything that runs a query: a connection, a pool's connection, or the pool itself.
+Executor = asyncpg.Connection | PoolConnectionProxy | asyncpg.Pool
+# A single connection, held (for transactions and session-level locks).
+Session = asyncpg.Connection | PoolConnectionProxy
 
 
 async def create_pool(

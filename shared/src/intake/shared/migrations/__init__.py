@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-import asyncpg
 import structlog
+
+from intake.shared.database import Session
 
 log = structlog.get_logger(__name__)
 
@@ -60,7 +61,7 @@ def package_migrations(package: str, schema: str) -> list[Migration]:
     return load_migrations(files(package).joinpath("migrations", schema))
 
 
-async def apply_migrations(conn: asyncpg.Connection, schema: str, migrations: list[Migration]) -> list[int]:
+async def apply_migrations(conn: Session, schema: str, migrations: list[Migration]) -> list[int]:
     """Create `schema` if needed and apply the migrations not yet recorded there; return their versions."""
     if not _SCHEMA_NAME.match(schema):
         raise MigrationError(f"invalid schema name {schema!r}")
@@ -100,12 +101,12 @@ async def apply_migrations(conn: asyncpg.Connection, schema: str, migrations: li
         await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_NAMESPACE, schema)
 
 
-async def migrate(conn: asyncpg.Connection, package: str, *schemas: str) -> None:
+async def migrate(conn: Session, package: str, *schemas: str) -> None:
     """Apply the migrations that `package` ships for each of `schemas`, in the order given."""
     for schema in schemas:
         await apply_migrations(conn, schema, package_migrations(package, schema))
 
 
-async def migrate_blobs(conn: asyncpg.Connection) -> None:
+async def migrate_blobs(conn: Session) -> None:
     """Apply the blob store's own migrations (every service that writes blobs calls this)."""
     await migrate(conn, "intake.shared", "blobs")

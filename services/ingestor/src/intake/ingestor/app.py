@@ -1,0 +1,104 @@
+"""The ingestor built from its settings: database pool, migrations, broker, topology and the consumer.
+
+`IngestorApp(settings)` connects nothing until `start()`; `run(stop)` starts, waits for `stop`, and
+stops cleanly (consuming ends, in-flight messages finish, connections close). Tests drive this
+same object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+
+import asyncpg
+import structlog
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import RabbitBroker
+from faststream.rabbit.annotations import RabbitMessage
+
+from intake.ingestor.handler import MessageFetchedHandler
+from intake.ingestor.ingest import Ingestor
+from intake.ingestor.settings import IngestorSettings
+from intake.shared import bus, topology
+from intake.shared.database import Session, create_pool
+from intake.shared.migrations import migrate, migrate_blobs
+
+log = structlog.get_logger(__name__)
+
+# More connections than this would not make one process faster on its event loop.
+MAX_POOL_SIZE = 10
+
+
+async def apply_migrations(conn: Session) -> None:
+    """The blob store's and the ingestor's own (`tracker`) migrations."""
+    await migrate_blobs(conn)
+    await migrate(conn, "intake.ingestor", "tracker")
+
+
+class IngestorApp:
+    def __init__(self, settings: IngestorSettings, *, wait_seconds: float = 60.0) -> None:
+        self._settings = settings
+        # How long a start waits for PostgreSQL and RabbitMQ to become reachable.
+        self._wait_seconds = wait_seconds
+        self._pool: asyncpg.Pool | None = None
+        self._broker: RabbitBroker | None = None
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        settings = self._settings
+        self._pool = await create_pool(
+            settings.database_url.get_secret_value(),
+            max_size=min(settings.ingestor_prefetch, MAX_POOL_SIZE),
+            wait_seconds=self._wait_seconds,
+        )
+        async with self._pool.acquire() as conn:
+            await apply_migrations(conn)
+        broker = bus.create_broker(
+            settings.amqp_url.get_secret_value(),
+            prefetch_count=settings.ingestor_prefetch,
+            app_id="intake-ingestor",
+        )
+        self._broker = broker
+        handler = MessageFetchedHandler(Ingestor(self._pool), broker, settings.ingestor_delivery_limit)
+
+        async def on_message_fetched(message: RabbitMessage) -> None:
+            await handler(message)
+
+        queue = topology.work_queue(topology.INGESTOR_QUEUE, topology.MESSAGE_FETCHED, settings.ingestor_delivery_limit)
+        broker.subscriber(queue, topology.EXCHANGE, ack_policy=AckPolicy.MANUAL)(on_message_fetched)
+        await bus.connect_broker(broker, self._wait_seconds)
+        await bus.declare_topology(broker)
+        await broker.start()
+        log.info("ingestor started", queue=topology.INGESTOR_QUEUE, prefetch=settings.ingestor_prefetch)
+
+    async def stop(self) -> None:
+        """Stop consuming, let in-flight messages finish (the broker's graceful timeout), close connections."""
+        if self._broker is not None:
+            await self._broker.stop()
+            self._broker = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        log.info("ingestor stopped")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+    async def __aenter__(self) -> IngestorApp:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()

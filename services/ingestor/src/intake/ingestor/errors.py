@@ -1,0 +1,38 @@
+"""The ingestor's exceptions: why a message could not be processed.
+
+    IngestorError
+     └── PermanentError      the message cannot be processed as it is → outcome `rejected`, acked
+          ├── Unreadable     the bytes are not an email message
+          ├── MissingBlob    the raw bytes are not in the blob store
+          └── UnknownInbox   the inbox no longer exists
+
+Any other exception (PostgreSQL, RabbitMQ) is transient: the message is requeued, a bounded number
+of times (the queue's delivery limit), then dead-lettered with outcome `failed`. Normal outcomes
+(ignored, duplicate) are values, never exceptions.
+"""
+
+from __future__ import annotations
+
+
+class IngestorError(Exception):
+    """Base of the ingestor's own errors."""
+
+
+class PermanentError(IngestorError):
+    """Retrying cannot help; `reason` says why in words a person can act on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Unreadable(PermanentError):
+    """The raw bytes cannot be parsed as an email message at all."""
+
+
+class MissingBlob(PermanentError):
+    """The blob the fetcher referred to is not in the blob store."""
+
+
+class UnknownInbox(PermanentError):
+    """The inbox the message was fetched from no longer exists."""

@@ -1,0 +1,375 @@
+"""Turning the raw bytes of one email message into a `ParsedMessage` value: headers, body, attachments.
+
+Pure and defensive: stdlib `email` with `policy.default`, and any exception on one header or part
+falls back to the raw value (DESIGN §2: hostile headers make `policy.default` raise). Only bytes that
+are not an email message at all raise `Unreadable`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
+from email.utils import getaddresses, parsedate_to_datetime
+
+from intake.ingestor.errors import Unreadable
+from intake.ingestor.html_text import html_to_text
+
+MAX_FILENAME_BYTES = 255
+# Message-IDs (RFC 5322 §3.6.4) in Message-ID, In-Reply-To and References.
+_MSG_ID = re.compile(r"<[^<>\s]+>")
+_FOLDING = re.compile(r"\s*[\r\n]+\s*")
+# Extensions for made-up file names; a table, not `mimetypes`, which reads the host's files.
+_EXTENSIONS = {
+    "application/pdf": ".pdf",
+    "application/zip": ".zip",
+    "image/gif": ".gif",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "message/rfc822": ".eml",
+    "text/calendar": ".ics",
+    "text/html": ".html",
+    "text/plain": ".txt",
+}
+
+
+@dataclass(frozen=True)
+class Address:
+    """One mailbox: its address and display name ("" when there is none)."""
+
+    address: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One kept part: regular, inline (`cid:` image) or a nested message as `.eml`."""
+
+    filename: str
+    content_type: str
+    content: bytes
+    inline: bool = False
+    content_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    message_id: str | None
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    subject: str
+    sender: Address | None
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    date: datetime | None
+    body_text: str
+    body_html: str | None
+    attachments: tuple[Attachment, ...]
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Parse `raw`; raise `Unreadable` with the reason when it is not an email message at all."""
+    if not raw.strip():
+        raise Unreadable("the message is empty")
+    try:
+        return _parse(raw)
+    except Unreadable:
+        raise
+    except Exception as error:
+        # The fallbacks below cover the failures seen in real mail; anything else is as permanent
+        # (the same bytes fail the same way), so it is a rejection with the reason, never a retry loop.
+        raise Unreadable(f"the message cannot be parsed: {type(error).__name__}: {error}") from None
+
+
+def _parse(raw: bytes) -> ParsedMessage:
+    message = message_from_bytes(raw, policy=policy.default)
+    if not message.keys():
+        raise Unreadable("the message has no header fields, so it is not an email message")
+    body_text, body_html, attachments = _body_and_attachments(message)
+    references = tuple(_MSG_ID.findall(_header(message, "References") or ""))
+    return ParsedMessage(
+        message_id=_message_id(_header(message, "Message-ID")),
+        in_reply_to=_message_id(_header(message, "In-Reply-To")),
+        references=references,
+        subject=_header(message, "Subject") or "",
+        sender=next(iter(_addresses(message, "From")), None),
+        to=tuple(a.address for a in _addresses(message, "To")),
+        cc=tuple(a.address for a in _addresses(message, "Cc")),
+        date=_date(message),
+        body_text=body_text,
+        body_html=body_html,
+        attachments=tuple(attachments),
+    )
+
+
+# Headers
+
+
+def _clean(value: str) -> str:
+    """Text without the surrogates the parser uses for undecoded 8-bit bytes: read them as UTF-8."""
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that no undecoded byte made
+        return value.encode("utf-8", "replace").decode("utf-8")
+
+
+def _unfold(value: str) -> str:
+    return _clean(_FOLDING.sub(" ", value).strip())
+
+
+def _raw_header(message: Message, name: str) -> str | None:
+    """The header as written, RFC 2047 words decoded when possible, without `policy.default` parsing."""
+    for key, value in message.raw_items():
+        if key.lower() != name.lower():
+            continue
+        text = str(value)
+        try:
+            return _unfold(str(make_header(decode_header(text))))
+        except Exception:  # undecodable encoded words: keep the raw text.
+            return _unfold(text)
+    return None
+
+
+def _header(message: Message, name: str) -> str | None:
+    try:
+        value = message.get(name)
+        return None if value is None else _unfold(str(value))
+    except Exception:  # `policy.default` raises on some hostile headers.
+        return _raw_header(message, name)
+
+
+def _message_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    found = _MSG_ID.search(value)
+    return found.group(0) if found else (value.strip() or None)
+
+
+def _addresses(message: Message, name: str) -> list[Address]:
+    try:
+        header = message.get(name)
+        if header is None:
+            return []
+        return [
+            Address(_clean(item.addr_spec), _clean(item.display_name))
+            for item in getattr(header, "addresses", ())
+            if item.addr_spec and item.addr_spec != "<>"
+        ]
+    except Exception:  # fall back to the lenient compat32 address parser.
+        raw = _raw_header(message, name)
+        if raw is None:
+            return []
+        try:
+            return [Address(_clean(addr), _clean(display)) for display, addr in getaddresses([raw]) if addr]
+        except Exception:
+            return []
+
+
+def _date(message: Message) -> datetime | None:
+    try:
+        header = message.get("Date")
+        value = getattr(header, "datetime", None) if header is not None else None
+    except Exception:
+        value = None
+    if value is None:
+        raw = _raw_header(message, "Date")
+        if not raw:
+            return None
+        try:
+            value = parsedate_to_datetime(raw)
+        except Exception:  # an unparseable date is no date.
+            return None
+    if not isinstance(value, datetime):
+        return None
+    # RFC 5322 §3.3: "-0000" means the zone is unknown; UTC is the best reading of it.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# Parts
+
+
+def _leaves(part: Message) -> Iterator[Message]:
+    """The non-multipart parts in order; nested messages are leaves (kept whole, as `.eml`)."""
+    if part.is_multipart() and part.get_content_maintype() == "multipart":
+        for child in part.get_payload():
+            if isinstance(child, Message):
+                yield from _leaves(child)
+    else:
+        yield part
+
+
+def _disposition(part: Message) -> str | None:
+    try:
+        return part.get_content_disposition()
+    except Exception:
+        return None
+
+
+def _content_type(part: Message) -> str:
+    try:
+        return part.get_content_type()
+    except Exception:
+        return "application/octet-stream"
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_filename()
+    except Exception:  # RFC 2231 `name*` parameters can make `policy.default` raise.
+        try:
+            param = part.get_param("filename", header="content-disposition") or part.get_param("name")
+        except Exception:
+            return None
+        # An RFC 2231 parameter comes back as (charset, language, value).
+        name = param[2] if isinstance(param, tuple) else param
+    if not isinstance(name, str):
+        return None
+    return _clean(name) or None
+
+
+def _content_id(part: Message) -> str | None:
+    value = _header(part, "Content-ID")
+    if not value:
+        return None
+    return value.strip().removeprefix("<").removesuffix(">") or None
+
+
+def _payload_bytes(part: Message) -> bytes:
+    if part.get_content_maintype() == "message":
+        return _message_bytes(part)
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    if isinstance(payload, bytes):
+        return payload
+    raw = part.get_payload()
+    return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+
+
+def _message_bytes(part: Message) -> bytes:
+    """A `message/*` part's content: the nested message(s) as bytes."""
+    payload = part.get_payload()
+    if not isinstance(payload, list):
+        return payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+    chunks = []
+    for nested in payload:
+        if not isinstance(nested, Message):
+            continue
+        try:
+            chunks.append(nested.as_bytes(policy=policy.default))
+        except Exception:  # fall back to writing it back as compat32 does.
+            chunks.append(nested.as_bytes(policy=policy.compat32))
+    return b"".join(chunks)
+
+
+def _text(part: Message) -> str:
+    """The part's text, decoded with its charset; an unknown charset reads as UTF-8 with replacements."""
+    content = _payload_bytes(part)
+    charset = "utf-8"
+    try:
+        declared = part.get_content_charset()
+        if declared:
+            charset = codecs.lookup(declared).name
+    except Exception:  # LookupError for an unknown charset, or a malformed parameter.
+        charset = "utf-8"
+    try:
+        return content.decode(charset, errors="replace")
+    except Exception:  # e.g. a codec that cannot decode at all.
+        return content.decode("utf-8", errors="replace")
+
+
+def _is_body_candidate(part: Message) -> bool:
+    return (
+        _content_type(part) in ("text/plain", "text/html")
+        and _disposition(part) != "attachment"
+        and _filename(part) is None
+    )
+
+
+def _body_and_attachments(message: EmailMessage | Message) -> tuple[str, str | None, list[Attachment]]:
+    body_text: str | None = None
+    body_html: str | None = None
+    attachments: list[Attachment] = []
+    for part in _leaves(message):
+        content_type = _content_type(part)
+        if _is_body_candidate(part):
+            if content_type == "text/plain" and body_text is None:
+                body_text = _text(part)
+                continue
+            if content_type == "text/html" and body_html is None:
+                body_html = _text(part)
+                continue
+            if _content_id(part) is None:
+                # A further alternative or inline text part: the body already holds the message's text.
+                continue
+        attachments.append(_attachment(part, content_type, len(attachments) + 1))
+    if body_text is None:
+        body_text = html_to_text(body_html) if body_html is not None else ""
+    return body_text.strip("\r\n"), body_html, attachments
+
+
+def _attachment(part: Message, content_type: str, index: int) -> Attachment:
+    content_id = _content_id(part)
+    name = _filename(part)
+    if content_type in ("message/rfc822", "message/global"):
+        content = _message_bytes(part)
+        if name is None:
+            name = f"{_nested_subject(part) or 'message'}.eml"
+    else:
+        content = _payload_bytes(part)
+    return Attachment(
+        filename=sanitise_filename(name, index, content_type),
+        content_type=content_type,
+        content=content,
+        inline=content_id is not None and _disposition(part) != "attachment",
+        content_id=content_id,
+    )
+
+
+def _nested_subject(part: Message) -> str | None:
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        return _header(payload[0], "Subject")
+    return None
+
+
+def sanitise_filename(name: str | None, index: int, content_type: str = "application/octet-stream") -> str:
+    """A safe file name: no directories, no control characters, at most 255 UTF-8 bytes.
+
+    >>> sanitise_filename("../../etc/passwd", 1)
+    'passwd'
+    >>> sanitise_filename("C:\\\\Users\\\\me\\\\report\\x00.pdf", 1)
+    'report.pdf'
+    >>> sanitise_filename(None, 2, "application/pdf")
+    'attachment-2.pdf'
+    >>> sanitise_filename("...", 3)
+    'attachment-3.bin'
+    """
+    cleaned = ""
+    if name:
+        cleaned = unicodedata.normalize("NFC", name)
+        cleaned = cleaned.replace("\\", "/").rsplit("/", 1)[-1]
+        cleaned = "".join(ch for ch in cleaned if unicodedata.category(ch) not in ("Cc", "Cf"))
+        cleaned = cleaned.strip().strip(".").strip()
+    if not cleaned:
+        return f"attachment-{index}{_EXTENSIONS.get(content_type, '.bin')}"
+    return _truncate(cleaned, MAX_FILENAME_BYTES)
+
+
+def _truncate(name: str, limit: int) -> str:
+    """Cut `name` to `limit` UTF-8 bytes at a character boundary, keeping a short extension."""
+    if len(name.encode("utf-8")) <= limit:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem or len(extension.encode("utf-8")) > 16:
+        stem, extension = name, ""
+    suffix = f".{extension}" if extension else ""
+    room = limit - len(suffix.encode("utf-8"))
+    return stem.encode("utf-8")[:room].decode("utf-8", errors="ignore") + suffix

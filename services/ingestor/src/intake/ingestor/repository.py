@@ -1,0 +1,221 @@
+"""The ingestor's SQL: issues, messages, attachments, threads and outcomes in schema `tracker`.
+
+Writes only `tracker` (and attachment bytes through the shared blob store); reads inbox settings
+only through the view `config.inbox_settings`. Each function takes the caller's connection, so one
+message is stored in one transaction. No decisions here: `decision.py` makes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import asyncpg
+
+from intake.ingestor.decision import InboxRules, UnmatchedAction
+from intake.ingestor.parsing import ParsedMessage
+from intake.shared.blobs import put_blob
+from intake.shared.contracts import MessageProcessed, MessageRef, Outcome
+from intake.shared.database import Executor, Session
+
+NO_SUBJECT_TITLE = "(no subject)"
+
+
+@dataclass(frozen=True)
+class InboxSettings:
+    """What the ingestor needs of an inbox: the rules that decide, and the defaults for new issues."""
+
+    rules: InboxRules
+    issue_type_id: int | None
+    default_language: str | None
+    assigned_user_id: int | None
+    assigned_organisation_id: int | None
+
+
+async def inbox_settings(conn: Executor, inbox_id: int) -> InboxSettings | None:
+    """The inbox's settings from `config.inbox_settings`, or None when the inbox no longer exists."""
+    row = await conn.fetchrow(
+        """SELECT unmatched_action, issue_type_id, default_language, assigned_user_id, assigned_organisation_id
+           FROM config.inbox_settings WHERE id = $1""",
+        inbox_id,
+    )
+    if row is None:
+        return None
+    return InboxSettings(
+        rules=InboxRules(unmatched_action=cast(UnmatchedAction, row["unmatched_action"])),
+        issue_type_id=row["issue_type_id"],
+        default_language=row["default_language"],
+        assigned_user_id=row["assigned_user_id"],
+        assigned_organisation_id=row["assigned_organisation_id"],
+    )
+
+
+async def lock_thread(conn: Session, key: int) -> None:
+    """Hold the thread's advisory lock until the transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
+
+
+def _processed(row: asyncpg.Record) -> MessageProcessed:
+    return MessageProcessed(
+        inbox_id=row["inbox_id"],
+        uidvalidity=row["uidvalidity"],
+        uid=row["uid"],
+        raw_sha256=row["raw_sha256"],
+        message_id=row["message_id"],
+        outcome=Outcome(row["outcome"]),
+        reason=row["reason"],
+        issue_number=row["issue_number"],
+        attempts=row["attempts"],
+        processed_at=row["processed_at"],
+    )
+
+
+async def stored_outcome(conn: Executor, ref: MessageRef) -> MessageProcessed | None:
+    """The outcome already recorded for (inbox, UIDVALIDITY, UID), or None."""
+    row = await conn.fetchrow(
+        "SELECT * FROM tracker.outcomes WHERE inbox_id = $1 AND uidvalidity = $2 AND uid = $3",
+        ref.inbox_id,
+        ref.uidvalidity,
+        ref.uid,
+    )
+    return None if row is None else _processed(row)
+
+
+async def record_outcome(conn: Executor, processed: MessageProcessed) -> MessageProcessed:
+    """Record `processed` unless an outcome is already there; return the one that is recorded."""
+    row = await conn.fetchrow(
+        """INSERT INTO tracker.outcomes
+               (inbox_id, uidvalidity, uid, raw_sha256, message_id, outcome, reason, issue_number, attempts,
+                processed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (inbox_id, uidvalidity, uid) DO NOTHING
+           RETURNING *""",
+        processed.inbox_id,
+        processed.uidvalidity,
+        processed.uid,
+        processed.raw_sha256,
+        processed.message_id,
+        processed.outcome.value,
+        processed.reason,
+        processed.issue_number,
+        processed.attempts,
+        processed.processed_at,
+    )
+    if row is not None:
+        return _processed(row)
+    stored = await stored_outcome(conn, processed)
+    assert stored is not None
+    return stored
+
+
+async def issue_exists(conn: Executor, number: int) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM tracker.issues WHERE number = $1)", number))
+
+
+async def issue_holding_message(conn: Executor, inbox_id: int, message_id: str) -> int | None:
+    """The issue that already holds `message_id` from this inbox, or None."""
+    number: int | None = await conn.fetchval(
+        "SELECT issue_number FROM tracker.messages WHERE inbox_id = $1 AND message_id = $2",
+        inbox_id,
+        message_id,
+    )
+    return number
+
+
+async def thread_issue(conn: Executor, inbox_id: int, root_message_id: str) -> int | None:
+    """The issue the thread rooted at `root_message_id` belongs to in this inbox, or None."""
+    number: int | None = await conn.fetchval(
+        "SELECT issue_number FROM tracker.threads WHERE inbox_id = $1 AND root_message_id = $2",
+        inbox_id,
+        root_message_id,
+    )
+    return number
+
+
+async def remember_thread(conn: Executor, inbox_id: int, root_message_id: str, issue_number: int) -> None:
+    """Tie the thread to the issue; the first issue a thread was tied to keeps it."""
+    await conn.execute(
+        """INSERT INTO tracker.threads (inbox_id, root_message_id, issue_number) VALUES ($1, $2, $3)
+           ON CONFLICT (inbox_id, root_message_id) DO NOTHING""",
+        inbox_id,
+        root_message_id,
+        issue_number,
+    )
+
+
+async def create_issue(conn: Executor, inbox_id: int, message: ParsedMessage, inbox: InboxSettings) -> int:
+    """A new open issue titled by the message's subject, requested by its sender, with the inbox's defaults."""
+    number: int = await conn.fetchval(
+        """INSERT INTO tracker.issues
+               (title, issue_type_id, language, assigned_user_id, assigned_organisation_id,
+                requester_email, requester_name, inbox_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           RETURNING number""",
+        message.subject.strip() or NO_SUBJECT_TITLE,
+        inbox.issue_type_id,
+        inbox.default_language,
+        inbox.assigned_user_id,
+        inbox.assigned_organisation_id,
+        message.sender.address if message.sender else None,
+        (message.sender.name or None) if message.sender else None,
+        inbox_id,
+    )
+    return number
+
+
+async def touch_issue(conn: Executor, number: int) -> None:
+    await conn.execute("UPDATE tracker.issues SET updated_at = now() WHERE number = $1", number)
+
+
+async def add_message(
+    conn: Session, issue_number: int, ref: MessageRef, raw_sha256: str, message: ParsedMessage
+) -> int:
+    """Store the message on the issue with its attachments (bytes in the blob store); return its row id."""
+    row_id: int = await conn.fetchval(
+        """INSERT INTO tracker.messages
+               (issue_number, inbox_id, uidvalidity, uid, message_id, from_address, from_name, to_addresses,
+                cc_addresses, subject, sent_at, body_text, body_html, raw_sha256)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+           RETURNING id""",
+        issue_number,
+        ref.inbox_id,
+        ref.uidvalidity,
+        ref.uid,
+        message.message_id,
+        message.sender.address if message.sender else None,
+        (message.sender.name or None) if message.sender else None,
+        list(message.to),
+        list(message.cc),
+        _text(message.subject),
+        message.date,
+        _text(message.body_text),
+        _text(message.body_html) if message.body_html is not None else None,
+        raw_sha256,
+    )
+    rows: list[tuple[Any, ...]] = []
+    for attachment in message.attachments:
+        key = await put_blob(conn, attachment.content)
+        rows.append(
+            (
+                row_id,
+                _text(attachment.filename),
+                attachment.content_type,
+                len(attachment.content),
+                key,
+                attachment.inline,
+                _text(attachment.content_id) if attachment.content_id else None,
+            )
+        )
+    if rows:
+        await conn.executemany(
+            """INSERT INTO tracker.attachments
+                   (message_row_id, filename, content_type, size, sha256, inline, content_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+            rows,
+        )
+    return row_id
+
+
+def _text(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; decoded mail (and replacement of bad bytes) can contain it.
+    return value.replace("\x00", "\ufffd")

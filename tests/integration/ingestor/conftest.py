@@ -1,0 +1,168 @@
+"""Helpers for driving the ingestor on real PostgreSQL and RabbitMQ: inboxes, mail, and the bus as the fetcher sees it.
+
+`TestBus` publishes `message.fetched` with `bus.publish`, as the fetcher does, and collects every
+`message.processed` from a queue the test binds. The ingestor runs as `IngestorApp`, the object
+`intake-ingestor` runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+import asyncpg
+import pytest
+from faststream.rabbit import RabbitQueue
+from faststream.rabbit.annotations import RabbitMessage
+
+from intake.ingestor.app import IngestorApp
+from intake.ingestor.settings import IngestorSettings
+from intake.shared import bus, topology
+from intake.shared.blobs import put_blob
+from intake.shared.contracts import MessageFetched, MessageProcessed
+from intake.shared.migrations import migrate, migrate_blobs
+
+# A deadline for waiting on RabbitMQ and the ingestor, not a speed expectation.
+WAIT_SECONDS = 60.0
+UIDVALIDITY = 1000
+
+
+def settings(database_url: str, amqp_url: str, *, delivery_limit: int = 5, prefetch: int = 16) -> IngestorSettings:
+    return IngestorSettings(
+        database_url=database_url,
+        amqp_url=amqp_url,
+        ingestor_delivery_limit=delivery_limit,
+        ingestor_prefetch=prefetch,
+    )
+
+
+def make_mail(
+    subject: str,
+    message_id: str | None,
+    *,
+    sender: str = "Alice Example <alice@example.com>",
+    references: tuple[str, ...] = (),
+    body: str = "Hello.",
+    attachments: tuple[tuple[str, str, bytes], ...] = (),
+) -> bytes:
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = "support@example.org"
+    mail["Subject"] = subject
+    if message_id is not None:
+        mail["Message-ID"] = message_id
+    if references:
+        mail["In-Reply-To"] = references[-1]
+        mail["References"] = " ".join(references)
+    mail.set_content(body)
+    for filename, content_type, content in attachments:
+        maintype, subtype = content_type.split("/")
+        mail.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
+    return mail.as_bytes()
+
+
+class TestBus:
+    """The bus from the fetcher's side: publishes `message.fetched`, collects `message.processed`."""
+
+    __test__ = False
+
+    def __init__(self, amqp_url: str) -> None:
+        self.broker = bus.create_broker(amqp_url, app_id="ingestor-tests")
+        self.processed: asyncio.Queue[MessageProcessed] = asyncio.Queue()
+        queue = RabbitQueue("tests.message-processed", routing_key=topology.MESSAGE_PROCESSED, durable=False)
+
+        @self.broker.subscriber(queue, topology.EXCHANGE)
+        async def collect(message: RabbitMessage) -> None:
+            await self.processed.put(MessageProcessed.model_validate_json(message.body))
+
+    async def publish(self, fetched: MessageFetched) -> None:
+        await bus.publish(self.broker, fetched, topology.MESSAGE_FETCHED)
+
+    async def next_processed(self) -> MessageProcessed:
+        return await asyncio.wait_for(self.processed.get(), WAIT_SECONDS)
+
+
+class Mailroom:
+    """Puts raw mail in the blob store and tells the ingestor about it, as the fetcher would."""
+
+    def __init__(self, db: asyncpg.Connection, test_bus: TestBus) -> None:
+        self._db = db
+        self._bus = test_bus
+        self._uids = itertools.count(1)
+
+    async def fetched(self, inbox_id: int, raw: bytes, *, uid: int | None = None) -> MessageFetched:
+        key = await put_blob(self._db, raw)
+        return MessageFetched(
+            inbox_id=inbox_id,
+            uidvalidity=UIDVALIDITY,
+            uid=next(self._uids) if uid is None else uid,
+            raw_sha256=key,
+            size=len(raw),
+            fetched_at=datetime.now(UTC),
+        )
+
+    async def deliver(self, inbox_id: int, raw: bytes, *, uid: int | None = None) -> MessageProcessed:
+        """Publish one message and wait for its `message.processed`."""
+        fetched = await self.fetched(inbox_id, raw, uid=uid)
+        await self._bus.publish(fetched)
+        processed = await self._bus.next_processed()
+        assert (processed.inbox_id, processed.uidvalidity, processed.uid) == (
+            fetched.inbox_id,
+            fetched.uidvalidity,
+            fetched.uid,
+        )
+        return processed
+
+
+MakeInbox = Callable[..., Awaitable[int]]
+
+
+@pytest.fixture
+async def make_inbox(db: asyncpg.Connection) -> MakeInbox:
+    """Applies the config and blob migrations; returns a function that inserts an inbox and gives its id."""
+    await migrate(db, "intake.config_api", "config")
+    await migrate_blobs(db)
+
+    async def create(unmatched_action: str = "create_issue", default_language: str | None = "en") -> int:
+        inbox_id: int = await db.fetchval(
+            """INSERT INTO config.inboxes (provider, email, username, hostname, port, encryption, unmatched_action,
+                                           default_language, issue_type_id)
+               VALUES ('custom', 'support@example.org', 'support', 'imap.example.org', 993, 'ssl', $1, $2,
+                       (SELECT id FROM config.issue_types WHERE name = 'Support'))
+               RETURNING id""",
+            unmatched_action,
+            default_language,
+        )
+        return inbox_id
+
+    return create
+
+
+@pytest.fixture
+async def inbox_id(make_inbox: MakeInbox) -> int:
+    return await make_inbox()
+
+
+@pytest.fixture
+async def ingestor(database_url: str, amqp_url: str, make_inbox: MakeInbox) -> AsyncIterator[IngestorApp]:
+    async with IngestorApp(settings(database_url, amqp_url)) as app:
+        yield app
+
+
+@pytest.fixture
+async def test_bus(amqp_url: str, ingestor: IngestorApp) -> AsyncIterator[TestBus]:
+    """Started after the ingestor, so the `intake` exchange and the ingestor's queue exist."""
+    test_bus = TestBus(amqp_url)
+    await test_bus.broker.start()
+    try:
+        yield test_bus
+    finally:
+        await test_bus.broker.stop()
+
+
+@pytest.fixture
+def mailroom(db: asyncpg.Connection, test_bus: TestBus) -> Mailroom:
+    return Mailroom(db, test_bus)

@@ -1,0 +1,17 @@
+"""The worked examples in the pure modules' docstrings are true."""
+
+from __future__ import annotations
+
+import doctest
+from types import ModuleType
+
+import pytest
+
+from intake.ingestor import decision, handler, html_text, matching, parsing
+
+
+@pytest.mark.parametrize("module", [decision, handler, html_text, matching, parsing], ids=lambda m: m.__name__)
+def test_docstring_examples(module: ModuleType) -> None:
+    result = doctest.testmod(module)
+    assert result.attempted > 0
+    assert result.failed == 0

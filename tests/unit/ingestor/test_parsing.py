@@ -1,0 +1,271 @@
+"""parsing.parse_message on small hand-written messages: bodies, attachments, encodings, broken input."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from intake.ingestor.errors import Unreadable
+from intake.ingestor.parsing import Address, parse_message, sanitise_filename
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n\x00\xff\xfe"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR fake"
+
+
+def crlf(text: str) -> bytes:
+    return text.replace("\n", "\r\n").encode()
+
+
+PLAIN = crlf(
+    """From: Alice Example <alice@example.com>
+To: support@example.org, Bob <bob@example.org>
+Cc: carol@example.net
+Subject: Printer on fire
+Date: Tue, 01 Oct 2024 10:00:00 +0200
+Message-ID: <root-1@example.com>
+In-Reply-To: <parent@example.com>
+References: <root-0@example.com>
+ <parent@example.com>
+Content-Type: text/plain; charset=utf-8
+
+The printer is on fire.
+Please help.
+"""
+)
+
+
+def test_plain_message() -> None:
+    message = parse_message(PLAIN)
+    assert message.message_id == "<root-1@example.com>"
+    assert message.in_reply_to == "<parent@example.com>"
+    assert message.references == ("<root-0@example.com>", "<parent@example.com>")
+    assert message.subject == "Printer on fire"
+    assert message.sender == Address("alice@example.com", "Alice Example")
+    assert message.to == ("support@example.org", "bob@example.org")
+    assert message.cc == ("carol@example.net",)
+    assert message.date == datetime(2024, 10, 1, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert message.body_text == "The printer is on fire.\r\nPlease help."
+    assert message.body_html is None
+    assert message.attachments == ()
+
+
+def test_html_only_message_gets_text_from_html() -> None:
+    message = parse_message(
+        crlf(
+            """From: alice@example.com
+Subject: HTML
+Content-Type: text/html; charset=utf-8
+
+<html><head><style>p { color: red }</style></head><body><p>Hello&nbsp;there</p>
+<script>alert(1)</script><div>Line one<br>Line two</div></body></html>
+"""
+        )
+    )
+    assert message.body_text == "Hello there\n\nLine one\nLine two"
+    assert message.body_html is not None
+    assert "<p>Hello&nbsp;there</p>" in message.body_html
+
+
+def _b64(content: bytes) -> str:
+    return base64.encodebytes(content).decode()
+
+
+def test_attachment_is_kept_byte_identical() -> None:
+    message = parse_message(
+        crlf(
+            f"""From: alice@example.com
+Subject: Invoice
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b1"
+
+--b1
+Content-Type: multipart/alternative; boundary="b2"
+
+--b2
+Content-Type: text/plain; charset=utf-8
+
+See attached.
+--b2
+Content-Type: text/html; charset=utf-8
+
+<p>See attached.</p>
+--b2--
+--b1
+Content-Type: application/pdf; name="invoice.pdf"
+Content-Disposition: attachment; filename="invoice.pdf"
+Content-Transfer-Encoding: base64
+
+{_b64(PDF)}
+--b1--
+"""
+        )
+    )
+    assert message.body_text == "See attached."
+    assert message.body_html == "<p>See attached.</p>"
+    [attachment] = message.attachments
+    assert attachment.filename == "invoice.pdf"
+    assert attachment.content_type == "application/pdf"
+    assert attachment.content == PDF
+    assert not attachment.inline
+    assert attachment.content_id is None
+
+
+def test_inline_cid_image() -> None:
+    message = parse_message(
+        crlf(
+            f"""From: alice@example.com
+Subject: Screenshot
+Content-Type: multipart/related; boundary="r"
+
+--r
+Content-Type: text/html; charset=utf-8
+
+<p>Look: <img src="cid:shot@example.com"></p>
+--r
+Content-Type: image/png
+Content-ID: <shot@example.com>
+Content-Transfer-Encoding: base64
+
+{_b64(PNG)}
+--r--
+"""
+        )
+    )
+    assert message.body_text == "Look:"
+    [image] = message.attachments
+    assert image.inline
+    assert image.content_id == "shot@example.com"
+    assert image.content == PNG
+    assert image.filename == "attachment-1.png"
+
+
+def test_rfc2047_subject_and_names() -> None:
+    message = parse_message(
+        crlf(
+            """From: =?utf-8?q?J=C3=B6rg_M=C3=BCller?= <joerg@example.de>
+Subject: =?utf-8?b?R3LDvMOfZSBhdXMgS8O2bG4=?= [#7]
+Content-Type: text/plain; charset=iso-8859-1
+Content-Transfer-Encoding: quoted-printable
+
+Gr=FC=DFe
+"""
+        )
+    )
+    assert message.subject == "Grüße aus Köln [#7]"
+    assert message.sender == Address("joerg@example.de", "Jörg Müller")
+    assert message.body_text == "Grüße"
+
+
+def test_unknown_charset_reads_as_utf8_with_replacements() -> None:
+    message = parse_message(
+        b"From: a@example.com\r\nSubject: x\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\r\n"
+        + "Grüße ".encode()
+        + b"\xff\r\n"
+    )
+    assert message.body_text == "Grüße \ufffd"
+
+
+def test_raw_8bit_headers_are_read_as_utf8() -> None:
+    message = parse_message("From: Jörg <j@example.de>\r\nSubject: Grüße\r\n\r\nhi\r\n".encode())
+    assert message.subject == "Grüße"
+    assert message.sender == Address("j@example.de", "Jörg")
+
+
+def test_nested_message_becomes_eml() -> None:
+    nested = "From: bob@example.org\nSubject: Original problem\n\nIt broke.\n"
+    message = parse_message(
+        crlf(
+            f"""From: alice@example.com
+Subject: Fwd: Original problem
+Content-Type: multipart/mixed; boundary="m"
+
+--m
+Content-Type: text/plain
+
+Forwarding.
+--m
+Content-Type: message/rfc822
+
+{nested}
+--m--
+"""
+        )
+    )
+    assert message.body_text == "Forwarding."
+    [eml] = message.attachments
+    assert eml.filename == "Original problem.eml"
+    assert eml.content_type == "message/rfc822"
+    assert b"Subject: Original problem" in eml.content
+    assert b"It broke." in eml.content
+
+
+def test_hostile_headers_do_not_crash() -> None:
+    message = parse_message(
+        b'From: alice@example.com\r\nTo: "\r\nSubject: ok\r\nDate: not a date\r\n'
+        b"Content-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\n"
+        b"Content-Type: application/octet-stream\r\n"
+        b"Content-Disposition: attachment; filename*=bogus''%ff%fe../x\r\n\r\nabc\r\n--z--\r\n"
+    )
+    assert message.subject == "ok"
+    assert message.date is None
+    assert message.to == ()
+    [attachment] = message.attachments
+    assert "/" not in attachment.filename
+    assert attachment.content == b"abc"
+
+
+def test_message_without_message_id_or_date() -> None:
+    message = parse_message(b"From: a@example.com\r\n\r\nbody\r\n")
+    assert message.message_id is None
+    assert message.references == ()
+    assert message.date is None
+    assert message.subject == ""
+
+
+def test_date_without_zone_is_utc() -> None:
+    message = parse_message(b"From: a@example.com\r\nDate: Tue, 01 Oct 2024 10:00:00 -0000\r\n\r\nx\r\n")
+    assert message.date == datetime(2024, 10, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", "the message is empty"),
+        (b"  \r\n\r\n", "the message is empty"),
+        (
+            b"\x00\xff\x89garbage that is not mail\xfe",
+            "the message has no header fields, so it is not an email message",
+        ),
+    ],
+)
+def test_unreadable(raw: bytes, reason: str) -> None:
+    with pytest.raises(Unreadable) as caught:
+        parse_message(raw)
+    assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("report.pdf", "report.pdf"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\me\\report.pdf", "report.pdf"),
+        ("bad\x00\x07name\r\n.txt", "badname.txt"),
+        ("..", "attachment-4.bin"),
+        ("", "attachment-4.bin"),
+        (None, "attachment-4.bin"),
+        ("  spaced.txt  ", "spaced.txt"),
+    ],
+)
+def test_sanitise_filename(name: str | None, expected: str) -> None:
+    assert sanitise_filename(name, 4) == expected
+
+
+def test_long_filename_is_cut_to_255_bytes_keeping_the_extension() -> None:
+    name = "ü" * 300 + ".pdf"
+    cut = sanitise_filename(name, 1)
+    assert len(cut.encode()) <= 255
+    assert cut.endswith(".pdf")
+    assert cut.startswith("üü")
