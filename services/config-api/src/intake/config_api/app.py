@@ -1,0 +1,79 @@
+"""Building the config API's FastAPI application from settings: routes, error bodies, and the lifespan.
+
+`create_app` connects nothing; the lifespan starts the `Runtime` (pool, migrations, broker and the
+email log consumers) when the server starts and stops it when the server stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from intake.config_api.errors import (
+    ConfigApiError,
+    Conflict,
+    InvalidFields,
+    NotFound,
+    TrackerUnavailable,
+    public_errors,
+)
+from intake.config_api.routes import email_log, health, inboxes, issue_types, issues
+from intake.config_api.routes.deps import require_token
+from intake.config_api.runtime import Runtime
+from intake.config_api.settings import ConfigApiSettings
+
+API_PREFIX = "/api/v1"
+
+_STATUS = {
+    NotFound: status.HTTP_404_NOT_FOUND,
+    Conflict: status.HTTP_409_CONFLICT,
+    TrackerUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+async def _config_api_error(_: Request, error: Exception) -> JSONResponse:
+    if isinstance(error, InvalidFields):
+        detail = [e.as_json() for e in error.errors]
+        return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    code = next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 500)
+    return JSONResponse({"detail": str(error)}, status_code=code)
+
+
+async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    # FastAPI's default body echoes each failing `input`, which may be a password: drop it.
+    assert isinstance(error, RequestValidationError)
+    return JSONResponse({"detail": public_errors(error.errors())}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def create_app(settings: ConfigApiSettings, *, wait_seconds: float = 60.0) -> FastAPI:
+    """The config API for `settings`; `wait_seconds` bounds waiting for PostgreSQL/RabbitMQ at start."""
+    runtime = Runtime(settings, wait_seconds=wait_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            await runtime.start()
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="Intake config API",
+        summary="Inbox settings, reference data, the email log and issues.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.add_exception_handler(ConfigApiError, _config_api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_token)])
+    for module in (issue_types, inboxes, email_log, issues):
+        api.include_router(module.router)
+    app.include_router(health.router)
+    app.include_router(api)
+    return app

@@ -1,0 +1,45 @@
+"""Mail provider presets (DESIGN §1): the IMAP server, port and encryption each named provider uses.
+
+Pure data and lookups; `custom` has no preset, so its hostname and port must be given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Provider(StrEnum):
+    GMAIL = "gmail"
+    OUTLOOK = "outlook"
+    YAHOO = "yahoo"
+    ZOHO = "zoho"
+    CUSTOM = "custom"
+
+
+class Encryption(StrEnum):
+    SSL = "ssl"  # implicit TLS from the first byte (RFC 8314 §3.2), usually port 993
+    TLS = "tls"  # STARTTLS upgrade of a clear connection (RFC 3501 §6.2.1), usually port 143
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Preset:
+    hostname: str
+    port: int
+    encryption: Encryption
+    requires_oauth2: bool
+
+
+PRESETS: dict[Provider, Preset] = {
+    # Google and Microsoft have switched basic authentication off for IMAP: only XOAUTH2 logs in.
+    Provider.GMAIL: Preset("imap.gmail.com", 993, Encryption.SSL, requires_oauth2=True),
+    Provider.OUTLOOK: Preset("outlook.office365.com", 993, Encryption.SSL, requires_oauth2=True),
+    Provider.YAHOO: Preset("imap.mail.yahoo.com", 993, Encryption.SSL, requires_oauth2=False),
+    Provider.ZOHO: Preset("imap.zoho.com", 993, Encryption.SSL, requires_oauth2=False),
+}
+
+
+def preset_for(provider: Provider) -> Preset | None:
+    """The preset of `provider`, or None for `custom`."""
+    return PRESETS.get(provider)

@@ -1,0 +1,70 @@
+"""What the running API holds between start and stop: the database pool, the broker, the secret box.
+
+`Runtime.start` connects (waiting for PostgreSQL and RabbitMQ while they come up), applies the config
+schema's migrations, declares the topology and starts the email log consumers; `stop` undoes it.
+Nothing here runs at import time or when the app is built, only in the app's lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+import structlog
+from faststream.rabbit import RabbitBroker
+
+from intake.config_api.email_log_consumers import register_email_log_consumers
+from intake.config_api.settings import ConfigApiSettings
+from intake.shared.bus import connect_broker, create_broker, declare_topology
+from intake.shared.database import create_pool
+from intake.shared.migrations import migrate
+from intake.shared.secrets import SecretBox
+
+log = structlog.get_logger(__name__)
+
+SERVICE = "intake-config-api"
+
+
+class Runtime:
+    """The service's connections; `pool` and `broker` may be used only between `start` and `stop`."""
+
+    def __init__(self, settings: ConfigApiSettings, *, wait_seconds: float = 60.0) -> None:
+        self.admin_token = settings.admin_token.get_secret_value()
+        self.secret_box = SecretBox(settings.secret_key.get_secret_value())
+        self._database_url = settings.database_url.get_secret_value()
+        self._amqp_url = settings.amqp_url.get_secret_value()
+        self._wait_seconds = wait_seconds
+        self._pool: asyncpg.Pool | None = None
+        self._broker: RabbitBroker | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the config API is not started")
+        return self._pool
+
+    @property
+    def broker(self) -> RabbitBroker:
+        if self._broker is None:
+            raise RuntimeError("the config API is not started")
+        return self._broker
+
+    async def start(self) -> None:
+        self._pool = await create_pool(self._database_url, wait_seconds=self._wait_seconds)
+        async with self._pool.acquire() as conn:
+            # The runner takes a plain connection; a pooled one is the same connection behind a proxy.
+            await migrate(conn, "intake.config_api", "config")
+        self._broker = create_broker(self._amqp_url, app_id=SERVICE)
+        register_email_log_consumers(self._broker, self._pool)
+        await connect_broker(self._broker, self._wait_seconds)
+        await declare_topology(self._broker)
+        await self._broker.start()
+        log.info("config api started")
+
+    async def stop(self) -> None:
+        # Consumers first, so no handler writes to a closing pool; an unacked message is redelivered.
+        if self._broker is not None:
+            await self._broker.stop()
+            self._broker = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        log.info("config api stopped")

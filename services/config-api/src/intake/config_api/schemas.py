@@ -1,0 +1,167 @@
+"""The JSON shapes of the HTTP API (DESIGN §3) apart from the inbox request, which lives in inboxes.py.
+
+Response models never have a field for a secret: only `password_set` / `client_secret_set` booleans.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from intake.config_api.inboxes import AuthMethod, FirstFetch, ProcessedAction, StatusState, UnmatchedAction
+from intake.config_api.providers import Encryption, Provider
+from intake.shared.contracts import Outcome
+
+Item = TypeVar("Item")
+
+
+class Page(BaseModel, Generic[Item]):
+    """One page of a list, newest first; pass `next_cursor` as `cursor` for the next page (null: no more)."""
+
+    items: list[Item]
+    next_cursor: str | None
+
+
+class IssueTypeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class IssueType(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+
+
+class OAuth2Out(BaseModel):
+    client_id: str | None
+    tenant_id: str | None
+
+
+class InboxStatus(BaseModel):
+    """Health of an inbox. Until issue 3 feeds `inbox.status`: `disabled` when inactive, otherwise `unknown`."""
+
+    state: StatusState
+
+
+class Inbox(BaseModel):
+    id: int
+    provider: Provider
+    email: str
+    username: str
+    password_set: bool
+    hostname: str
+    port: int
+    directory: str
+    encryption: Encryption
+    ca_certificate: str | None
+    auth: AuthMethod
+    oauth2: OAuth2Out
+    client_secret_set: bool
+    processed_action: ProcessedAction
+    unmatched_action: UnmatchedAction
+    ignored_senders: list[str]
+    default_language: str | None
+    issue_type_id: int | None
+    assigned_user_id: int | None
+    assigned_organisation_id: int | None
+    active: bool
+    poll_interval_seconds: int
+    first_fetch: FirstFetch
+    status: InboxStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class LogOutcome(StrEnum):
+    """An email log row's outcome: `pending` until `message.processed` arrives, then the contract's Outcome."""
+
+    PENDING = "pending"
+    ISSUE_CREATED = Outcome.ISSUE_CREATED.value
+    ISSUE_UPDATED = Outcome.ISSUE_UPDATED.value
+    IGNORED_SENDER = Outcome.IGNORED_SENDER.value
+    UNMATCHED_IGNORED = Outcome.UNMATCHED_IGNORED.value
+    AUTO_GENERATED = Outcome.AUTO_GENERATED.value
+    DUPLICATE = Outcome.DUPLICATE.value
+    REJECTED = Outcome.REJECTED.value
+    FAILED = Outcome.FAILED.value
+
+
+class EmailLogEntry(BaseModel):
+    """One fetched message (DESIGN §3). `outcome` is `pending` until `message.processed` arrives.
+
+    Fields the fetch event brings (`from`, `subject`, `size`, `fetched_at`) are null while only the
+    processed event has arrived.
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: int
+    inbox_id: int
+    uidvalidity: int
+    uid: int
+    message_id: str | None
+    from_: str | None = Field(alias="from")
+    subject: str | None
+    size: int | None
+    fetched_at: datetime | None
+    processed_at: datetime | None
+    outcome: LogOutcome
+    reason: str | None
+    issue_number: int | None
+    attempts: int | None
+
+
+class Person(BaseModel):
+    email: str | None
+    name: str | None
+
+
+class Attachment(BaseModel):
+    id: int
+    filename: str | None
+    content_type: str | None
+    size: int
+    sha256: str
+    inline: bool
+    content_id: str | None
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: int
+    message_id: str | None
+    from_: Person = Field(alias="from")
+    to: list[str]
+    cc: list[str]
+    subject: str | None
+    date: datetime | None
+    body_text: str | None
+    attachments: list[Attachment]
+
+
+class IssueSummary(BaseModel):
+    """An issue without its messages: the items of GET /api/v1/issues."""
+
+    number: int
+    title: str
+    status: str
+    issue_type_id: int | None
+    language: str | None
+    assigned_user_id: int | None
+    assigned_organisation_id: int | None
+    requester: Person
+    inbox_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Issue(IssueSummary):
+    """An issue with its messages, oldest first, each with its attachments."""
+
+    messages: list[Message]

@@ -1,0 +1,49 @@
+"""The config API's settings: required secrets, token length, listening defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from intake.config_api.settings import ConfigApiSettings
+from intake.shared.settings import SettingsError, load_settings
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, secret_key: str) -> pytest.MonkeyPatch:
+    for name in ("INTAKE_ADMIN_TOKEN", "INTAKE_API_HOST", "INTAKE_API_PORT", "INTAKE_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("INTAKE_SECRET_KEY", secret_key)
+    return monkeypatch
+
+
+def test_defaults(env: pytest.MonkeyPatch) -> None:
+    env.setenv("INTAKE_ADMIN_TOKEN", "a" * 16)
+    settings = load_settings(ConfigApiSettings)
+    assert (settings.api_host, settings.api_port, settings.log_level) == ("127.0.0.1", 8080, "info")
+    assert settings.admin_token.get_secret_value() == "a" * 16
+
+
+def test_admin_token_is_required(env: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError, match=r"^INTAKE_ADMIN_TOKEN is required but not set$"):
+        load_settings(ConfigApiSettings)
+
+
+def test_short_admin_token_is_refused(env: pytest.MonkeyPatch) -> None:
+    env.setenv("INTAKE_ADMIN_TOKEN", "a" * 15)
+    with pytest.raises(SettingsError, match=r"^INTAKE_ADMIN_TOKEN is invalid: .*at least 16 characters$"):
+        load_settings(ConfigApiSettings)
+
+
+def test_secret_key_is_required(env: pytest.MonkeyPatch) -> None:
+    env.delenv("INTAKE_SECRET_KEY")
+    env.setenv("INTAKE_ADMIN_TOKEN", "a" * 16)
+    with pytest.raises(SettingsError, match=r"^INTAKE_SECRET_KEY is required"):
+        load_settings(ConfigApiSettings)
+
+
+def test_port_from_environment(env: pytest.MonkeyPatch) -> None:
+    env.setenv("INTAKE_ADMIN_TOKEN", "a" * 16)
+    env.setenv("INTAKE_API_PORT", "9090")
+    env.setenv("INTAKE_API_HOST", "0.0.0.0")
+    settings = load_settings(ConfigApiSettings)
+    assert (settings.api_host, settings.api_port) == ("0.0.0.0", 9090)
