@@ -34,7 +34,7 @@ def settings(database_url: str, amqp_url: str, *, delivery_limit: int = 5, prefe
     return IngestorSettings(
         database_url=database_url,
         amqp_url=amqp_url,
-        ingestor_delivery_limit=delivery_limit,
+        delivery_limit=delivery_limit,
         ingestor_prefetch=prefetch,
     )
 

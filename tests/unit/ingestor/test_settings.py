@@ -10,27 +10,27 @@ from intake.shared.settings import SettingsError, load_settings
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DATABASE_URL", "AMQP_URL", "LOG_LEVEL", "INGESTOR_PREFETCH", "INGESTOR_DELIVERY_LIMIT", "SECRET_KEY"):
+    for name in ("DATABASE_URL", "AMQP_URL", "LOG_LEVEL", "INGESTOR_PREFETCH", "DELIVERY_LIMIT", "SECRET_KEY"):
         monkeypatch.delenv(f"INTAKE_{name}", raising=False)
 
 
 def test_defaults_need_no_secret_key() -> None:
     settings = load_settings(IngestorSettings)
     assert settings.ingestor_prefetch == 16
-    assert settings.ingestor_delivery_limit == 5
+    assert settings.delivery_limit == 5
     assert settings.log_level == "info"
 
 
 def test_reads_its_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INTAKE_DATABASE_URL", "postgresql://db/intake")
     monkeypatch.setenv("INTAKE_INGESTOR_PREFETCH", "4")
-    monkeypatch.setenv("INTAKE_INGESTOR_DELIVERY_LIMIT", "9")
+    monkeypatch.setenv("INTAKE_DELIVERY_LIMIT", "9")
     settings = load_settings(IngestorSettings)
     assert settings.database_url.get_secret_value() == "postgresql://db/intake"
-    assert (settings.ingestor_prefetch, settings.ingestor_delivery_limit) == (4, 9)
+    assert (settings.ingestor_prefetch, settings.delivery_limit) == (4, 9)
 
 
 def test_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("INTAKE_INGESTOR_DELIVERY_LIMIT", "0")
-    with pytest.raises(SettingsError, match=r"^INTAKE_INGESTOR_DELIVERY_LIMIT is invalid"):
+    monkeypatch.setenv("INTAKE_DELIVERY_LIMIT", "0")
+    with pytest.raises(SettingsError, match=r"^INTAKE_DELIVERY_LIMIT is invalid"):
         load_settings(IngestorSettings)

@@ -53,12 +53,18 @@ async def connect_broker(broker: RabbitBroker, wait_seconds: float = 60.0) -> No
             delay = min(delay * 2, 5.0)
 
 
-async def declare_topology(broker: RabbitBroker) -> None:
-    """Declare the `intake` exchange, the dead-letter exchange, and the dead-letter queue bound to it."""
-    await broker.declare_exchange(topology.EXCHANGE)
+async def declare_topology(broker: RabbitBroker, delivery_limit: int) -> None:
+    """Declare the exchanges, every work queue with its binding, and the dead-letter queue.
+
+    Every service calls this before it publishes or consumes, whatever order they start in.
+    """
+    exchange = await broker.declare_exchange(topology.EXCHANGE)
     dead_letter_exchange = await broker.declare_exchange(topology.DEAD_LETTER_EXCHANGE)
-    queue = await broker.declare_queue(topology.dead_letter_queue())
-    await queue.bind(dead_letter_exchange, routing_key="#")
+    dead_letters = await broker.declare_queue(topology.dead_letter_queue())
+    await dead_letters.bind(dead_letter_exchange, routing_key="#")
+    for name, routing_key in topology.WORK_QUEUES:
+        queue = await broker.declare_queue(topology.work_queue(name, routing_key, delivery_limit))
+        await queue.bind(exchange, routing_key=routing_key)
 
 
 async def publish(broker: RabbitBroker, event: Contract, routing_key: str) -> None:

@@ -33,6 +33,10 @@ class DatabaseSettings(IntakeSettings):
 
 class AmqpSettings(IntakeSettings):
     amqp_url: SecretStr = SecretStr(DEFAULT_AMQP_URL)
+    # Deliveries of one message before its queue dead-letters it (INTAKE_DELIVERY_LIMIT). Every service
+    # declares every queue with it, so it must be the same for all of them; RabbitMQ refuses to
+    # redeclare an existing queue with another value.
+    delivery_limit: int = Field(default=5, ge=1, le=100)
 
 
 class SecretKeySettings(IntakeSettings):

@@ -24,13 +24,22 @@ FETCHER_PROCESSED_QUEUE = "fetcher.message-processed"
 EMAIL_LOG_FETCHED_QUEUE = "config-api.email-log.fetched"
 EMAIL_LOG_PROCESSED_QUEUE = "config-api.email-log.processed"
 
-DEFAULT_DELIVERY_LIMIT = 5
+# Every work queue and the routing key it is bound with. Each service declares all of them at start,
+# so a message is never published before the queues of all its consumers exist: RabbitMQ would route
+# it only to the queues already there, and `mandatory` does not catch a partial route.
+WORK_QUEUES: tuple[tuple[str, str], ...] = (
+    (INGESTOR_QUEUE, MESSAGE_FETCHED),
+    (EMAIL_LOG_FETCHED_QUEUE, MESSAGE_FETCHED),
+    (FETCHER_PROCESSED_QUEUE, MESSAGE_PROCESSED),
+    (EMAIL_LOG_PROCESSED_QUEUE, MESSAGE_PROCESSED),
+)
+
 
 EXCHANGE = RabbitExchange(EXCHANGE_NAME, type=ExchangeType.TOPIC, durable=True)
 DEAD_LETTER_EXCHANGE = RabbitExchange(DEAD_LETTER_EXCHANGE_NAME, type=ExchangeType.TOPIC, durable=True)
 
 
-def work_queue(name: str, routing_key: str, delivery_limit: int = DEFAULT_DELIVERY_LIMIT) -> RabbitQueue:
+def work_queue(name: str, routing_key: str, delivery_limit: int) -> RabbitQueue:
     """A durable quorum queue bound to `routing_key` that dead-letters after `delivery_limit` deliveries."""
     return RabbitQueue(
         name,

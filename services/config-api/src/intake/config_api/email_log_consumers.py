@@ -37,13 +37,13 @@ def _decode(contract: type[C], body: bytes, queue: str) -> C:
         raise RejectMessage from None
 
 
-def register_email_log_consumers(broker: RabbitBroker, pool: asyncpg.Pool) -> None:
+def register_email_log_consumers(broker: RabbitBroker, pool: asyncpg.Pool, delivery_limit: int) -> None:
     """Subscribe the email log's handlers on `broker` (before it starts), writing through `pool`."""
 
     def consumer(
         queue_name: str, routing_key: str, contract: type[C], record: Callable[[asyncpg.Pool, C], Awaitable[None]]
     ) -> None:
-        queue = topology.work_queue(queue_name, routing_key)
+        queue = topology.work_queue(queue_name, routing_key, delivery_limit)
 
         @broker.subscriber(queue, topology.EXCHANGE, ack_policy=AckPolicy.NACK_ON_ERROR)
         async def handle(message: RabbitMessage) -> None:

@@ -31,6 +31,7 @@ class Runtime:
         self.secret_box = SecretBox(settings.secret_key.get_secret_value())
         self._database_url = settings.database_url.get_secret_value()
         self._amqp_url = settings.amqp_url.get_secret_value()
+        self._delivery_limit = settings.delivery_limit
         self._wait_seconds = wait_seconds
         self._pool: asyncpg.Pool | None = None
         self._broker: RabbitBroker | None = None
@@ -53,9 +54,9 @@ class Runtime:
             # The runner takes a plain connection; a pooled one is the same connection behind a proxy.
             await migrate(conn, "intake.config_api", "config")
         self._broker = create_broker(self._amqp_url, app_id=SERVICE)
-        register_email_log_consumers(self._broker, self._pool)
+        register_email_log_consumers(self._broker, self._pool, self._delivery_limit)
         await connect_broker(self._broker, self._wait_seconds)
-        await declare_topology(self._broker)
+        await declare_topology(self._broker, self._delivery_limit)
         await self._broker.start()
         log.info("config api started")
 

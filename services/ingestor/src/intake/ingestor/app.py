@@ -65,15 +65,15 @@ class IngestorApp:
             app_id="intake-ingestor",
         )
         self._broker = broker
-        handler = MessageFetchedHandler(Ingestor(self._pool), broker, settings.ingestor_delivery_limit)
+        handler = MessageFetchedHandler(Ingestor(self._pool), broker, settings.delivery_limit)
 
         async def on_message_fetched(message: RabbitMessage) -> None:
             await handler(message)
 
-        queue = topology.work_queue(topology.INGESTOR_QUEUE, topology.MESSAGE_FETCHED, settings.ingestor_delivery_limit)
+        queue = topology.work_queue(topology.INGESTOR_QUEUE, topology.MESSAGE_FETCHED, settings.delivery_limit)
         broker.subscriber(queue, topology.EXCHANGE, ack_policy=AckPolicy.MANUAL)(on_message_fetched)
         await bus.connect_broker(broker, self._wait_seconds)
-        await bus.declare_topology(broker)
+        await bus.declare_topology(broker, settings.delivery_limit)
         await broker.start()
         log.info("ingestor started", queue=topology.INGESTOR_QUEUE, prefetch=settings.ingestor_prefetch)
 
