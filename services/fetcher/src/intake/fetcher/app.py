@@ -1,0 +1,104 @@
+"""The fetcher application built from settings: pool, migrations, broker, processed consumer, inbox supervisor.
+
+`FetcherApp.run(stop)` is what `__main__` and the integration tests both drive. Nothing connects
+before `start()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+import structlog
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import RabbitBroker
+
+from intake.fetcher.inboxes import InboxSettings, load_active_inboxes
+from intake.fetcher.poller import InboxPoller, PollerContext
+from intake.fetcher.processed import ProcessedHandler
+from intake.fetcher.settings import FetcherSettings
+from intake.fetcher.supervisor import Supervisor
+from intake.shared import topology
+from intake.shared.bus import connect_broker, create_broker, declare_topology
+from intake.shared.contracts import MessageProcessed
+from intake.shared.database import create_pool
+from intake.shared.migrations import migrate, migrate_blobs
+from intake.shared.secrets import SecretBox
+
+log = structlog.get_logger(__name__)
+
+
+class FetcherApp:
+    """Owns the fetcher's connections and tasks for one process lifetime."""
+
+    def __init__(self, settings: FetcherSettings) -> None:
+        self.settings = settings
+        self._secret_box = SecretBox(settings.secret_key.get_secret_value())
+        self._pool: asyncpg.Pool | None = None
+        self._broker: RabbitBroker | None = None
+        self._supervisor: Supervisor[InboxSettings] | None = None
+        self._supervisor_task: asyncio.Task[None] | None = None
+
+    @property
+    def supervisor(self) -> Supervisor[InboxSettings]:
+        assert self._supervisor is not None, "FetcherApp.start() first"
+        return self._supervisor
+
+    async def start(self) -> None:
+        settings = self.settings
+        self._pool = pool = await create_pool(settings.database_url.get_secret_value())
+        async with pool.acquire() as conn:
+            await migrate_blobs(conn)
+            await migrate(conn, "intake.fetcher", "fetcher")
+
+        self._broker = broker = create_broker(
+            settings.amqp_url.get_secret_value(), prefetch_count=settings.fetcher_prefetch, app_id="intake-fetcher"
+        )
+        context = PollerContext(pool=pool, broker=broker, secret_box=self._secret_box, settings=settings)
+
+        async def load() -> list[InboxSettings]:
+            return await load_active_inboxes(pool)
+
+        async def run_inbox(inbox: InboxSettings, wake: asyncio.Event) -> None:
+            await InboxPoller(inbox, context, wake).run()
+
+        self._supervisor = supervisor = Supervisor(load, run_inbox, settings.fetcher_inbox_refresh_seconds)
+        handler = ProcessedHandler(pool, supervisor.wake)
+
+        @broker.subscriber(
+            topology.work_queue(topology.FETCHER_PROCESSED_QUEUE, topology.MESSAGE_PROCESSED, settings.delivery_limit),
+            topology.EXCHANGE,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+        )
+        async def on_message_processed(event: MessageProcessed) -> None:
+            await handler.handle(event)
+
+        await connect_broker(broker)
+        await declare_topology(broker, settings.delivery_limit)
+        await broker.start()
+        self._supervisor_task = asyncio.create_task(supervisor.run(), name="inbox-supervisor")
+        log.info("fetcher started")
+
+    async def stop(self) -> None:
+        """Stop the inbox loops (each logs out), then the broker, then the pool."""
+        if self._supervisor_task is not None:
+            self._supervisor_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor_task
+            self._supervisor_task = None
+        if self._broker is not None:
+            await self._broker.stop()
+            self._broker = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        log.info("fetcher stopped")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start, run until `stop` is set, stop."""
+        try:
+            await self.start()
+            await stop.wait()
+        finally:
+            await self.stop()

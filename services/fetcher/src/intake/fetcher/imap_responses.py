@@ -1,0 +1,162 @@
+"""Reading IMAP server responses (as aioimaplib hands them over) into values, and writing command arguments (pure).
+
+aioimaplib gives a `Response(result, lines)`: untagged lines without the leading `* ` (and without
+the command name for SEARCH), literals as `bytearray` items, and the tagged status text last.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterable, Sequence
+
+Lines = Sequence[bytes | bytearray]
+
+_UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]", re.I)
+_UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]", re.I)
+_FETCH_START = re.compile(rb"^\d+ FETCH \(", re.I)
+_FETCH_UID = re.compile(rb"[( ]UID (\d+)", re.I)
+_FETCH_SIZE = re.compile(rb"[( ]RFC822\.SIZE (\d+)", re.I)
+_BODY_LITERAL = re.compile(rb"[( ]BODY\[\] \{(\d+)\}$", re.I)
+
+
+def _untagged(lines: Lines) -> list[bytes | bytearray]:
+    """Every line but the last one, which is the tagged status text."""
+    return list(lines[:-1])
+
+
+def _text_lines(lines: Lines) -> list[bytes]:
+    return [bytes(line) for line in _untagged(lines) if not isinstance(line, bytearray)]
+
+
+def parse_uidvalidity(lines: Lines) -> int | None:
+    """UIDVALIDITY from a SELECT response (RFC 3501 §7.1).
+
+    >>> parse_uidvalidity([b"2 EXISTS", b"OK [UIDVALIDITY 1795487220] UIDs valid", b"Select completed."])
+    1795487220
+    """
+    for line in _text_lines(lines):
+        if match := _UIDVALIDITY.search(line):
+            return int(match.group(1))
+    return None
+
+
+def parse_uidnext(lines: Lines) -> int | None:
+    for line in _text_lines(lines):
+        if match := _UIDNEXT.search(line):
+            return int(match.group(1))
+    return None
+
+
+def parse_search(lines: Lines) -> list[int]:
+    """UIDs from a UID SEARCH response; other untagged lines are ignored.
+
+    >>> parse_search([b"3 7 9", b"Search completed."])
+    [3, 7, 9]
+    >>> parse_search([b"", b"Search completed."])
+    []
+    """
+    found: list[int] = []
+    for line in _text_lines(lines):
+        tokens = line.split()
+        if tokens and all(token.isdigit() for token in tokens):
+            found.extend(int(token) for token in tokens)
+    return found
+
+
+def parse_sizes(lines: Lines) -> dict[int, int]:
+    """UID → RFC822.SIZE from a `UID FETCH … (UID RFC822.SIZE)` response.
+
+    >>> parse_sizes([b"1 FETCH (UID 4 RFC822.SIZE 43)", b"2 FETCH (FLAGS (\\\\Seen))", b"Fetch completed."])
+    {4: 43}
+    """
+    sizes: dict[int, int] = {}
+    for line in _text_lines(lines):
+        if not _FETCH_START.match(line):
+            continue
+        uid, size = _FETCH_UID.search(line), _FETCH_SIZE.search(line)
+        if uid and size:
+            sizes[int(uid.group(1))] = int(size.group(1))
+    return sizes
+
+
+def parse_body(lines: Lines, uid: int) -> bytes | None:
+    """The raw message of `uid` from a `UID FETCH uid (BODY.PEEK[])` response; None if the server sent none.
+
+    The UID may come before the literal or after it (`* 1 FETCH (BODY[] {n} … UID 5)`); FETCH
+    responses for other messages (flag changes pushed by the server) are skipped.
+
+    >>> parse_body([b"1 FETCH (UID 5 BODY[] {2}", bytearray(b"hi"), b")", b"Fetch completed."], 5)
+    b'hi'
+    """
+    items = _untagged(lines)
+    for index, line in enumerate(items[:-1]):
+        if isinstance(line, bytearray) or not _FETCH_START.match(line):
+            continue
+        literal = _BODY_LITERAL.search(line)
+        content = items[index + 1]
+        if literal is None or not isinstance(content, bytearray) or len(content) != int(literal.group(1)):
+            continue
+        trailer = items[index + 2] if index + 2 < len(items) else b""
+        found = _FETCH_UID.search(bytes(line)) or _FETCH_UID.search(b" " + bytes(trailer))
+        if found and int(found.group(1)) == uid:
+            return bytes(content)
+    return None
+
+
+def uid_set(uids: Iterable[int]) -> str:
+    """A compact IMAP sequence set (RFC 3501 §9 `sequence-set`) of `uids`.
+
+    >>> uid_set([7, 1, 2, 3, 5])
+    '1:3,5,7'
+    """
+    ordered = sorted(set(uids))
+    if not ordered:
+        raise ValueError("an IMAP sequence set cannot be empty")
+    ranges: list[str] = []
+    start = previous = ordered[0]
+    for uid in [*ordered[1:], None]:
+        if uid is not None and uid == previous + 1:
+            previous = uid
+            continue
+        ranges.append(str(start) if start == previous else f"{start}:{previous}")
+        if uid is not None:
+            start = previous = uid
+    return ",".join(ranges)
+
+
+def _modified_base64(text: str) -> str:
+    encoded = base64.b64encode(text.encode("utf-16-be")).decode("ascii").rstrip("=")
+    return "&" + encoded.replace("/", ",") + "-"
+
+
+def encode_mailbox(name: str) -> str:
+    """A mailbox name in IMAP modified UTF-7 (RFC 3501 §5.1.3).
+
+    >>> encode_mailbox("Support & Sales")
+    'Support &- Sales'
+    >>> encode_mailbox("Entwürfe")
+    'Entw&APw-rfe'
+    """
+    out: list[str] = []
+    pending: list[str] = []
+    for char in name:
+        if 0x20 <= ord(char) <= 0x7E:
+            if pending:
+                out.append(_modified_base64("".join(pending)))
+                pending.clear()
+            out.append("&-" if char == "&" else char)
+        else:
+            pending.append(char)
+    if pending:
+        out.append(_modified_base64("".join(pending)))
+    return "".join(out)
+
+
+def quote(argument: str) -> str:
+    """An IMAP quoted string (RFC 3501 §4.3).
+
+    >>> quote('a "b" \\\\ c')
+    '"a \\\\"b\\\\" \\\\\\\\ c"'
+    """
+    return '"' + argument.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,82 @@
+"""Reading inbox settings from config-api's read-only view `config.inbox_settings`.
+
+The fetcher never writes config-api's schema. Before config-api has migrated, the view is missing:
+that is `InboxesUnavailable`, a normal state at start-up, not a crash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import asyncpg
+
+from intake.fetcher.actions import MailboxAction
+from intake.fetcher.checkpoint import FirstFetch
+from intake.fetcher.errors import InboxesUnavailable
+from intake.fetcher.imap import Encryption, ImapEndpoint
+from intake.shared.database import Session
+
+_COLUMNS = """id, email, username, password_encrypted, hostname, port, directory, encryption, ca_certificate,
+              auth, processed_action, active, poll_interval_seconds, first_fetch, updated_at"""
+
+
+@dataclass(frozen=True)
+class InboxSettings:
+    """What the fetcher needs of one inbox. The password stays encrypted until a login needs it."""
+
+    id: int
+    email: str
+    username: str
+    password_encrypted: bytes | None = field(repr=False)
+    hostname: str
+    port: int
+    directory: str
+    encryption: Encryption
+    ca_certificate: str | None = field(repr=False)
+    auth: str
+    processed_action: MailboxAction
+    active: bool
+    poll_interval_seconds: int
+    first_fetch: FirstFetch
+    updated_at: datetime
+
+    @property
+    def endpoint(self) -> ImapEndpoint:
+        return ImapEndpoint(self.hostname, self.port, self.encryption, self.ca_certificate)
+
+
+def _from_row(row: asyncpg.Record) -> InboxSettings:
+    password = row["password_encrypted"]
+    return InboxSettings(
+        id=row["id"],
+        email=row["email"],
+        username=row["username"],
+        password_encrypted=bytes(password) if password is not None else None,
+        hostname=row["hostname"],
+        port=row["port"],
+        directory=row["directory"],
+        encryption=Encryption(row["encryption"]),
+        ca_certificate=row["ca_certificate"],
+        auth=row["auth"],
+        processed_action=MailboxAction(row["processed_action"]),
+        active=row["active"],
+        poll_interval_seconds=row["poll_interval_seconds"],
+        first_fetch=FirstFetch(row["first_fetch"]),
+        updated_at=row["updated_at"],
+    )
+
+
+async def load_active_inboxes(pool: asyncpg.Pool) -> list[InboxSettings]:
+    """Every active inbox, by id."""
+    try:
+        rows = await pool.fetch(f"SELECT {_COLUMNS} FROM config.inbox_settings WHERE active ORDER BY id")
+    except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+        raise InboxesUnavailable("config.inbox_settings does not exist yet (config-api has not migrated)") from None
+    return [_from_row(row) for row in rows]
+
+
+async def processed_action_of(conn: Session, inbox_id: int) -> MailboxAction | None:
+    """The inbox's current processed_action, or None when the inbox is gone."""
+    value = await conn.fetchval("SELECT processed_action FROM config.inbox_settings WHERE id = $1", inbox_id)
+    return MailboxAction(value) if value is not None else None

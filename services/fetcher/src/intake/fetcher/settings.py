@@ -1,0 +1,27 @@
+"""The fetcher's settings: database, broker, secret key, logging, and how it polls.
+
+Loaded once in `__main__` and passed down; nothing here reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from intake.shared.settings import AmqpSettings, DatabaseSettings, LoggingSettings, SecretKeySettings
+
+
+class FetcherSettings(LoggingSettings, DatabaseSettings, AmqpSettings, SecretKeySettings):
+    """`INTAKE_DATABASE_URL`, `INTAKE_AMQP_URL`, `INTAKE_SECRET_KEY`, `INTAKE_LOG_LEVEL`, `INTAKE_FETCHER_*`."""
+
+    # How often the list of active inboxes is re-read from config.inbox_settings (INTAKE_FETCHER_INBOX_REFRESH_SECONDS).
+    fetcher_inbox_refresh_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # At most this many new messages are fetched per inbox per cycle (INTAKE_FETCHER_MAX_MESSAGES_PER_CYCLE).
+    fetcher_max_messages_per_cycle: int = Field(default=100, ge=1, le=10_000)
+    # Larger messages are not fetched; they stay in the mailbox (INTAKE_FETCHER_MAX_MESSAGE_BYTES).
+    fetcher_max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # Outer limit on every IMAP step (INTAKE_FETCHER_IMAP_TIMEOUT_SECONDS).
+    fetcher_imap_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # Reconnect backoff after errors grows up to this (INTAKE_FETCHER_MAX_BACKOFF_SECONDS).
+    fetcher_max_backoff_seconds: float = Field(default=300.0, gt=0, le=3600)
+    # Messages RabbitMQ hands the processed-consumer before it acks any (INTAKE_FETCHER_PREFETCH).
+    fetcher_prefetch: int = Field(default=32, ge=1, le=1000)

@@ -1,0 +1,55 @@
+"""Choosing the login strategy: the password is decrypted only into it, and missing pieces are config errors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from intake.fetcher.actions import MailboxAction
+from intake.fetcher.auth import authenticator_for
+from intake.fetcher.checkpoint import FirstFetch
+from intake.fetcher.errors import InboxConfigError
+from intake.fetcher.imap import Encryption, PasswordLogin
+from intake.fetcher.inboxes import InboxSettings
+from intake.shared.secrets import SecretBox
+
+BOX = SecretBox(SecretBox.generate_key())
+INBOX = InboxSettings(
+    id=1,
+    email="support@example.com",
+    username="support",
+    password_encrypted=BOX.encrypt("s3cret"),
+    hostname="imap.example.com",
+    port=993,
+    directory="INBOX",
+    encryption=Encryption.SSL,
+    ca_certificate=None,
+    auth="password",
+    processed_action=MailboxAction.MARK_READ,
+    active=True,
+    poll_interval_seconds=60,
+    first_fetch=FirstFetch.UNREAD,
+    updated_at=datetime(2024, 1, 1, tzinfo=UTC),
+)
+
+
+def test_password_login() -> None:
+    login = authenticator_for(INBOX, BOX)
+    assert login == PasswordLogin("support", "s3cret")
+    assert "s3cret" not in repr(login)
+    assert "password_encrypted" not in repr(INBOX)
+
+
+@pytest.mark.parametrize(
+    ("inbox", "box", "reason"),
+    [
+        (replace(INBOX, password_encrypted=None), BOX, "no password"),
+        (INBOX, SecretBox(SecretBox.generate_key()), "cannot be decrypted"),
+        (replace(INBOX, auth="oauth2"), BOX, "OAuth2"),
+    ],
+)
+def test_config_errors(inbox: InboxSettings, box: SecretBox, reason: str) -> None:
+    with pytest.raises(InboxConfigError, match=reason):
+        authenticator_for(inbox, box)
