@@ -19,7 +19,7 @@ def test_docstring_examples() -> None:
 @pytest.mark.parametrize("configured", list(MailboxAction))
 def test_only_messages_kept_on_an_issue_are_touched(outcome: Outcome, configured: MailboxAction) -> None:
     decision = decide_action(outcome, configured)
-    expected = configured if outcome in (Outcome.ISSUE_CREATED, Outcome.ISSUE_UPDATED, Outcome.DUPLICATE) else None
+    expected = configured if outcome in (Outcome.ISSUE_CREATED, Outcome.ISSUE_UPDATED) else None
     assert decision.action == expected
     assert outcome.value in decision.reason
 

@@ -69,7 +69,7 @@ async def deliver(
     processor: FakeProcessor, broker: FakeBroker, headers: dict[str, Any] | None = None, body: bytes | None = None
 ) -> FakeMessage:
     message = FakeMessage(FETCHED.model_dump_json().encode() if body is None else body, headers)
-    handler = MessageFetchedHandler(processor, broker, delivery_limit=5)  # type: ignore[arg-type]
+    handler = MessageFetchedHandler(processor, broker, delivery_limit=5, backoff=lambda attempt: 0.0)  # type: ignore[arg-type]
     await handler(message)  # type: ignore[arg-type]
     return message
 

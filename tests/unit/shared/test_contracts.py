@@ -68,7 +68,7 @@ def test_invalid_events_are_refused(changes: dict[str, object]) -> None:
     [
         (Outcome.ISSUE_CREATED, True),
         (Outcome.ISSUE_UPDATED, True),
-        (Outcome.DUPLICATE, True),
+        (Outcome.DUPLICATE, False),
         (Outcome.IGNORED_SENDER, False),
         (Outcome.UNMATCHED_IGNORED, False),
         (Outcome.AUTO_GENERATED, False),

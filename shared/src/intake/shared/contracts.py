@@ -27,8 +27,12 @@ class Outcome(StrEnum):
 
     @property
     def stored_on_issue(self) -> bool:
-        """The message is safely kept on an issue, so the mailbox action may be applied."""
-        return self in (Outcome.ISSUE_CREATED, Outcome.ISSUE_UPDATED, Outcome.DUPLICATE)
+        """This very message is safely kept on an issue, so the mailbox action may be applied.
+
+        Not `duplicate`: that is decided on (inbox, Message-ID), and a sender that reuses a
+        Message-ID for different content must not have that content marked read or deleted.
+        """
+        return self in (Outcome.ISSUE_CREATED, Outcome.ISSUE_UPDATED)
 
 
 class Contract(BaseModel):

@@ -49,6 +49,10 @@ def work_queue(name: str, routing_key: str, delivery_limit: int) -> RabbitQueue:
         arguments={
             "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE_NAME,
             "x-delivery-limit": delivery_limit,
+            # The default, at-most-once, drops a dead-lettered message the dead-letter queue cannot
+            # take; at-least-once keeps it until the dead-letter queue confirms it (needs reject-publish).
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
         },
     )
 

@@ -6,6 +6,7 @@ means "try again later" (PostgreSQL unreachable, a conflict). Knows nothing of R
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -50,7 +51,9 @@ class Ingestor:
             inbox = await repository.inbox_settings(self._pool, fetched.inbox_id)
             if inbox is None:
                 raise UnknownInbox(f"inbox {fetched.inbox_id} no longer exists")
-            message = parse_message(raw)
+            # Parsing is CPU work (a message may be 25 MiB): off the event loop, so heartbeats and
+            # the other in-flight messages go on meanwhile.
+            message = await asyncio.to_thread(parse_message, raw)
         except PermanentError as error:
             return await self._reject(fetched, error.reason, attempt)
         return await self._store(fetched, message, inbox, attempt)
@@ -66,12 +69,13 @@ class Ingestor:
         root = thread_root(message)
         async with self._pool.acquire() as conn, conn.transaction():
             candidate_exists = match.number is not None and await repository.issue_exists(conn, match.number)
-            # Issues are never deleted, so whether the tag's issue exists cannot change under the lock.
+            # Always the thread's lock, and the tagged issue's lock after it, in that fixed order (no
+            # deadlock): a tagged message also ties its thread root to the issue, so an untagged reply
+            # of the same thread must wait for it. Issues are never deleted, so `candidate_exists`
+            # cannot change under the lock.
+            await repository.lock_thread(conn, thread_lock_key(fetched.inbox_id, root, fetched.raw_sha256))
             if match.number is not None and candidate_exists:
-                key = issue_lock_key(match.number)
-            else:
-                key = thread_lock_key(fetched.inbox_id, root, fetched.raw_sha256)
-            await repository.lock_thread(conn, key)
+                await repository.lock_thread(conn, issue_lock_key(match.number))
             # Another delivery of this message may have finished while we waited for the lock.
             stored = await repository.stored_outcome(conn, fetched)
             if stored is not None:
