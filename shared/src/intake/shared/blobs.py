@@ -33,9 +33,3 @@ async def get_blob(conn: Executor, key: str) -> bytes | None:
     """The bytes stored under `key`, or None when there is no such blob."""
     content: bytes | None = await conn.fetchval("SELECT content FROM blobs.blobs WHERE sha256 = $1", key)
     return content
-
-
-async def blob_size(conn: Executor, key: str) -> int | None:
-    """The size of the blob under `key` without reading its bytes, or None when absent."""
-    size: int | None = await conn.fetchval("SELECT size FROM blobs.blobs WHERE sha256 = $1", key)
-    return size

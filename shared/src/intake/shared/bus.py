@@ -1,8 +1,8 @@
 """The RabbitMQ connection every service uses: publisher confirms on, unroutable messages raise.
 
 `create_broker` builds (does not connect) a faststream broker; `connect_broker` waits for RabbitMQ;
-`declare_topology` declares the exchanges and the dead-letter queue; `publish` sends one contract as
-a persistent, confirmed message.
+`declare_topology` declares the exchanges and every queue; `start_broker` does all three in order;
+`publish` sends one contract as a persistent, confirmed message.
 """
 
 from __future__ import annotations
@@ -65,6 +65,13 @@ async def declare_topology(broker: RabbitBroker, delivery_limit: int) -> None:
     for name, routing_key in topology.WORK_QUEUES:
         queue = await broker.declare_queue(topology.work_queue(name, routing_key, delivery_limit))
         await queue.bind(exchange, routing_key=routing_key)
+
+
+async def start_broker(broker: RabbitBroker, delivery_limit: int, wait_seconds: float = 60.0) -> None:
+    """Connect (waiting for RabbitMQ), declare the whole topology, then start the registered subscribers."""
+    await connect_broker(broker, wait_seconds)
+    await declare_topology(broker, delivery_limit)
+    await broker.start()
 
 
 async def publish(broker: RabbitBroker, event: Contract, routing_key: str) -> None:

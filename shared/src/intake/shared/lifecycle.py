@@ -10,9 +10,22 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 import structlog
+from faststream.rabbit import RabbitBroker
 
 log = structlog.get_logger(__name__)
+
+
+async def close_connections(broker: RabbitBroker | None, pool: asyncpg.Pool | None) -> None:
+    """Close a service's connections: the broker first, so no handler writes to a closing pool.
+
+    A delivery still unacknowledged when the broker closes is redelivered to another consumer.
+    """
+    if broker is not None:
+        await broker.stop()
+    if pool is not None:
+        await pool.close()
 
 
 async def run_until_stopped(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:

@@ -14,10 +14,6 @@ DEAD_LETTER_QUEUE_NAME = "intake.dead-letter"
 
 MESSAGE_FETCHED = "message.fetched"
 MESSAGE_PROCESSED = "message.processed"
-INBOX_STATUS = "inbox.status"
-INBOX_CHANGED = "inbox.changed"
-ISSUE_CREATED = "issue.created"
-ISSUE_UPDATED = "issue.updated"
 
 INGESTOR_QUEUE = "ingestor.message-fetched"
 FETCHER_PROCESSED_QUEUE = "fetcher.message-processed"

@@ -13,8 +13,9 @@ from faststream.rabbit import RabbitBroker
 
 from intake.config_api.email_log_consumers import register_email_log_consumers
 from intake.config_api.settings import ConfigApiSettings
-from intake.shared.bus import connect_broker, create_broker, declare_topology
+from intake.shared.bus import create_broker, start_broker
 from intake.shared.database import create_pool
+from intake.shared.lifecycle import close_connections
 from intake.shared.migrations import migrate
 from intake.shared.secrets import SecretBox
 
@@ -55,17 +56,10 @@ class Runtime:
             await migrate(conn, "intake.config_api", "config")
         self._broker = create_broker(self._amqp_url, app_id=SERVICE)
         register_email_log_consumers(self._broker, self._pool, self._delivery_limit)
-        await connect_broker(self._broker, self._wait_seconds)
-        await declare_topology(self._broker, self._delivery_limit)
-        await self._broker.start()
+        await start_broker(self._broker, self._delivery_limit, self._wait_seconds)
         log.info("config api started")
 
     async def stop(self) -> None:
-        # Consumers first, so no handler writes to a closing pool; an unacked message is redelivered.
-        if self._broker is not None:
-            await self._broker.stop()
-            self._broker = None
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        await close_connections(self._broker, self._pool)
+        self._broker, self._pool = None, None
         log.info("config api stopped")

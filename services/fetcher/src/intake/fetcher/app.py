@@ -20,9 +20,10 @@ from intake.fetcher.processed import ProcessedHandler
 from intake.fetcher.settings import FetcherSettings
 from intake.fetcher.supervisor import Supervisor
 from intake.shared import topology
-from intake.shared.bus import connect_broker, create_broker, declare_topology
+from intake.shared.bus import create_broker, start_broker
 from intake.shared.contracts import MessageProcessed
 from intake.shared.database import create_pool
+from intake.shared.lifecycle import close_connections
 from intake.shared.migrations import migrate, migrate_blobs
 from intake.shared.secrets import SecretBox
 
@@ -74,9 +75,7 @@ class FetcherApp:
         async def on_message_processed(event: MessageProcessed) -> None:
             await handler.handle(event)
 
-        await connect_broker(broker)
-        await declare_topology(broker, settings.delivery_limit)
-        await broker.start()
+        await start_broker(broker, settings.delivery_limit)
         self._supervisor_task = asyncio.create_task(supervisor.run(), name="inbox-supervisor")
         log.info("fetcher started")
 
@@ -87,12 +86,8 @@ class FetcherApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor_task
             self._supervisor_task = None
-        if self._broker is not None:
-            await self._broker.stop()
-            self._broker = None
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        await close_connections(self._broker, self._pool)
+        self._broker, self._pool = None, None
         log.info("fetcher stopped")
 
     async def run(self, stop: asyncio.Event) -> None:

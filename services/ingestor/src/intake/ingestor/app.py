@@ -21,6 +21,7 @@ from intake.ingestor.ingest import Ingestor
 from intake.ingestor.settings import IngestorSettings
 from intake.shared import bus, topology
 from intake.shared.database import Session, create_pool
+from intake.shared.lifecycle import close_connections
 from intake.shared.migrations import migrate, migrate_blobs
 
 log = structlog.get_logger(__name__)
@@ -72,19 +73,13 @@ class IngestorApp:
 
         queue = topology.work_queue(topology.INGESTOR_QUEUE, topology.MESSAGE_FETCHED, settings.delivery_limit)
         broker.subscriber(queue, topology.EXCHANGE, ack_policy=AckPolicy.MANUAL)(on_message_fetched)
-        await bus.connect_broker(broker, self._wait_seconds)
-        await bus.declare_topology(broker, settings.delivery_limit)
-        await broker.start()
+        await bus.start_broker(broker, settings.delivery_limit, self._wait_seconds)
         log.info("ingestor started", queue=topology.INGESTOR_QUEUE, prefetch=settings.ingestor_prefetch)
 
     async def stop(self) -> None:
         """Stop consuming, let in-flight messages finish (the broker's graceful timeout), close connections."""
-        if self._broker is not None:
-            await self._broker.stop()
-            self._broker = None
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        await close_connections(self._broker, self._pool)
+        self._broker, self._pool = None, None
         log.info("ingestor stopped")
 
     async def run(self, stop: asyncio.Event) -> None:
