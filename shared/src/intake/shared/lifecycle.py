@@ -28,6 +28,32 @@ async def close_connections(broker: RabbitBroker | None, pool: asyncpg.Pool | No
         await pool.close()
 
 
+async def serve_until(
+    stop: asyncio.Event, start: Callable[[], Awaitable[None]], shutdown: Callable[[], Awaitable[None]]
+) -> None:
+    """Run `start`, then wait for `stop`; always `shutdown` at the end.
+
+    A stop requested while `start` is still waiting (PostgreSQL or RabbitMQ not up yet, up to a
+    minute) cancels the start instead of being ignored until it ends, so SIGTERM is honoured at once.
+    A failed start raises after the shutdown.
+    """
+    starting = asyncio.ensure_future(start())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()
+            await stopping
+        else:
+            log.info("stopped while starting")
+    finally:
+        starting.cancel()
+        stopping.cancel()
+        # Wait for both to finish unwinding; a start's own error was already raised by result() above.
+        await asyncio.gather(starting, stopping, return_exceptions=True)
+        await shutdown()
+
+
 async def run_until_stopped(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """Run `main(stop)`; `stop` is set on SIGTERM or SIGINT."""
     stop = asyncio.Event()

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Iterator
 
+import structlog
 import uvicorn
 from fastapi import FastAPI
 
 from intake.config_api.errors import StartupFailed
+
+log = structlog.get_logger(__name__)
 
 
 class _Server(uvicorn.Server):
@@ -21,6 +25,19 @@ class _Server(uvicorn.Server):
     def capture_signals(self) -> Iterator[None]:
         # run_until_stopped handles SIGTERM/SIGINT; uvicorn must not replace those handlers.
         yield
+
+
+class _DropCancelledLifespan(logging.Filter):
+    """Drops uvicorn's report of a lifespan start-up that was cancelled: `serve` cancels it only when a
+    stop was requested before the server started, which is a clean stop, not an application error.
+
+    Starlette reports a start-up that raised as the traceback's text (no exc_info), so the record is
+    recognised by that text ending in the cancellation.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage().rstrip()
+        return not (text.startswith("Traceback") and text.endswith("CancelledError"))
 
 
 def create_server(app: FastAPI, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
@@ -35,6 +52,7 @@ def create_server(app: FastAPI, host: str, port: int, log_level: str = "info") -
         proxy_headers=False,
         server_header=False,
     )
+    logging.getLogger("uvicorn.error").addFilter(_DropCancelledLifespan())
     return _Server(config)
 
 
@@ -59,4 +77,10 @@ async def serve(server: uvicorn.Server, stop: asyncio.Event) -> None:
     finally:
         stopping.cancel()
         server.should_exit = True
-        await serving
+        if not server.started:
+            # Still in the lifespan start-up (waiting for PostgreSQL or RabbitMQ): should_exit is only
+            # read once serving, so a SIGTERM would wait out the start-up. Cancel it instead.
+            serving.cancel()
+            log.info("stopped while starting")
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving

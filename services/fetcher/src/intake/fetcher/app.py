@@ -23,7 +23,7 @@ from intake.shared import topology
 from intake.shared.bus import create_broker, start_broker
 from intake.shared.contracts import MessageProcessed
 from intake.shared.database import create_pool
-from intake.shared.lifecycle import close_connections
+from intake.shared.lifecycle import close_connections, serve_until
 from intake.shared.migrations import migrate, migrate_blobs
 from intake.shared.secrets import SecretBox
 
@@ -91,9 +91,5 @@ class FetcherApp:
         log.info("fetcher stopped")
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Start, run until `stop` is set, stop."""
-        try:
-            await self.start()
-            await stop.wait()
-        finally:
-            await self.stop()
+        """Start, run until `stop` is set (also while still starting), stop."""
+        await serve_until(stop, self.start, self.stop)

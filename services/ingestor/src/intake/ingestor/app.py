@@ -21,7 +21,7 @@ from intake.ingestor.ingest import Ingestor
 from intake.ingestor.settings import IngestorSettings
 from intake.shared import bus, topology
 from intake.shared.database import Session, create_pool
-from intake.shared.lifecycle import close_connections
+from intake.shared.lifecycle import close_connections, serve_until
 from intake.shared.migrations import migrate, migrate_blobs
 
 log = structlog.get_logger(__name__)
@@ -83,11 +83,8 @@ class IngestorApp:
         log.info("ingestor stopped")
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.start()
-        try:
-            await stop.wait()
-        finally:
-            await self.stop()
+        """Start, run until `stop` is set (also while still starting), stop."""
+        await serve_until(stop, self.start, self.stop)
 
     async def __aenter__(self) -> IngestorApp:
         await self.start()
