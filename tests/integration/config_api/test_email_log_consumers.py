@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -169,3 +170,20 @@ async def test_an_undecodable_event_is_dead_lettered(
     message = await eventually(lambda: queue.get(fail=False, no_ack=True))
     assert message.body == b'{"not": "a contract", "password": "hunter2"}'
     assert await rows(client) == []
+
+
+async def test_an_event_during_a_short_database_outage_is_recorded_afterwards(
+    client: httpx.AsyncClient, publisher: RabbitBroker, db: asyncpg.Connection
+) -> None:
+    # Without its table every delivery fails; immediate requeues would dead-letter it within milliseconds.
+    await db.execute("ALTER TABLE config.email_log RENAME TO email_log_away")
+    await publish(publisher, fetched(uid=99), topology.MESSAGE_FETCHED)
+    await asyncio.sleep(2.5)  # the outage: longer than immediate retries take, shorter than 1 + 2 + 4 s
+    await db.execute("ALTER TABLE config.email_log_away RENAME TO email_log")
+
+    async def recorded() -> list[dict[str, Any]] | None:
+        found = [row for row in await rows(client) if row["uid"] == 99]
+        return found or None
+
+    (row,) = await eventually(recorded, timeout=30)
+    assert row["outcome"] == "pending"

@@ -2,7 +2,8 @@
 
 Thin: decode the contract, record it, and let the ack follow the commit. A body that is not the
 contract can never succeed, so it is rejected to the dead-letter queue at once; any other error
-(database down) is nacked and retried until the queue's delivery limit dead-letters it.
+(database down) is nacked after a growing delay and retried until the queue's delivery limit
+dead-letters it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from pydantic import ValidationError
 
 from intake.config_api import email_log
-from intake.shared import topology
+from intake.shared import bus, topology
 from intake.shared.contracts import MessageFetched, MessageProcessed, MessageRef
 
 log = structlog.get_logger(__name__)
@@ -48,8 +49,9 @@ def register_email_log_consumers(broker: RabbitBroker, pool: asyncpg.Pool, deliv
         @broker.subscriber(queue, topology.EXCHANGE, ack_policy=AckPolicy.NACK_ON_ERROR)
         async def handle(message: RabbitMessage) -> None:
             event = _decode(contract, message.body, queue_name)
-            # A single upsert is its own transaction: committed when execute returns, then faststream acks.
-            await record(pool, event)
+            async with bus.backoff_before_requeue(message.headers):
+                # A single upsert is its own transaction: committed when execute returns, then faststream acks.
+                await record(pool, event)
             log.debug("email log updated", queue=queue_name, inbox_id=event.inbox_id, uid=event.uid)
 
     consumer(topology.EMAIL_LOG_FETCHED_QUEUE, topology.MESSAGE_FETCHED, MessageFetched, email_log.record_fetched)

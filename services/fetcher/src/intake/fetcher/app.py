@@ -13,6 +13,7 @@ import asyncpg
 import structlog
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitBroker
+from faststream.rabbit.annotations import RabbitMessage
 
 from intake.fetcher.inboxes import InboxSettings, load_active_inboxes
 from intake.fetcher.poller import InboxPoller, PollerContext
@@ -20,7 +21,7 @@ from intake.fetcher.processed import ProcessedHandler
 from intake.fetcher.settings import FetcherSettings
 from intake.fetcher.supervisor import Supervisor
 from intake.shared import topology
-from intake.shared.bus import create_broker, start_broker
+from intake.shared.bus import backoff_before_requeue, create_broker, start_broker
 from intake.shared.contracts import MessageProcessed
 from intake.shared.database import create_pool
 from intake.shared.lifecycle import close_connections, serve_until
@@ -72,8 +73,9 @@ class FetcherApp:
             topology.EXCHANGE,
             ack_policy=AckPolicy.NACK_ON_ERROR,
         )
-        async def on_message_processed(event: MessageProcessed) -> None:
-            await handler.handle(event)
+        async def on_message_processed(event: MessageProcessed, message: RabbitMessage) -> None:
+            async with backoff_before_requeue(message.headers):
+                await handler.handle(event)
 
         await start_broker(broker, settings.delivery_limit)
         self._supervisor_task = asyncio.create_task(supervisor.run(), name="inbox-supervisor")

@@ -8,9 +8,9 @@ that is not a `MessageFetched` is dead-lettered at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 from faststream.rabbit import RabbitBroker
@@ -27,16 +27,6 @@ class Processor(Protocol):
     async def process(self, fetched: MessageFetched, attempt: int) -> MessageProcessed: ...
 
 
-def delivery_attempt(headers: Mapping[str, Any]) -> int:
-    """The 1-based delivery attempt from a quorum queue's `x-delivery-count` (absent on the first delivery).
-
-    >>> delivery_attempt({}), delivery_attempt({"x-delivery-count": 2})
-    (1, 3)
-    """
-    count = headers.get("x-delivery-count")
-    return count + 1 if isinstance(count, int) and count >= 0 else 1
-
-
 def is_last_attempt(attempt: int, delivery_limit: int) -> bool:
     """RabbitMQ dead-letters a message once its delivery count exceeds the limit: limit + 1 deliveries.
 
@@ -44,18 +34,6 @@ def is_last_attempt(attempt: int, delivery_limit: int) -> bool:
     (False, True)
     """
     return attempt > delivery_limit
-
-
-def retry_delay(attempt: int) -> float:
-    """Seconds to wait before requeueing a failed attempt: 1, 2, 4, 8, then 16 at most.
-
-    Without it a PostgreSQL restart of a few seconds would use up every delivery in milliseconds
-    and dead-letter all messages in flight. Five retries wait 31 s in all.
-
-    >>> [retry_delay(n) for n in (1, 2, 3, 5, 9)]
-    [1.0, 2.0, 4.0, 16.0, 16.0]
-    """
-    return float(min(2 ** (attempt - 1), 16))
 
 
 class MessageFetchedHandler:
@@ -67,7 +45,7 @@ class MessageFetchedHandler:
         broker: RabbitBroker,
         delivery_limit: int,
         *,
-        backoff: Callable[[int], float] = retry_delay,
+        backoff: Callable[[int], float] = bus.retry_delay,
     ) -> None:
         self._processor = processor
         self._broker = broker
@@ -85,7 +63,7 @@ class MessageFetchedHandler:
             )
             await message.reject(requeue=False)
             return
-        attempt = delivery_attempt(message.headers)
+        attempt = bus.delivery_attempt(message.headers)
         key = {"inbox_id": fetched.inbox_id, "uidvalidity": fetched.uidvalidity, "uid": fetched.uid}
         with structlog.contextvars.bound_contextvars(**key, attempt=attempt):
             try:
