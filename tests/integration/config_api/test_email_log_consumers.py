@@ -187,3 +187,53 @@ async def test_an_event_during_a_short_database_outage_is_recorded_afterwards(
 
     (row,) = await eventually(recorded, timeout=30)
     assert row["outcome"] == "pending"
+
+
+async def test_a_late_failed_never_hides_a_committed_outcome(
+    client: httpx.AsyncClient, publisher: RabbitBroker
+) -> None:
+    committed = processed(uid=31)
+    # The ingestor committed, its publish was lost, its last delivery then published `failed`.
+    failed = processed(
+        uid=31,
+        outcome=Outcome.FAILED,
+        reason="processing failed 6 times",
+        issue_number=None,
+        attempts=6,
+        processed_at=committed.processed_at + timedelta(seconds=30),
+    )
+    for event in (committed, failed):
+        await publish(publisher, event, topology.MESSAGE_PROCESSED)
+    # A marker published last: once it is recorded, both events before it were handled.
+    await publish(publisher, processed(uid=32), topology.MESSAGE_PROCESSED)
+
+    async def both_handled() -> list[dict[str, Any]] | None:
+        found = {row["uid"]: row for row in await rows(client)}
+        return [found[31]] if 32 in found and 31 in found else None
+
+    (row,) = await eventually(both_handled)
+    assert (row["outcome"], row["issue_number"]) == ("issue_created", 12)
+
+
+async def test_a_committed_outcome_replaces_an_earlier_failed(
+    client: httpx.AsyncClient, publisher: RabbitBroker
+) -> None:
+    committed = processed(uid=41)
+    # `failed` seen first, with a later time than the committed outcome re-emitted on a replay.
+    failed = processed(
+        uid=41,
+        outcome=Outcome.FAILED,
+        reason="processing failed 6 times",
+        issue_number=None,
+        attempts=6,
+        processed_at=committed.processed_at + timedelta(seconds=30),
+    )
+    for event in (failed, committed):
+        await publish(publisher, event, topology.MESSAGE_PROCESSED)
+
+    async def completed() -> list[dict[str, Any]] | None:
+        found = [row for row in await rows(client) if row["uid"] == 41 and row["outcome"] == "issue_created"]
+        return found or None
+
+    (row,) = await eventually(completed)
+    assert row["issue_number"] == 12

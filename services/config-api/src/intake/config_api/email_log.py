@@ -46,8 +46,13 @@ ON CONFLICT (inbox_id, uidvalidity, uid) DO UPDATE SET
     attempts = EXCLUDED.attempts,
     processed_at = EXCLUDED.processed_at,
     updated_at = now()
--- A replayed message gets a later outcome; a redelivered old one must not undo it.
-WHERE log.processed_at IS NULL OR log.processed_at <= EXCLUDED.processed_at
+-- `failed` is the one outcome the ingestor never commits (it is published when the last delivery
+-- fails, possibly after a commit whose own publish was lost). So a committed outcome always replaces
+-- `failed`, and `failed` never replaces a committed one. Otherwise the later outcome wins: a replayed
+-- message gets a later outcome, and a redelivered old one must not undo it.
+WHERE log.processed_at IS NULL
+   OR (log.outcome = 'failed') <> (EXCLUDED.outcome = 'failed') AND EXCLUDED.outcome <> 'failed'
+   OR (log.outcome = 'failed') = (EXCLUDED.outcome = 'failed') AND log.processed_at <= EXCLUDED.processed_at
 """
 
 _ROW_COLUMNS = """id, inbox_id, uidvalidity, uid, message_id, sender, subject, size, fetched_at, logged_at,
