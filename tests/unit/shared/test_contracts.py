@@ -12,10 +12,17 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
+from intake.shared.contracts import (
+    InboxChanged,
+    InboxStatus,
+    IssueEvent,
+    MessageFetched,
+    MessageProcessed,
+    Outcome,
+)
 
 PINNED = Path(__file__).with_name("contract_schemas")
-CONTRACTS: list[type[BaseModel]] = [MessageFetched, MessageProcessed]
+CONTRACTS: list[type[BaseModel]] = [MessageFetched, MessageProcessed, InboxStatus, InboxChanged, IssueEvent]
 
 
 def schema_text(model: type[BaseModel]) -> str:
@@ -44,7 +51,7 @@ def fetched(**changes: object) -> MessageFetched:
 def test_round_trip_through_json() -> None:
     event = fetched(subject="Printer [#4]", sender="a@example.com")
     assert MessageFetched.model_validate_json(event.model_dump_json()) == event
-    assert event.schema_version == 1
+    assert event.schema_version == 2
 
 
 def test_contracts_are_frozen() -> None:
@@ -55,7 +62,7 @@ def test_contracts_are_frozen() -> None:
 
 @pytest.mark.parametrize(
     "changes",
-    [{"uid": 0}, {"uidvalidity": 2**32}, {"raw_sha256": "xyz"}, {"unknown_field": 1}, {"schema_version": 2}],
+    [{"uid": 0}, {"uidvalidity": 2**32}, {"raw_sha256": "xyz"}, {"unknown_field": 1}, {"schema_version": 3}],
     ids=["uid-zero", "uidvalidity-too-big", "bad-sha", "extra-field", "future-version"],
 )
 def test_invalid_events_are_refused(changes: dict[str, object]) -> None:
@@ -93,6 +100,19 @@ def test_processed_needs_a_known_outcome() -> None:
                 "attempts": 1,
                 "processed_at": "2026-01-01T00:00:00Z",
             }
+        )
+
+
+def test_version_one_fetched_events_are_still_read() -> None:
+    event = fetched(schema_version=1)
+    assert event.rejected is None
+    assert event.replay is False
+
+
+def test_inbox_status_needs_a_known_state() -> None:
+    with pytest.raises(ValidationError):
+        InboxStatus.model_validate(
+            {"inbox_id": 1, "state": "sleepy", "consecutive_failures": 0, "reported_at": "2026-01-01T00:00:00Z"}
         )
 
 

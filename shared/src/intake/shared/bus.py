@@ -117,14 +117,15 @@ async def backoff_before_requeue(headers: Mapping[str, Any]) -> AsyncIterator[No
         raise
 
 
-async def publish(broker: RabbitBroker, event: Contract, routing_key: str) -> None:
-    """Publish `event` on the `intake` exchange: persistent, mandatory, and confirmed before returning."""
+async def publish(broker: RabbitBroker, event: Contract, routing_key: str, *, mandatory: bool = True) -> None:
+    """Publish `event` on the `intake` exchange: persistent, confirmed before returning, and by default
+    mandatory (unroutable raises). `mandatory=False` is for notifications that may have no listener."""
     await broker.publish(
         event.model_dump_json().encode(),
         exchange=topology.EXCHANGE,
         routing_key=routing_key,
         persist=True,
-        mandatory=True,
+        mandatory=mandatory,
         content_type="application/json",
         timeout=PUBLISH_TIMEOUT_SECONDS,
     )

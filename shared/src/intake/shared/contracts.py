@@ -48,15 +48,24 @@ class MessageRef(Contract):
 
 
 class MessageFetched(MessageRef):
-    """Published by the fetcher once the raw bytes are in the blob store (`message.fetched`)."""
+    """Published by the fetcher once the raw bytes are in the blob store (`message.fetched`).
 
-    schema_version: Literal[1] = 1
+    `rejected` is set when the fetcher refused the message as it is (larger than the size limit):
+    the blob then holds only the message's header, and the ingestor records `rejected` with this
+    reason without parsing. `replay` is set by the email log's reprocess: the ingestor decides
+    again instead of re-emitting a stored skip, rejection or failure (never a stored issue).
+    Version 1 (without both fields) is still accepted.
+    """
+
+    schema_version: Literal[1, 2] = 2
     raw_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(ge=0)
     message_id: str | None = None
     sender: str | None = None
     subject: str | None = None
     fetched_at: datetime
+    rejected: str | None = None
+    replay: bool = False
 
 
 class MessageProcessed(MessageRef):
@@ -70,3 +79,56 @@ class MessageProcessed(MessageRef):
     issue_number: int | None = None
     attempts: int = Field(ge=1)
     processed_at: datetime
+
+
+class InboxState(StrEnum):
+    """The health of one inbox as shown on it (DESIGN §1)."""
+
+    OK = "ok"
+    ERROR = "error"
+    NEEDS_REAUTH = "needs_reauth"
+    DISABLED = "disabled"
+
+
+class InboxStatus(Contract):
+    """Published by the fetcher that owns an inbox whenever its health changes, and after every success
+    at most once a minute (`inbox.status`). The newest `reported_at` wins."""
+
+    schema_version: Literal[1] = 1
+    inbox_id: int = Field(ge=1)
+    state: InboxState
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = Field(ge=0)
+    push: bool | None = None
+    reported_at: datetime
+
+
+class InboxChanged(Contract):
+    """Published by config-api when an inbox was created, changed or deleted (`inbox.changed`).
+
+    A hint that makes the owning fetcher re-read the inbox at once; fetchers also re-read on their
+    own, so a lost hint delays a change, it never loses one.
+    """
+
+    schema_version: Literal[1] = 1
+    inbox_id: int = Field(ge=1)
+    changed_at: datetime
+
+
+class IssueEventKind(StrEnum):
+    CREATED = "issue.created"
+    UPDATED = "issue.updated"
+
+
+class IssueEvent(Contract):
+    """Published by the ingestor after the commit that created an issue or appended a message to it
+    (`issue.created` / `issue.updated`), for other systems to follow."""
+
+    schema_version: Literal[1] = 1
+    kind: IssueEventKind
+    issue_number: int = Field(ge=1)
+    inbox_id: int = Field(ge=1)
+    message_id: str | None = None
+    title: str
+    occurred_at: datetime

@@ -14,11 +14,16 @@ DEAD_LETTER_QUEUE_NAME = "intake.dead-letter"
 
 MESSAGE_FETCHED = "message.fetched"
 MESSAGE_PROCESSED = "message.processed"
+INBOX_STATUS = "inbox.status"
+INBOX_CHANGED = "inbox.changed"
+ISSUE_CREATED = "issue.created"
+ISSUE_UPDATED = "issue.updated"
 
 INGESTOR_QUEUE = "ingestor.message-fetched"
 FETCHER_PROCESSED_QUEUE = "fetcher.message-processed"
 EMAIL_LOG_FETCHED_QUEUE = "config-api.email-log.fetched"
 EMAIL_LOG_PROCESSED_QUEUE = "config-api.email-log.processed"
+INBOX_STATUS_QUEUE = "config-api.inbox-status"
 
 # Every work queue and the routing key it is bound with. Each service declares all of them at start,
 # so a message is never published before the queues of all its consumers exist: RabbitMQ would route
@@ -28,7 +33,11 @@ WORK_QUEUES: tuple[tuple[str, str], ...] = (
     (EMAIL_LOG_FETCHED_QUEUE, MESSAGE_FETCHED),
     (FETCHER_PROCESSED_QUEUE, MESSAGE_PROCESSED),
     (EMAIL_LOG_PROCESSED_QUEUE, MESSAGE_PROCESSED),
+    (INBOX_STATUS_QUEUE, INBOX_STATUS),
 )
+# `inbox.changed` goes to one transient queue per fetcher replica, and `issue.*` to whoever binds a
+# queue for them: both are published with `mandatory=False` (see bus.publish_event), since having no
+# listener is normal for them.
 
 
 EXCHANGE = RabbitExchange(EXCHANGE_NAME, type=ExchangeType.TOPIC, durable=True)
