@@ -4,12 +4,13 @@ export UV_PYTHON_DOWNLOADS ?= never
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SRC := shared/src services/fetcher/src services/ingestor/src services/config-api/src
 
-.PHONY: help setup run test test-unit test-integration test-e2e lint format
+.PHONY: help setup run test test-unit test-integration test-e2e lint format bench
 
 help:
 	@echo "make run    - set up what is missing (.venv, .env, database) and run the three services"
 	@echo "make test   - the whole test suite against real PostgreSQL, RabbitMQ and Dovecot"
 	@echo "make lint   - ruff, mypy --strict, import-linter"
+	@echo "make bench  - benchmarks (BENCH=name for one); results in docs/benchmarks.md"
 
 setup:
 	@deploy/local/bootstrap.sh
@@ -29,6 +30,10 @@ test-integration: setup
 
 test-e2e: setup
 	$(UV) run --frozen pytest tests/e2e
+
+bench: setup
+	@deploy/local/system-deps.sh
+	$(UV) run --frozen python -m bench $(BENCH)
 
 lint: setup
 	$(UV) run --frozen ruff check .

@@ -10,9 +10,9 @@ import pytest
 from intake.fetcher.actions import MailboxAction
 from intake.fetcher.auth import authenticator_for
 from intake.fetcher.checkpoint import FirstFetch
-from intake.fetcher.errors import InboxConfigError
-from intake.fetcher.imap import Encryption, PasswordLogin
 from intake.fetcher.inboxes import InboxSettings
+from intake.shared.imap import Encryption, PasswordLogin
+from intake.shared.imap_errors import ImapSettingsError
 from intake.shared.secrets import SecretBox
 
 BOX = SecretBox(SecretBox.generate_key())
@@ -51,5 +51,5 @@ def test_password_login() -> None:
     ],
 )
 def test_config_errors(inbox: InboxSettings, box: SecretBox, reason: str) -> None:
-    with pytest.raises(InboxConfigError, match=reason):
+    with pytest.raises(ImapSettingsError, match=reason):
         authenticator_for(inbox, box)

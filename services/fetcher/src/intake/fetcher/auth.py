@@ -5,23 +5,23 @@ Decrypts the stored password only here and only into the strategy; it is never l
 
 from __future__ import annotations
 
-from intake.fetcher.errors import InboxConfigError
-from intake.fetcher.imap import Authenticator, PasswordLogin
 from intake.fetcher.inboxes import InboxSettings
+from intake.shared.imap import Authenticator, PasswordLogin
+from intake.shared.imap_errors import ImapSettingsError
 from intake.shared.secrets import SecretBox, SecretDecryptionError
 
 
 def authenticator_for(inbox: InboxSettings, secret_box: SecretBox) -> Authenticator:
-    """The login strategy for `inbox`, or InboxConfigError saying what is missing."""
+    """The login strategy for `inbox`, or ImapSettingsError saying what is missing."""
     if inbox.auth == "oauth2":
         # Issue 3: XOAUTH2 with an access token from config-api's internal endpoint.
-        raise InboxConfigError("OAuth2 sign-in is not supported by this fetcher yet")
+        raise ImapSettingsError("OAuth2 sign-in is not supported by this fetcher yet")
     if inbox.auth != "password":
-        raise InboxConfigError(f"unknown auth mode {inbox.auth!r}")
+        raise ImapSettingsError(f"unknown auth mode {inbox.auth!r}")
     if inbox.password_encrypted is None:
-        raise InboxConfigError("no password is set for this inbox")
+        raise ImapSettingsError("no password is set for this inbox")
     try:
         password = secret_box.decrypt(inbox.password_encrypted)
     except SecretDecryptionError as error:
-        raise InboxConfigError(str(error)) from None
+        raise ImapSettingsError(str(error)) from None
     return PasswordLogin(inbox.username, password)

@@ -1,18 +1,7 @@
-"""The fetcher's exceptions: why an inbox could not be read or acted on.
+"""The fetcher's own exceptions; IMAP failures are intake.shared.imap_errors.
 
-    FetcherError
-     ├── InboxesUnavailable    the inbox list cannot be read yet (config-api has not migrated)
-     ├── InboxConfigError      the inbox's settings cannot work as they are (unsupported mode,
-     │                         undecryptable password); retried slowly until the settings change
-     └── ImapError             talking to the IMAP server failed; `stage` says where
-          ├── ImapConnectError     TCP connect or greeting failed
-          ├── ImapTlsError         TLS handshake or certificate/host name verification failed
-          ├── ImapAuthError        the server refused the login
-          ├── ImapCommandError     the server answered NO/BAD to a command (e.g. unknown folder)
-          └── ImapTimeout          a step took longer than the IMAP timeout
-
-Every ImapError ends the connection; the inbox loop reconnects with backoff. Normal results (no new
-mail, a message that vanished) are values, never exceptions. Messages never contain secrets.
+FetcherError
+ └── InboxesUnavailable    the inbox list cannot be read yet (config-api has not migrated)
 """
 
 from __future__ import annotations
@@ -24,40 +13,3 @@ class FetcherError(Exception):
 
 class InboxesUnavailable(FetcherError):
     """`config.inbox_settings` does not exist yet; the supervisor retries at its next refresh."""
-
-
-class InboxConfigError(FetcherError):
-    """The inbox's settings cannot work as they are; `reason` says what to change."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class ImapError(FetcherError):
-    """An IMAP step failed. `stage` is one of connect, tls, login, select, search, fetch, store, expunge, logout."""
-
-    def __init__(self, stage: str, detail: str) -> None:
-        super().__init__(f"{stage}: {detail}")
-        self.stage = stage
-        self.detail = detail
-
-
-class ImapConnectError(ImapError):
-    """The server could not be reached or did not greet."""
-
-
-class ImapTlsError(ImapError):
-    """TLS failed: handshake, certificate or host name verification."""
-
-
-class ImapAuthError(ImapError):
-    """The server refused the credentials."""
-
-
-class ImapCommandError(ImapError):
-    """The server answered NO or BAD."""
-
-
-class ImapTimeout(ImapError):
-    """A step did not finish within the IMAP timeout."""

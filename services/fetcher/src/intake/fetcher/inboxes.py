@@ -14,8 +14,8 @@ import asyncpg
 from intake.fetcher.actions import MailboxAction
 from intake.fetcher.checkpoint import FirstFetch
 from intake.fetcher.errors import InboxesUnavailable
-from intake.fetcher.imap import Encryption, ImapEndpoint
 from intake.shared.database import Session
+from intake.shared.imap import Encryption, ImapEndpoint
 
 _COLUMNS = """id, email, username, password_encrypted, hostname, port, directory, encryption, ca_certificate,
               auth, processed_action, active, poll_interval_seconds, first_fetch, updated_at"""

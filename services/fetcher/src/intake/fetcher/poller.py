@@ -19,12 +19,12 @@ from intake.fetcher.actions import DELETED, SEEN, MailboxAction
 from intake.fetcher.auth import authenticator_for
 from intake.fetcher.backoff import reconnect_delay
 from intake.fetcher.checkpoint import Checkpoint, advance, finish_scan, reconcile, search_criteria, select_new
-from intake.fetcher.errors import ImapCommandError, ImapError, InboxConfigError
 from intake.fetcher.headers import summarize
-from intake.fetcher.imap import ImapClient, SelectedFolder
 from intake.fetcher.inboxes import InboxSettings
 from intake.fetcher.settings import FetcherSettings
 from intake.shared import bus, topology
+from intake.shared.imap import ImapClient, SelectedFolder
+from intake.shared.imap_errors import ImapCommandError, ImapError, ImapSettingsError
 from intake.shared.secrets import SecretBox
 
 log = structlog.get_logger(__name__)
@@ -62,7 +62,7 @@ class InboxPoller:
             cycles_before = self._cycles
             try:
                 await self._session()
-            except InboxConfigError as error:
+            except ImapSettingsError as error:
                 failures = self._count_failure(failures, cycles_before)
                 self._log.error("inbox settings cannot work", reason=error.reason, failures=failures)
             except ImapError as error:

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from intake.fetcher.errors import ImapAuthError, ImapCommandError, ImapConnectError, ImapTlsError, InboxConfigError
-from intake.fetcher.imap import Encryption, ImapClient, ImapEndpoint, PasswordLogin
+from intake.shared.imap import Encryption, ImapClient, ImapEndpoint, PasswordLogin
+from intake.shared.imap_errors import ImapAuthError, ImapCommandError, ImapConnectError, ImapSettingsError, ImapTlsError
 from tests.integration.fetcher.conftest import message
 from tests.support.dovecot import Dovecot, Mailbox, _free_port
 
@@ -105,7 +105,7 @@ async def test_implicit_tls_without_the_ca_is_refused(dovecot: Dovecot) -> None:
 
 
 async def test_starttls_is_refused_until_supported(dovecot: Dovecot) -> None:
-    with pytest.raises(InboxConfigError, match="STARTTLS"):
+    with pytest.raises(ImapSettingsError, match="STARTTLS"):
         await ImapClient.connect(ImapEndpoint(dovecot.host, dovecot.imap_port, Encryption.TLS), STEP_SECONDS)
 
 

@@ -1,7 +1,7 @@
 """The one adapter over aioimaplib: connect, authenticate, select, search, fetch, store, expunge, logout.
 
 Every step runs under an outer `asyncio.timeout`, returns typed values, and raises only the
-`ImapError` types of errors.py. Workarounds for aioimaplib 2.0.3 (DESIGN §2) live here and nowhere
+`ImapError` types of imap_errors.py. Workarounds for aioimaplib 2.0.3 (DESIGN §2) live here and nowhere
 else: no per-chunk debug formatting, capabilities re-read after authentication, small FETCHes only.
 """
 
@@ -18,15 +18,15 @@ from typing import Any, Protocol, TypeVar
 import aioimaplib
 import structlog
 
-from intake.fetcher import imap_responses
-from intake.fetcher.errors import (
+from intake.shared import imap_responses
+from intake.shared.imap_errors import (
     ImapAuthError,
     ImapCommandError,
     ImapConnectError,
     ImapError,
+    ImapSettingsError,
     ImapTimeout,
     ImapTlsError,
-    InboxConfigError,
 )
 
 log = structlog.get_logger(__name__)
@@ -87,7 +87,7 @@ def tls_context(ca_certificate: str | None) -> ssl.SSLContext:
             return ssl.create_default_context(cadata=ca_certificate)
         return ssl.create_default_context()
     except (ssl.SSLError, ValueError) as error:
-        raise InboxConfigError(f"ca_certificate is not a usable PEM certificate: {error}") from None
+        raise ImapSettingsError(f"ca_certificate is not a usable PEM certificate: {error}") from None
 
 
 class _QuietProtocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
@@ -150,7 +150,7 @@ class ImapClient:
         """Open the connection and read the greeting; TLS is verified before anything is sent."""
         if endpoint.encryption is Encryption.TLS:
             # Issue 3: upgrade with loop.start_tls (aioimaplib has no STARTTLS). Never fall back to clear text.
-            raise InboxConfigError("STARTTLS (encryption 'tls') is not supported yet; use 'ssl' or 'none'")
+            raise ImapSettingsError("STARTTLS (encryption 'tls') is not supported yet; use 'ssl' or 'none'")
         context = tls_context(endpoint.ca_certificate) if endpoint.encryption is Encryption.SSL else None
         holder: list[ImapClient] = []
 

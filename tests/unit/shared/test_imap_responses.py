@@ -6,8 +6,8 @@ import doctest
 
 import pytest
 
-from intake.fetcher import imap_responses
-from intake.fetcher.imap_responses import (
+from intake.shared import imap_responses
+from intake.shared.imap_responses import (
     encode_mailbox,
     parse_body,
     parse_search,

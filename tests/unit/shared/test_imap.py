@@ -6,8 +6,8 @@ import ssl
 
 import pytest
 
-from intake.fetcher.errors import InboxConfigError
-from intake.fetcher.imap import tls_context
+from intake.shared.imap import tls_context
+from intake.shared.imap_errors import ImapSettingsError
 from tests.support.dovecot import make_certificates
 
 
@@ -23,5 +23,5 @@ def test_custom_ca_only() -> None:
 
 
 def test_garbage_ca_is_a_config_error() -> None:
-    with pytest.raises(InboxConfigError, match="ca_certificate"):
+    with pytest.raises(ImapSettingsError, match="ca_certificate"):
         tls_context("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
