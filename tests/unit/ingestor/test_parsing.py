@@ -51,6 +51,53 @@ def test_plain_message() -> None:
     assert message.attachments == ()
 
 
+def test_plain_message_has_no_decision_headers() -> None:
+    message = parse_message(PLAIN)
+    assert message.content_type == "text/plain"
+    assert message.headers == {}
+    assert message.header("Auto-Submitted") is None
+
+
+def test_decision_headers_and_top_level_content_type() -> None:
+    message = parse_message(
+        crlf(
+            """From: MAILER-DAEMON@example.org
+Return-Path: <>
+Auto-Submitted: auto-replied
+Precedence:
+ bulk
+X-Autoreply: yes
+X-Autorespond: =?utf-8?q?Abwesenheitsnotiz_f=C3=BCr_Alice?=
+X-Auto-Response-Suppress: All
+List-Id: Support <support.example.org>
+X-Failed-Recipients: gone@example.com
+Subject: Undelivered Mail
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b"
+
+--b
+Content-Type: text/plain
+
+The message could not be delivered.
+--b--
+"""
+        )
+    )
+    assert message.content_type == "multipart/report"
+    assert message.headers == {
+        "auto-submitted": "auto-replied",
+        "precedence": "bulk",
+        "x-autoreply": "yes",
+        "x-autorespond": "Abwesenheitsnotiz für Alice",
+        "x-auto-response-suppress": "All",
+        "return-path": "<>",
+        "list-id": "Support <support.example.org>",
+        "x-failed-recipients": "gone@example.com",
+    }
+    assert message.header("AUTO-SUBMITTED") == "auto-replied"
+    assert message.body_text == "The message could not be delivered."
+
+
 def test_html_only_message_gets_text_from_html() -> None:
     message = parse_message(
         crlf(

@@ -10,8 +10,8 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.header import decode_header, make_header
@@ -22,6 +22,19 @@ from intake.ingestor.errors import Unreadable
 from intake.ingestor.html_text import html_to_text
 
 MAX_FILENAME_BYTES = 255
+# Header fields that other decisions read as written (unfolded, RFC 2047 decoded), by lower-case name:
+# auto-reply and bounce detection (RFC 3834 Auto-Submitted, Precedence, the X-Auto* family of
+# vacation responders, Return-Path `<>` of a bounce, RFC 2369 List-Id, X-Failed-Recipients).
+DECISION_HEADERS = (
+    "auto-submitted",
+    "precedence",
+    "x-autoreply",
+    "x-autorespond",
+    "x-auto-response-suppress",
+    "return-path",
+    "list-id",
+    "x-failed-recipients",
+)
 # Message-IDs (RFC 5322 §3.6.4) in Message-ID, In-Reply-To and References.
 _MSG_ID = re.compile(r"<[^<>\s]+>")
 _FOLDING = re.compile(r"\s*[\r\n]+\s*")
@@ -60,6 +73,9 @@ class Attachment:
 
 @dataclass(frozen=True)
 class ParsedMessage:
+    """What the ingestor keeps of a message. `content_type` is the top-level type (`multipart/report`
+    for a delivery report); `headers` holds the first value of each of `DECISION_HEADERS` present."""
+
     message_id: str | None
     in_reply_to: str | None
     references: tuple[str, ...]
@@ -71,6 +87,12 @@ class ParsedMessage:
     body_text: str
     body_html: str | None
     attachments: tuple[Attachment, ...]
+    content_type: str = "text/plain"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        """The value of one of `DECISION_HEADERS` (any case), or None when the message has none."""
+        return self.headers.get(name.lower())
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
@@ -105,6 +127,8 @@ def _parse(raw: bytes) -> ParsedMessage:
         body_text=body_text,
         body_html=body_html,
         attachments=tuple(attachments),
+        content_type=_content_type(message),
+        headers=_decision_headers(message),
     )
 
 
@@ -142,6 +166,17 @@ def _header(message: Message, name: str) -> str | None:
         return None if value is None else _unfold(str(value))
     except Exception:  # `policy.default` raises on some hostile headers.
         return _raw_header(message, name)
+
+
+def _decision_headers(message: Message) -> dict[str, str]:
+    present = {key.lower() for key in message}
+    found: dict[str, str] = {}
+    for name in DECISION_HEADERS:
+        if name in present:
+            value = _header(message, name)
+            if value is not None:
+                found[name] = value
+    return found
 
 
 def _message_id(value: str | None) -> str | None:
