@@ -4,13 +4,14 @@ export UV_PYTHON_DOWNLOADS ?= never
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SRC := shared/src services/fetcher/src services/ingestor/src services/config-api/src
 
-.PHONY: help setup run test test-unit test-integration test-e2e lint format bench
+.PHONY: help setup run test test-unit test-integration test-e2e lint format bench openapi
 
 help:
 	@echo "make run    - set up what is missing (.venv, .env, database) and run the three services"
 	@echo "make test   - the whole test suite against real PostgreSQL, RabbitMQ and Dovecot"
 	@echo "make lint   - ruff, mypy --strict, import-linter"
 	@echo "make bench  - benchmarks (BENCH=name for one); results in docs/benchmarks.md"
+	@echo "make openapi - regenerate docs/openapi.json after changing the HTTP API"
 
 setup:
 	@deploy/local/bootstrap.sh
@@ -40,6 +41,9 @@ lint: setup
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy $(SRC)
 	$(UV) run --frozen lint-imports
+
+openapi: setup
+	$(UV) run --frozen python -m intake.config_api.openapi docs/openapi.json
 
 format: setup
 	$(UV) run --frozen ruff format .
