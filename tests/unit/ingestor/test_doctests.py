@@ -7,10 +7,12 @@ from types import ModuleType
 
 import pytest
 
-from intake.ingestor import decision, handler, html_text, matching, parsing
+from intake.ingestor import decision, filenames, handler, html_text, limits, matching, parsing, tnef
 
 
-@pytest.mark.parametrize("module", [decision, handler, html_text, matching, parsing], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module", [decision, filenames, handler, html_text, limits, matching, parsing, tnef], ids=lambda m: m.__name__
+)
 def test_docstring_examples(module: ModuleType) -> None:
     result = doctest.testmod(module)
     assert result.attempted > 0

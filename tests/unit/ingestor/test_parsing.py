@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from intake.ingestor.errors import Unreadable
-from intake.ingestor.parsing import Address, parse_message, sanitise_filename
+from intake.ingestor.parsing import Address, parse_message
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n\x00\xff\xfe"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR fake"
@@ -293,26 +293,113 @@ def test_unreadable(raw: bytes, reason: str) -> None:
     assert caught.value.reason == reason
 
 
+def test_files_inside_winmail_dat_replace_it() -> None:
+    from tests.support.tnef import winmail_dat
+
+    pdf = b"%PDF-1.4\n\x00\xff"
+    message = parse_message(
+        crlf(
+            f"""From: outlook@example.com
+Subject: Rich text
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b"
+
+--b
+Content-Type: text/plain
+
+See attached.
+--b
+Content-Type: application/ms-tnef; name="winmail.dat"
+Content-Disposition: attachment; filename="winmail.dat"
+Content-Transfer-Encoding: base64
+
+{_b64(winmail_dat([("report.pdf", pdf), ("../notes.txt", b"hello")]))}
+--b--
+"""
+        )
+    )
+    assert [(a.filename, a.content) for a in message.attachments] == [("report.pdf", pdf), ("notes.txt", b"hello")]
+
+
+def test_damaged_winmail_dat_is_kept_as_it_is() -> None:
+    from tests.support.tnef import winmail_dat
+
+    damaged = winmail_dat([("report.pdf", b"%PDF" * 50)])[:40]
+    message = parse_message(
+        crlf(
+            f"""From: outlook@example.com
+Subject: Rich text
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b"
+
+--b
+Content-Type: text/plain
+
+See attached.
+--b
+Content-Type: application/ms-tnef; name="winmail.dat"
+Content-Transfer-Encoding: base64
+
+{_b64(damaged)}
+--b--
+"""
+        )
+    )
+    assert [(a.filename, a.content) for a in message.attachments] == [("winmail.dat", damaged)]
+
+
 @pytest.mark.parametrize(
-    ("name", "expected"),
+    ("disposition", "filename"),
     [
-        ("report.pdf", "report.pdf"),
-        ("../../etc/passwd", "passwd"),
-        ("C:\\Users\\me\\report.pdf", "report.pdf"),
-        ("bad\x00\x07name\r\n.txt", "badname.txt"),
-        ("..", "attachment-4.bin"),
-        ("", "attachment-4.bin"),
-        (None, "attachment-4.bin"),
-        ("  spaced.txt  ", "spaced.txt"),
+        ("attachment; filename*=UTF-8''Rechnung%20M%C3%A4rz.pdf", "Rechnung März.pdf"),
+        ("attachment; filename*0*=UTF-8''Sehr%20lange%20;\n filename*1*=Datei%C3%BC.pdf", "Sehr lange Dateiü.pdf"),
+        ('attachment; filename="=?UTF-8?B?UmVjaG51bmcgTcOkcnoucGRm?="', "Rechnung März.pdf"),
+        ("attachment; filename*=x-unknown''%FF%FE.pdf", "��.pdf"),
+        ("attachment; filename*=UTF-8''", "attachment-1.pdf"),
+        ('attachment; filename="..\\\\..\\\\evil\x01.pdf"', "evil.pdf"),
+        ("attachment", "attachment-1.pdf"),
     ],
 )
-def test_sanitise_filename(name: str | None, expected: str) -> None:
-    assert sanitise_filename(name, 4) == expected
+def test_attachment_filenames(disposition: str, filename: str) -> None:
+    message = parse_message(
+        crlf(
+            f"""From: alice@example.com
+Subject: Names
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b"
+
+--b
+Content-Type: text/plain
+
+Body.
+--b
+Content-Type: application/pdf
+Content-Disposition: {disposition}
+Content-Transfer-Encoding: base64
+
+{_b64(PDF)}
+--b--
+"""
+        )
+    )
+    assert [a.filename for a in message.attachments] == [filename]
+    assert message.attachments[0].content == PDF
 
 
-def test_long_filename_is_cut_to_255_bytes_keeping_the_extension() -> None:
-    name = "ü" * 300 + ".pdf"
-    cut = sanitise_filename(name, 1)
-    assert len(cut.encode()) <= 255
-    assert cut.endswith(".pdf")
-    assert cut.startswith("üü")
+def test_obsolete_space_before_colon() -> None:
+    message = parse_message(
+        crlf(
+            """From  : John Doe <jdoe@example.com>
+To    : Mary Smith <mary@example.net>
+Subject     : Saying Hello
+Date  : Fri, 21 Nov 1997 09:55:06 -0600
+
+This is a message just to say hello.
+"""
+        )
+    )
+    assert message.sender == Address("jdoe@example.com", "John Doe")
+    assert message.to == ("mary@example.net",)
+    assert message.subject == "Saying Hello"
+    assert message.date is not None
+    assert message.body_text == "This is a message just to say hello."

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import pytest
 
+from intake.ingestor.limits import AttachmentLimits
 from intake.ingestor.settings import IngestorSettings
 from intake.shared.settings import SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DATABASE_URL", "AMQP_URL", "LOG_LEVEL", "INGESTOR_PREFETCH", "DELIVERY_LIMIT", "SECRET_KEY"):
+    for name in (
+        "DATABASE_URL",
+        "AMQP_URL",
+        "LOG_LEVEL",
+        "INGESTOR_PREFETCH",
+        "INGESTOR_MAX_ATTACHMENT_BYTES",
+        "INGESTOR_MAX_MESSAGE_ATTACHMENT_BYTES",
+        "DELIVERY_LIMIT",
+        "SECRET_KEY",
+    ):
         monkeypatch.delenv(f"INTAKE_{name}", raising=False)
 
 
@@ -34,3 +44,10 @@ def test_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("INTAKE_DELIVERY_LIMIT", "0")
     with pytest.raises(SettingsError, match=r"^INTAKE_DELIVERY_LIMIT is invalid"):
         load_settings(IngestorSettings)
+
+
+def test_attachment_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(IngestorSettings).attachment_limits() == AttachmentLimits(26_214_400, 52_428_800)
+    monkeypatch.setenv("INTAKE_INGESTOR_MAX_ATTACHMENT_BYTES", "1000")
+    monkeypatch.setenv("INTAKE_INGESTOR_MAX_MESSAGE_ATTACHMENT_BYTES", "5000")
+    assert load_settings(IngestorSettings).attachment_limits() == AttachmentLimits(1000, 5000)

@@ -66,7 +66,9 @@ class IngestorApp:
             app_id="intake-ingestor",
         )
         self._broker = broker
-        handler = MessageFetchedHandler(Ingestor(self._pool), broker, settings.delivery_limit)
+        handler = MessageFetchedHandler(
+            Ingestor(self._pool, limits=settings.attachment_limits()), broker, settings.delivery_limit
+        )
 
         async def on_message_fetched(message: RabbitMessage) -> None:
             await handler(message)

@@ -3,6 +3,7 @@
     IngestorError
      └── PermanentError      the message cannot be processed as it is → outcome `rejected`, acked
           ├── Unreadable     the bytes are not an email message
+          ├── TooLarge       an attachment, or all of them, over the size limits
           ├── MissingBlob    the raw bytes are not in the blob store
           └── UnknownInbox   the inbox no longer exists
 
@@ -28,6 +29,10 @@ class PermanentError(IngestorError):
 
 class Unreadable(PermanentError):
     """The raw bytes cannot be parsed as an email message at all."""
+
+
+class TooLarge(PermanentError):
+    """The attachments are over the size limits; the message stays in the mailbox."""
 
 
 class MissingBlob(PermanentError):

@@ -15,7 +15,8 @@ import structlog
 
 from intake.ingestor import repository
 from intake.ingestor.decision import AppendToIssue, CreateIssue, Decision, Facts, Skip, decide
-from intake.ingestor.errors import MissingBlob, PermanentError, UnknownInbox
+from intake.ingestor.errors import MissingBlob, PermanentError, TooLarge, UnknownInbox
+from intake.ingestor.limits import AttachmentLimits, over_limit
 from intake.ingestor.matching import match_subject
 from intake.ingestor.parsing import ParsedMessage, parse_message
 from intake.ingestor.repository import InboxSettings
@@ -34,9 +35,12 @@ def _now() -> datetime:
 class Ingestor:
     """Turns `MessageFetched` into stored issues and messages, once per (inbox, UIDVALIDITY, UID)."""
 
-    def __init__(self, pool: asyncpg.Pool, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, clock: Callable[[], datetime] = _now, limits: AttachmentLimits | None = None
+    ) -> None:
         self._pool = pool
         self._clock = clock
+        self._limits = limits or AttachmentLimits()
 
     async def process(self, fetched: MessageFetched, attempt: int) -> MessageProcessed:
         """The outcome of `fetched`: the stored one when it was processed before, else a new one."""
@@ -54,6 +58,9 @@ class Ingestor:
             # Parsing is CPU work (a message may be 25 MiB): off the event loop, so heartbeats and
             # the other in-flight messages go on meanwhile.
             message = await asyncio.to_thread(parse_message, raw)
+            too_large = over_limit(message.attachments, self._limits)
+            if too_large is not None:
+                raise TooLarge(too_large)
         except PermanentError as error:
             return await self._reject(fetched, error.reason, attempt)
         return await self._store(fetched, message, inbox, attempt)

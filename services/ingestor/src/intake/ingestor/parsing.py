@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import re
-import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,9 +18,10 @@ from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 
 from intake.ingestor.errors import Unreadable
+from intake.ingestor.filenames import decode_filename, sanitise_filename
 from intake.ingestor.html_text import html_to_text
+from intake.ingestor.tnef import is_tnef, read_tnef
 
-MAX_FILENAME_BYTES = 255
 # Header fields that other decisions read as written (unfolded, RFC 2047 decoded), by lower-case name:
 # auto-reply and bounce detection (RFC 3834 Auto-Submitted, Precedence, the X-Auto* family of
 # vacation responders, Return-Path `<>` of a bounce, RFC 2369 List-Id, X-Failed-Recipients).
@@ -38,18 +38,10 @@ DECISION_HEADERS = (
 # Message-IDs (RFC 5322 §3.6.4) in Message-ID, In-Reply-To and References.
 _MSG_ID = re.compile(r"<[^<>\s]+>")
 _FOLDING = re.compile(r"\s*[\r\n]+\s*")
-# Extensions for made-up file names; a table, not `mimetypes`, which reads the host's files.
-_EXTENSIONS = {
-    "application/pdf": ".pdf",
-    "application/zip": ".zip",
-    "image/gif": ".gif",
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "message/rfc822": ".eml",
-    "text/calendar": ".ics",
-    "text/html": ".html",
-    "text/plain": ".txt",
-}
+# RFC 5322 §4.5 obsolete syntax: white space between a field name and its colon ("Subject :").
+# The stdlib does not read such a line as a header field at all, so the headers would become body.
+_OBS_FIELD_NAME = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.MULTILINE)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 @dataclass(frozen=True)
@@ -109,8 +101,21 @@ def parse_message(raw: bytes) -> ParsedMessage:
         raise Unreadable(f"the message cannot be parsed: {type(error).__name__}: {error}") from None
 
 
+def without_obsolete_field_names(raw: bytes) -> bytes:
+    """`raw` with `Name :` field names in the header section written `Name:` (RFC 5322 §4.5).
+
+    >>> without_obsolete_field_names(b"From  : a@example.com\\r\\nSubject\\t:Hi\\r\\n\\r\\nBody : text")
+    b'From: a@example.com\\r\\nSubject:Hi\\r\\n\\r\\nBody : text'
+    """
+    end = _HEADER_END.search(raw)
+    head = raw[: end.start()] if end else raw
+    if b" :" not in head and b"\t:" not in head:
+        return raw
+    return _OBS_FIELD_NAME.sub(rb"\1:", head) + raw[len(head) :]
+
+
 def _parse(raw: bytes) -> ParsedMessage:
-    message = message_from_bytes(raw, policy=policy.default)
+    message = message_from_bytes(without_obsolete_field_names(raw), policy=policy.default)
     if not message.keys():
         raise Unreadable("the message has no header fields, so it is not an email message")
     body_text, body_html, attachments = _body_and_attachments(message)
@@ -265,7 +270,7 @@ def _filename(part: Message) -> str | None:
         name = param[2] if isinstance(param, tuple) else param
     if not isinstance(name, str):
         return None
-    return _clean(name) or None
+    return decode_filename(_clean(name)) or None
 
 
 def _content_id(part: Message) -> str | None:
@@ -344,7 +349,19 @@ def _body_and_attachments(message: EmailMessage | Message) -> tuple[str, str | N
             if _content_id(part) is None:
                 # A further alternative or inline text part: the body already holds the message's text.
                 continue
-        attachments.append(_attachment(part, content_type, len(attachments) + 1))
+        attachment = _attachment(part, content_type, len(attachments) + 1)
+        tnef = read_tnef(attachment.content) if is_tnef(attachment.content) else None
+        if tnef is None or not tnef.files:
+            attachments.append(attachment)
+            continue
+        # The files the sender attached replace the wrapper; Outlook's copy of the body fills an empty one.
+        for file in tnef.files:
+            name = sanitise_filename(file.name, len(attachments) + 1)
+            attachments.append(Attachment(name, "application/octet-stream", file.content))
+        if body_text is None and tnef.body_text:
+            body_text = tnef.body_text
+        if body_html is None and tnef.body_html:
+            body_html = tnef.body_html
     if body_text is None:
         body_text = html_to_text(body_html) if body_html is not None else ""
     return body_text.strip("\r\n"), body_html, attachments
@@ -373,38 +390,3 @@ def _nested_subject(part: Message) -> str | None:
     if isinstance(payload, list) and payload and isinstance(payload[0], Message):
         return _header(payload[0], "Subject")
     return None
-
-
-def sanitise_filename(name: str | None, index: int, content_type: str = "application/octet-stream") -> str:
-    """A safe file name: no directories, no control characters, at most 255 UTF-8 bytes.
-
-    >>> sanitise_filename("../../etc/passwd", 1)
-    'passwd'
-    >>> sanitise_filename("C:\\\\Users\\\\me\\\\report\\x00.pdf", 1)
-    'report.pdf'
-    >>> sanitise_filename(None, 2, "application/pdf")
-    'attachment-2.pdf'
-    >>> sanitise_filename("...", 3)
-    'attachment-3.bin'
-    """
-    cleaned = ""
-    if name:
-        cleaned = unicodedata.normalize("NFC", name)
-        cleaned = cleaned.replace("\\", "/").rsplit("/", 1)[-1]
-        cleaned = "".join(ch for ch in cleaned if unicodedata.category(ch) not in ("Cc", "Cf"))
-        cleaned = cleaned.strip().strip(".").strip()
-    if not cleaned:
-        return f"attachment-{index}{_EXTENSIONS.get(content_type, '.bin')}"
-    return _truncate(cleaned, MAX_FILENAME_BYTES)
-
-
-def _truncate(name: str, limit: int) -> str:
-    """Cut `name` to `limit` UTF-8 bytes at a character boundary, keeping a short extension."""
-    if len(name.encode("utf-8")) <= limit:
-        return name
-    stem, dot, extension = name.rpartition(".")
-    if not dot or not stem or len(extension.encode("utf-8")) > 16:
-        stem, extension = name, ""
-    suffix = f".{extension}" if extension else ""
-    room = limit - len(suffix.encode("utf-8"))
-    return stem.encode("utf-8")[:room].decode("utf-8", errors="ignore") + suffix
