@@ -1,17 +1,36 @@
 """A real Dovecot IMAP server for the tests: own config, own certificates, loopback only, free ports.
 
-`dovecot` (session fixture) starts Debian's dovecot-imapd with a config written to a temp dir (nothing
-in /etc/dovecot is read), a test CA and a server certificate for `localhost`/127.0.0.1, plain IMAP
-(STARTTLS offered) and implicit TLS. Each test takes its own user with `dovecot.new_user()`; the
-`Mailbox` helpers drive that user's mailbox with the stdlib `imaplib`, independent of the code under test.
+Fixtures (all session-scoped; each test takes its own user with `server.new_user()`):
+
+- `dovecot`: Debian's dovecot-imapd with a config written to a temp dir (nothing in /etc/dovecot is
+  read), a test CA and a server certificate for `localhost`/127.0.0.1, plain IMAP with STARTTLS
+  offered (`imap_port`) and implicit TLS (`imaps_port`), IDLE, UIDPLUS, password logins.
+- `dovecot_without_starttls`: the same with `ssl = no`: plain IMAP only, STARTTLS not offered.
+- `oauth2_dovecot`: the same as `dovecot` plus an `oauth2` passdb for SASL XOAUTH2/OAUTHBEARER.
+  Dovecot validates each token by POSTing `token=<token>` to an introspection endpoint that the
+  fixture serves on loopback (`server.oauth2`, an `IntrospectionServer`): a token is valid once
+  `server.oauth2.grant(username)` returned it (or `grant(username, token)` registered one you
+  chose, e.g. the access token your fake identity provider hands out), until `revoke(token)`.
+  Password users (`new_user()`) log in as before. `server.oauth2.requests` lists the tokens
+  Dovecot asked about. To validate against your own endpoint instead, start one yourself:
+  `with running_dovecot(oauth2_introspection_url="http://127.0.0.1:PORT/path") as server: ...`
+  (it must answer RFC 7662 style JSON `{"active": true, "username": "<login name>"}`).
+
+`running_dovecot(**options)` starts a private instance with any `Dovecot` option (`starttls`,
+`oauth2_introspection_url`, `extra_config`). `Dovecot.kick(username)` cuts that user's IMAP
+connections (doveadm kick), as a network failure would. The `Mailbox` helpers drive a user's
+mailbox with the stdlib `imaplib`, independent of the code under test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import grp
+import http.server
 import imaplib
 import ipaddress
+import json
 import os
 import pwd
 import re
@@ -22,7 +41,9 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +182,21 @@ class Mailbox:
             raise AssertionError(f"APPEND answered without APPENDUID: {data!r}")
         return int(match.group(2))
 
+    def append_many(self, raws: list[bytes], folder: str = "INBOX") -> list[int]:
+        """APPEND each of `raws` over one connection; return their UIDs."""
+        conn = self._connect()
+        uids: list[int] = []
+        try:
+            for raw in raws:
+                data = self._check(conn.append(_quote(folder), None, None, raw), "APPEND")
+                match = _APPENDUID.search(b" ".join(d for d in data if d))
+                if match is None:
+                    raise AssertionError(f"APPEND answered without APPENDUID: {data!r}")
+                uids.append(int(match.group(2)))
+        finally:
+            conn.logout()
+        return uids
+
     def flags(self, uid: int, folder: str = "INBOX") -> set[str] | None:
         """The flags of message `uid` (without the per-session \\Recent), or None when no message has that UID."""
         conn = self._connect()
@@ -211,12 +247,92 @@ class Mailbox:
             conn.logout()
 
 
-class Dovecot:
-    """A running Dovecot: where it listens, the CA that signed its certificate, and its users."""
+class IntrospectionServer:
+    """An OAuth2 token introspection endpoint (RFC 7662) on loopback for Dovecot's oauth2 passdb.
 
-    def __init__(self, binary: str, root: Path) -> None:
+    Dovecot POSTs `token=<token>`; a granted token answers `{"active": true, "username": ...}`,
+    any other `{"active": false}`, which Dovecot turns into a failed XOAUTH2 login.
+    """
+
+    PATH = "/introspect"
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
+                token = (form.get("token") or [""])[0]
+                body = json.dumps(server.introspect(token)).encode()
+                self.send_response(200 if self.path == IntrospectionServer.PATH else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._http = http.server.ThreadingHTTPServer((HOST, 0), Handler)
+        self._http.daemon_threads = True
+        self._thread = threading.Thread(target=self._http.serve_forever, name="introspection", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self._http.server_address[1]}{self.PATH}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+
+    def grant(self, username: str, token: str | None = None) -> str:
+        """Make `token` (a fresh random one by default) valid for `username`; return it."""
+        value = token or secrets.token_urlsafe(24)
+        with self._lock:
+            self._tokens[value] = username
+        return value
+
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            self._tokens.pop(token, None)
+
+    def introspect(self, token: str) -> dict[str, object]:
+        with self._lock:
+            self.requests.append(token)
+            username = self._tokens.get(token)
+        return {"active": True, "username": username} if username else {"active": False}
+
+
+class Dovecot:
+    """A running Dovecot: where it listens, the CA that signed its certificate, and its users.
+
+    `starttls=False`: `ssl = no` (no STARTTLS, no implicit TLS port). `oauth2_introspection_url`:
+    add an oauth2 passdb for XOAUTH2/OAUTHBEARER validating tokens there. `extra_config`: more
+    lines for dovecot.conf (e.g. process limits for benchmarks).
+    """
+
+    def __init__(
+        self,
+        binary: str,
+        root: Path,
+        *,
+        starttls: bool = True,
+        oauth2_introspection_url: str | None = None,
+        extra_config: str = "",
+    ) -> None:
         self.binary = binary
         self.root = root
+        self.starttls = starttls
+        self.oauth2_introspection_url = oauth2_introspection_url
+        self.extra_config = extra_config
+        self.oauth2: IntrospectionServer | None = None
         self.host = HOST
         self.imap_port = 0
         self.imaps_port = 0
@@ -279,6 +395,24 @@ class Dovecot:
     def _config(self) -> str:
         ident = self._identity()
         root = self.root
+        if self.starttls:
+            tls = f"ssl = yes\nssl_cert = <{root}/server.crt\nssl_key = <{root}/server.key"
+            imaps = f"""  inet_listener imaps {{
+    address = {HOST}
+    port = {self.imaps_port}
+    ssl = yes
+  }}"""
+        else:
+            tls, imaps = "ssl = no", ""
+        mechanisms = "plain login"
+        oauth2_passdb = ""
+        if self.oauth2_introspection_url is not None:
+            mechanisms += " xoauth2 oauthbearer"
+            oauth2_passdb = f"""passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/dovecot-oauth2.conf.ext
+}}"""
         return f"""# Written by tests/support/dovecot.py; nothing from /etc/dovecot is used.
 protocols = imap
 listen = {HOST}
@@ -294,13 +428,13 @@ default_login_user = {ident["login_user"]}
 first_valid_uid = {ident["first_valid_uid"]}
 first_valid_gid = {ident["first_valid_gid"]}
 
-ssl = yes
-ssl_cert = <{root}/server.crt
-ssl_key = <{root}/server.key
+{tls}
 
-# Plain IMAP login is allowed so `encryption=none` can be tested; XOAUTH2 is added with its passdb.
+# Plain IMAP login is allowed so `encryption=none` can be tested.
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
+# Every login attempt is logged (tests prove from the log that none was made).
+auth_verbose = yes
 # Tests share one client IP, so one test's wrong password must not slow the others' logins: no
 # delay after a failure, and no auth penalty (it is off when auth cannot reach anvil's socket).
 auth_failure_delay = 0
@@ -308,8 +442,10 @@ auth_failure_delay = 0
 mail_location = maildir:{self.mail_root}/%u/Maildir
 mailbox_list_index = no
 
+{oauth2_passdb}
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {self.passwd_dir}/%u
 }}
 userdb {{
@@ -323,11 +459,7 @@ service imap-login {{
     address = {HOST}
     port = {self.imap_port}
   }}
-  inet_listener imaps {{
-    address = {HOST}
-    port = {self.imaps_port}
-    ssl = yes
-  }}
+{imaps}
 }}
 service anvil {{
   chroot =
@@ -338,6 +470,7 @@ service anvil {{
 service imap-urlauth-login {{
   chroot =
 }}
+{self.extra_config}
 """
 
     def _write_files(self) -> None:
@@ -354,6 +487,17 @@ service imap-urlauth-login {{
         self.passwd_dir.mkdir(exist_ok=True)
         self.passwd_dir.chmod(0o755)
         self.config_path.write_text(self._config(), encoding="utf-8")
+        if self.oauth2_introspection_url is not None:
+            (self.root / "dovecot-oauth2.conf.ext").write_text(
+                f"""introspection_mode = post
+introspection_url = {self.oauth2_introspection_url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+""",
+                encoding="utf-8",
+            )
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -393,6 +537,21 @@ service imap-urlauth-login {{
                 break
         raise RuntimeError(f"dovecot did not start:\n{last_error}")
 
+    def kick(self, username: str) -> None:
+        """Cut every IMAP connection of `username` (doveadm kick), as a network failure would."""
+        subprocess.run(
+            [shutil.which("doveadm") or "/usr/bin/doveadm", "-c", str(self.config_path), "kick", username],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is None:
@@ -405,17 +564,48 @@ service imap-urlauth-login {{
             process.wait()
 
 
-@pytest.fixture(scope="session")
-def dovecot() -> Iterator[Dovecot]:
-    """A running Dovecot for the whole session; take a user per test with `dovecot.new_user()`."""
+@contextlib.contextmanager
+def running_dovecot(
+    *, starttls: bool = True, oauth2_introspection_url: str | None = None, extra_config: str = ""
+) -> Iterator[Dovecot]:
+    """A private Dovecot with the given options, stopped and removed afterwards (skips without dovecot)."""
     binary = find_dovecot()
     if binary is None:
         pytest.skip("dovecot-imapd is not installed (apt-get install dovecot-imapd)")
     root = Path(tempfile.mkdtemp(prefix="intake-dovecot-"))
-    server = Dovecot(binary, root)
+    server = Dovecot(
+        binary, root, starttls=starttls, oauth2_introspection_url=oauth2_introspection_url, extra_config=extra_config
+    )
     try:
         server.start()
         yield server
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    """A running Dovecot for the whole session; take a user per test with `dovecot.new_user()`."""
+    with running_dovecot() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dovecot_without_starttls() -> Iterator[Dovecot]:
+    """Plain IMAP only: the server offers no STARTTLS (and has no TLS port)."""
+    with running_dovecot(starttls=False) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def oauth2_dovecot() -> Iterator[Dovecot]:
+    """Dovecot with XOAUTH2 validated by `server.oauth2` (grant tokens with `server.oauth2.grant(user)`)."""
+    introspection = IntrospectionServer()
+    introspection.start()
+    try:
+        with running_dovecot(oauth2_introspection_url=introspection.url) as server:
+            server.oauth2 = introspection
+            yield server
+    finally:
+        introspection.stop()

@@ -1,14 +1,26 @@
-"""The one adapter over aioimaplib: connect, authenticate, select, search, fetch, store, expunge, logout.
+"""The one adapter over aioimaplib: connect (SSL, STARTTLS, none), authenticate (LOGIN, XOAUTH2),
+select, search, fetch, store, expunge, IDLE, logout.
 
 Every step runs under an outer `asyncio.timeout`, returns typed values, and raises only the
-`ImapError` types of imap_errors.py. Workarounds for aioimaplib 2.0.3 (DESIGN §2) live here and nowhere
-else: no per-chunk debug formatting, capabilities re-read after authentication, small FETCHes only.
+`ImapError` types of imap_errors.py. Every workaround for aioimaplib 2.0.3 (DESIGN §2) lives here and
+nowhere else, each covered by tests/integration/shared/test_imap.py against Dovecot:
+- STARTTLS: aioimaplib has none; the transport is upgraded with `loop.start_tls` (`_starttls`).
+- capabilities are re-read after every authentication (aioimaplib skips it after XOAUTH2).
+- a rejected XOAUTH2 token: the server's `+` challenge is answered with an empty line
+  (`_QuietProtocol._continuation`), so the server says NO instead of waiting for ever.
+- RecursionError on a FETCH answer of ~1,000 lines: responses are split in a loop, not by recursion
+  (`_QuietProtocol._handle_responses`), and metadata FETCHes stay at MAX_FETCH_LINES messages.
+- quadratic parsing of big batched fetches: bodies are fetched one at a time.
+- no per-chunk (or per-command) debug formatting (`_QuietProtocol.data_received`, `send`).
+- a connection that drops fails the pending commands at once instead of leaving them waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
+import re
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,7 +30,7 @@ from typing import Any, Protocol, TypeVar
 import aioimaplib
 import structlog
 
-from intake.shared import imap_responses
+from intake.shared import imap_responses, imap_utf7
 from intake.shared.imap_errors import (
     ImapAuthError,
     ImapCommandError,
@@ -62,8 +74,16 @@ class SelectedFolder:
     uidnext: int | None
 
 
+class IdleEnd(StrEnum):
+    """Why an IDLE ended."""
+
+    NEW_MAIL = "new_mail"  # the server pushed EXISTS/RECENT
+    WOKEN = "woken"  # the caller's event was set
+    TIMED_OUT = "timed_out"  # the caller's time was up (re-issue IDLE or do a full check)
+
+
 class Authenticator(Protocol):
-    """How an inbox proves who it is: one strategy per auth mode (password now; XOAUTH2 later)."""
+    """How an inbox proves who it is: one strategy per auth mode (PasswordLogin, XOAuth2Login)."""
 
     async def authenticate(self, client: ImapClient) -> None: ...
 
@@ -79,6 +99,17 @@ class PasswordLogin:
         await client.login(self.username, self.password)
 
 
+@dataclass(frozen=True)
+class XOAuth2Login:
+    """SASL XOAUTH2 with an OAuth2 access token (Google's and Microsoft's IMAP sign-in)."""
+
+    username: str
+    access_token: str = field(repr=False)
+
+    async def authenticate(self, client: ImapClient) -> None:
+        await client.xoauth2(self.username, self.access_token)
+
+
 def tls_context(ca_certificate: str | None) -> ssl.SSLContext:
     """A client context verifying certificate and host name: against `ca_certificate` only when
     given (a private server's CA), else against the system trust store."""
@@ -91,13 +122,25 @@ def tls_context(ca_certificate: str | None) -> ssl.SSLContext:
 
 
 class _QuietProtocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
-    """aioimaplib's protocol without the debug line it formats for every received chunk, even with
-    logging off (4.5x slower on large fetches, DESIGN §2). Same parsing otherwise."""
+    """aioimaplib's protocol with the workarounds that live below the command level (DESIGN §2)."""
 
     incomplete_line: bytes
     current_command: Any
+    pending_sync_command: Any
+    pending_async_commands: dict[str, Any]
+    transport: Any
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, conn_lost_cb: Callable[[Exception | None], None] | None
+    ) -> None:
+        super().__init__(loop, conn_lost_cb)
+        # What to send at the server's first `+` during AUTHENTICATE (the SASL response when the
+        # server lacks SASL-IR); every later `+` gets an empty line.
+        self.sasl_answer: bytes | None = None
 
     def data_received(self, d: bytes) -> None:
+        # Without aioimaplib's `log.debug('Received : %s' % d)`: it formats every chunk even with
+        # logging off (4.5x slower on large fetches).
         try:
             self._handle_responses(self.incomplete_line + d, self._handle_line, self.current_command)
             self.incomplete_line = b""
@@ -105,6 +148,68 @@ class _QuietProtocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
         except aioimaplib.IncompleteRead as incomplete_read:
             self.current_command = incomplete_read.cmd
             self.incomplete_line = incomplete_read.data
+
+    def _handle_responses(
+        self, data: bytes, line_handler: Callable[[bytes, Any], Any], current_cmd: Any = None
+    ) -> None:
+        """aioimaplib's response splitter as a loop: the original recurses once per line and hits
+        RecursionError on a chunk of ~1,000 lines; it also copied the rest of the chunk per line.
+        Same steps, same order."""
+        position, size, current = 0, len(data), current_cmd
+        while True:
+            if position >= size:
+                if self.pending_sync_command is not None:
+                    self.pending_sync_command.flush()
+                if current is not None and current.wait_data():
+                    raise aioimaplib.IncompleteRead(current)
+                return
+            if current is not None and current.wait_literal_data():
+                wanted = current._expected_size - len(current._resp_literal_data)
+                piece = memoryview(data)[position : position + wanted]
+                position += len(piece)
+                current.append_literal_data(piece)
+                if current.wait_literal_data():
+                    raise aioimaplib.IncompleteRead(current)
+            end = data.find(b"\r\n", position)
+            if end < 0:
+                raise aioimaplib.IncompleteRead(current, data[position:])
+            line = data[position:end]
+            position = end + 2
+            command = line_handler(line, current)
+            literal = aioimaplib.literal_data_re.match(line)
+            if literal:
+                if command is None:
+                    command = aioimaplib.Command("NIL", "unused")
+                command.begin_literal_data(int(literal.group("size")))
+                current = command
+            elif command is not None and command.wait_data():
+                current = command
+            else:
+                current = None
+
+    def send(self, line: str, scrub: str | None = None) -> None:
+        # aioimaplib formats a debug line per command (with a scrubbed copy of the password): skip it.
+        self.transport.write(f"{line}\r\n".encode())
+
+    def _continuation(self, line: bytes) -> None:
+        command = self.pending_sync_command
+        if command is not None and command.name == "AUTHENTICATE":
+            # RFC 3501 §6.2.2: every server challenge must be answered. A rejected XOAUTH2 token gets
+            # `+ <error JSON>`; aioimaplib never answers it, and the command hangs. An empty line ends
+            # the exchange and the server answers NO.
+            answer, self.sasl_answer = self.sasl_answer, None
+            self.transport.write((answer or b"") + b"\r\n")
+            return
+        super()._continuation(line)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # aioimaplib leaves pending commands waiting for ever: fail them now.
+        commands = [self.pending_sync_command, *self.pending_async_commands.values()]
+        for command in commands:
+            if command is not None and not command._event.is_set():
+                command._exception = aioimaplib.Abort("the server closed the connection")
+                command.close(b"connection lost", "KO")
+        super().connection_lost(exc)
 
 
 class _Imap4(aioimaplib.IMAP4):  # type: ignore[misc]
@@ -136,6 +241,14 @@ def _status_text(response: Any) -> str:
     return bytes(lines[-1]).decode("utf-8", "replace") if lines else ""
 
 
+_NEW_MAIL = re.compile(rb"^\d+ (EXISTS|RECENT)\b", re.I)
+_NONEXISTENT = re.compile(r"\[NONEXISTENT\]", re.I)
+
+
+def _sasl_safe(value: str) -> bool:
+    return not any(char in value for char in "\x00\x01\r\n")
+
+
 class ImapClient:
     """One authenticated-or-not IMAP connection. Not safe for concurrent use; one inbox loop owns it."""
 
@@ -144,31 +257,59 @@ class ImapClient:
         self._endpoint = endpoint
         self._timeout = timeout
         self._lost = False
+        self._lost_event = asyncio.Event()
 
     @classmethod
     async def connect(cls, endpoint: ImapEndpoint, step_seconds: float) -> ImapClient:
-        """Open the connection and read the greeting; TLS is verified before anything is sent."""
-        if endpoint.encryption is Encryption.TLS:
-            # Issue 3: upgrade with loop.start_tls (aioimaplib has no STARTTLS). Never fall back to clear text.
-            raise ImapSettingsError("STARTTLS (encryption 'tls') is not supported yet; use 'ssl' or 'none'")
-        context = tls_context(endpoint.ca_certificate) if endpoint.encryption is Encryption.SSL else None
+        """Open the connection, read the greeting and, for `tls`, switch to TLS with STARTTLS.
+
+        TLS is verified (certificate and host name) before anything else is sent; without STARTTLS
+        on offer, `tls` stops with ImapTlsError before any credentials could go out in clear.
+        """
+        context = tls_context(endpoint.ca_certificate) if endpoint.encryption is not Encryption.NONE else None
         holder: list[ImapClient] = []
 
         def connection_lost(_: Exception | None) -> None:
             if holder:
-                holder[0]._lost = True
+                holder[0]._mark_lost()
 
+        implicit = context if endpoint.encryption is Encryption.SSL else None
         raw = _Imap4(
-            endpoint.host, endpoint.port, timeout=step_seconds, conn_lost_cb=connection_lost, ssl_context=context
+            endpoint.host, endpoint.port, timeout=step_seconds, conn_lost_cb=connection_lost, ssl_context=implicit
         )
         client = cls(raw, endpoint, step_seconds)
         holder.append(client)
         try:
             await client._step("connect", raw.wait_hello_from_server)
+            if endpoint.encryption is Encryption.TLS:
+                assert context is not None
+                await client._starttls(context)
         except ImapError:
             client.close()
             raise
         return client
+
+    def _mark_lost(self) -> None:
+        self._lost = True
+        self._lost_event.set()
+
+    async def _starttls(self, context: ssl.SSLContext) -> None:
+        """STARTTLS (RFC 3501 §6.2.1) by upgrading aioimaplib's transport in place with `loop.start_tls`."""
+        if "STARTTLS" not in self.capabilities:
+            raise ImapTlsError("tls", "the server does not offer STARTTLS; refusing to continue without encryption")
+        protocol = self._raw.protocol
+        command = aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
+        response = await self._step("tls", lambda: protocol.execute(command))
+        if response.result != "OK":
+            raise ImapTlsError("tls", f"the server refused STARTTLS: {_status_text(response)}")
+        loop = asyncio.get_running_loop()
+        transport = await self._step(
+            "tls",
+            lambda: loop.start_tls(protocol.transport, protocol, context, server_hostname=self._endpoint.host),
+        )
+        protocol.transport = transport
+        # RFC 3501 §6.2.1: capabilities learnt before TLS must be discarded.
+        await self.refresh_capabilities()
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -188,6 +329,8 @@ class ImapClient:
         except OSError as error:
             raise ImapConnectError(stage, error.strerror or str(error) or type(error).__name__) from None
         except aioimaplib.AioImapException as error:
+            if self._lost:
+                raise ImapConnectError(stage, "the server closed the connection") from None
             raise ImapCommandError(stage, str(error) or type(error).__name__) from None
 
     async def _command(self, stage: str, operation: Callable[[], Awaitable[Any]], seconds: float | None = None) -> Any:
@@ -205,6 +348,32 @@ class ImapClient:
             raise ImapAuthError("login", _status_text(response) or "login refused")
         await self.refresh_capabilities()
 
+    async def xoauth2(self, username: str, access_token: str) -> None:
+        """AUTHENTICATE XOAUTH2 (Google's and Microsoft's SASL profile): base64 of
+        `user=<u>^Aauth=Bearer <token>^A^A`, sent at once where the server offers SASL-IR (RFC 4959),
+        else after its first `+`. A rejected token fails at once with ImapAuthError."""
+        if "AUTH=XOAUTH2" not in self.capabilities:
+            raise ImapAuthError("login", "the server does not offer XOAUTH2 sign-in")
+        if not (_sasl_safe(username) and _sasl_safe(access_token)):
+            raise ImapAuthError("login", "the username or access token contains a control character")
+        sasl = base64.b64encode(f"user={username}\x01auth=Bearer {access_token}\x01\x01".encode()).decode("ascii")
+        protocol = self._raw.protocol
+        if "SASL-IR" in self.capabilities:
+            arguments: tuple[str, ...] = ("XOAUTH2", sasl)
+            protocol.sasl_answer = None
+        else:
+            arguments = ("XOAUTH2",)
+            protocol.sasl_answer = sasl.encode("ascii")
+        command = aioimaplib.Command("AUTHENTICATE", protocol.new_tag(), *arguments, loop=protocol.loop)
+        response = await self._step("login", lambda: protocol.execute(command))
+        protocol.sasl_answer = None
+        if response.result != "OK":
+            detail = _status_text(response) or "sign-in refused"
+            raise ImapAuthError("login", f"the server refused the OAuth2 access token: {detail}")
+        protocol.state = aioimaplib.AUTH
+        # aioimaplib does not re-read capabilities after XOAUTH2; servers announce more once signed in.
+        await self.refresh_capabilities()
+
     async def refresh_capabilities(self) -> None:
         """Re-read CAPABILITY: servers announce more after authentication (aioimaplib does not re-read
         it after XOAUTH2, and parses the login response's capability code loosely)."""
@@ -214,14 +383,25 @@ class ImapClient:
         await authenticator.authenticate(self)
 
     async def select(self, folder: str) -> SelectedFolder:
-        name = imap_responses.quote(imap_responses.encode_mailbox(folder))
+        """SELECT `folder` (any Unicode name; sent in modified UTF-7). A folder that does not exist is
+        ImapCommandError "folder 'X' does not exist"."""
+        name = imap_responses.quote(imap_utf7.encode(folder))
         response = await self._step("select", lambda: self._raw.select(name))
         if response.result != "OK":
-            raise ImapCommandError("select", f"folder {folder!r} cannot be selected: {_status_text(response)}")
+            status = _status_text(response)
+            if _NONEXISTENT.search(status) or not await self._folder_exists(name):
+                raise ImapCommandError("select", f"folder {folder!r} does not exist")
+            raise ImapCommandError("select", f"folder {folder!r} cannot be selected: {status}")
         uidvalidity = imap_responses.parse_uidvalidity(response.lines)
         if uidvalidity is None:
             raise ImapCommandError("select", f"the server sent no UIDVALIDITY for folder {folder!r}")
         return SelectedFolder(uidvalidity, imap_responses.parse_uidnext(response.lines))
+
+    async def _folder_exists(self, quoted_name: str) -> bool:
+        """LIST the exact name (servers without the NONEXISTENT response code, RFC 5530)."""
+        protocol = self._raw.protocol
+        response = await self._command("select", lambda: protocol.simple_command("LIST", '""', quoted_name))
+        return any(bytes(line).upper().startswith(b"LIST ") for line in response.lines[:-1])
 
     async def noop(self) -> None:
         """NOOP: lets the server report new mail before a search (RFC 3501 §6.1.2) and proves the link works."""
@@ -231,6 +411,10 @@ class ImapClient:
         # No CHARSET argument: the criteria are ASCII, and some servers reject CHARSET outright.
         response = await self._command("search", lambda: self._raw.uid_search(*criteria, charset=None))
         return imap_responses.parse_search(response.lines)
+
+    async def uid_exists(self, uid: int) -> bool:
+        """Whether message `uid` is still in the folder (a set without `*` matches only existing UIDs)."""
+        return uid in await self.uid_search("UID", str(uid))
 
     async def fetch_sizes(self, uids: Iterable[int]) -> dict[int, int]:
         """RFC822.SIZE of each UID that still exists, in FETCHes of at most MAX_FETCH_LINES messages."""
@@ -252,6 +436,11 @@ class ImapClient:
         )
         return imap_responses.parse_body(response.lines, uid)
 
+    async def fetch_header(self, uid: int) -> bytes | None:
+        """Only the header block of `uid`, without setting \\Seen (BODY.PEEK[HEADER]); None if it is gone."""
+        response = await self._command("fetch", lambda: self._raw.uid("fetch", str(uid), "(UID BODY.PEEK[HEADER])"))
+        return imap_responses.parse_body(response.lines, uid, section="HEADER")
+
     async def add_flags(self, uid: int, *flags: str) -> None:
         """UID STORE +FLAGS.SILENT: add `flags` to message `uid` (a UID that is gone is not an error)."""
         flag_list = "(" + " ".join(flags) + ")"
@@ -266,6 +455,68 @@ class ImapClient:
         if not self.supports_uid_expunge:
             raise ImapCommandError("expunge", "the server does not support UID EXPUNGE (UIDPLUS)")
         await self._command("expunge", lambda: self._raw.uid("expunge", str(uid)))
+
+    @property
+    def supports_idle(self) -> bool:
+        return "IDLE" in self.capabilities
+
+    async def idle(self, seconds: float, wake: asyncio.Event) -> IdleEnd:
+        """IDLE (RFC 2177) until the server reports new mail, `wake` is set or `seconds` pass; then DONE.
+
+        Wraps aioimaplib's idle_start/wait_server_push/idle_done with the outer timeouts: starting
+        and ending IDLE are steps; a dropped connection ends it with ImapConnectError at once.
+        Pushes other than EXISTS/RECENT (flag changes, "still here") keep it going.
+        """
+        if not self.supports_idle:
+            raise ImapCommandError("idle", "the server does not support IDLE")
+        raw = self._raw
+        queue: asyncio.Queue[Any] = raw.protocol.idle_queue
+        while not queue.empty():  # pushes left from an earlier IDLE: the caller checked after it
+            queue.get_nowait()
+        # aioimaplib's own stop timer is set past ours: we end IDLE ourselves.
+        idle_task = await self._step("idle", lambda: raw.idle_start(timeout=seconds + 2 * self._timeout))
+        ended = False
+        try:
+            end = await self._wait_push(queue, seconds, wake)
+            raw.idle_done()
+            ended = True
+            response = await self._step("idle", lambda: asyncio.shield(idle_task))
+            if response.result != "OK":
+                raise ImapCommandError("idle", f"{response.result} {_status_text(response)}".strip())
+            return end
+        finally:
+            if not ended and not self._lost and raw.has_pending_idle():
+                raw.idle_done()  # cancelled or failed: leave the connection usable for LOGOUT
+
+    async def _wait_push(self, queue: asyncio.Queue[Any], seconds: float, wake: asyncio.Event) -> IdleEnd:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        woken = asyncio.ensure_future(wake.wait())
+        lost = asyncio.ensure_future(self._lost_event.wait())
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return IdleEnd.TIMED_OUT
+                pushed = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait(
+                    {pushed, woken, lost}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                if pushed in done:
+                    lines = pushed.result()
+                    if lines is aioimaplib.STOP_WAIT_SERVER_PUSH:
+                        return IdleEnd.TIMED_OUT
+                    if any(_NEW_MAIL.match(bytes(line)) for line in lines if isinstance(line, bytes | bytearray)):
+                        return IdleEnd.NEW_MAIL
+                    continue
+                pushed.cancel()
+                if lost in done:
+                    raise ImapConnectError("idle", "the server closed the connection")
+                if woken in done:
+                    return IdleEnd.WOKEN
+        finally:
+            woken.cancel()
+            lost.cancel()
 
     async def logout(self) -> None:
         """Say goodbye if the connection still works, then close it; never raises."""

@@ -6,9 +6,10 @@ the command name for SEARCH), literals as `bytearray` items, and the tagged stat
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterable, Sequence
+
+from intake.shared import imap_utf7
 
 Lines = Sequence[bytes | bytearray]
 
@@ -17,7 +18,10 @@ _UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]", re.I)
 _FETCH_START = re.compile(rb"^\d+ FETCH \(", re.I)
 _FETCH_UID = re.compile(rb"[( ]UID (\d+)", re.I)
 _FETCH_SIZE = re.compile(rb"[( ]RFC822\.SIZE (\d+)", re.I)
-_BODY_LITERAL = re.compile(rb"[( ]BODY\[\] \{(\d+)\}$", re.I)
+_BODY_LITERALS = {
+    "": re.compile(rb"[( ]BODY\[\] \{(\d+)\}$", re.I),
+    "HEADER": re.compile(rb"[( ]BODY\[HEADER\] \{(\d+)\}$", re.I),
+}
 
 
 def _untagged(lines: Lines) -> list[bytes | bytearray]:
@@ -80,20 +84,24 @@ def parse_sizes(lines: Lines) -> dict[int, int]:
     return sizes
 
 
-def parse_body(lines: Lines, uid: int) -> bytes | None:
-    """The raw message of `uid` from a `UID FETCH uid (BODY.PEEK[])` response; None if the server sent none.
+def parse_body(lines: Lines, uid: int, section: str = "") -> bytes | None:
+    """The raw message of `uid` from a `UID FETCH uid (BODY.PEEK[])` response (or with `section`
+    "HEADER", its header from `BODY.PEEK[HEADER]`); None if the server sent none.
 
     The UID may come before the literal or after it (`* 1 FETCH (BODY[] {n} … UID 5)`); FETCH
     responses for other messages (flag changes pushed by the server) are skipped.
 
     >>> parse_body([b"1 FETCH (UID 5 BODY[] {2}", bytearray(b"hi"), b")", b"Fetch completed."], 5)
     b'hi'
+    >>> parse_body([b"1 FETCH (UID 5 BODY[HEADER] {2}", bytearray(b"hi"), b")", b"Done."], 5, "HEADER")
+    b'hi'
     """
+    pattern = _BODY_LITERALS[section]
     items = _untagged(lines)
     for index, line in enumerate(items[:-1]):
         if isinstance(line, bytearray) or not _FETCH_START.match(line):
             continue
-        literal = _BODY_LITERAL.search(line)
+        literal = pattern.search(line)
         content = items[index + 1]
         if literal is None or not isinstance(content, bytearray) or len(content) != int(literal.group(1)):
             continue
@@ -125,32 +133,13 @@ def uid_set(uids: Iterable[int]) -> str:
     return ",".join(ranges)
 
 
-def _modified_base64(text: str) -> str:
-    encoded = base64.b64encode(text.encode("utf-16-be")).decode("ascii").rstrip("=")
-    return "&" + encoded.replace("/", ",") + "-"
-
-
 def encode_mailbox(name: str) -> str:
-    """A mailbox name in IMAP modified UTF-7 (RFC 3501 §5.1.3).
+    """A mailbox name in IMAP modified UTF-7 (RFC 3501 §5.1.3); see imap_utf7.
 
-    >>> encode_mailbox("Support & Sales")
-    'Support &- Sales'
     >>> encode_mailbox("Entwürfe")
     'Entw&APw-rfe'
     """
-    out: list[str] = []
-    pending: list[str] = []
-    for char in name:
-        if 0x20 <= ord(char) <= 0x7E:
-            if pending:
-                out.append(_modified_base64("".join(pending)))
-                pending.clear()
-            out.append("&-" if char == "&" else char)
-        else:
-            pending.append(char)
-    if pending:
-        out.append(_modified_base64("".join(pending)))
-    return "".join(out)
+    return imap_utf7.encode(name)
 
 
 def quote(argument: str) -> str:
