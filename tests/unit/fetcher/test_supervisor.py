@@ -1,14 +1,18 @@
-"""The supervisor with a fake inbox list and fake loops: start, stop, restart on change, survive a missing view."""
+"""The supervisor with a fake inbox list, fake leases and fake loops: start, stop, restart on change, survive a
+missing view; run only what it holds, stop lost loops, release the surplus after stopping it, stop everything
+when the leases cannot be renewed in time, release everything on stop."""
 
 from __future__ import annotations
 
 import asyncio
 import doctest
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from intake.fetcher import supervisor
 from intake.fetcher.errors import InboxesUnavailable
+from intake.fetcher.leases import Lease, Snapshot
 from intake.fetcher.supervisor import Plan, Supervisor, plan_changes
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -60,6 +64,65 @@ class FakeLoops:
             raise
 
 
+@dataclass
+class FakeLeaseTable:
+    """`fetcher.leases` and `fetcher.replicas` in memory; leases never expire unless a test says so."""
+
+    owners: dict[int, str] = field(default_factory=dict)
+    replicas: set[str] = field(default_factory=set)
+    down: bool = False
+    log: list[tuple[str, str, tuple[int, ...]]] = field(default_factory=list)
+
+
+class FakeOwnership:
+    def __init__(self, table: FakeLeaseTable, replica: str, lease_seconds: float = 15.0) -> None:
+        self.table = table
+        self.replica = replica
+        self.lease_seconds = lease_seconds
+        self.hang = False
+
+    def _check(self) -> None:
+        if self.table.down:
+            raise ConnectionError("database down")
+
+    async def renew(self) -> frozenset[int]:
+        if self.hang:
+            await asyncio.Event().wait()
+        self._check()
+        self.table.replicas.add(self.replica)
+        return frozenset(i for i, owner in self.table.owners.items() if owner == self.replica)
+
+    async def snapshot(self, active: Collection[int]) -> Snapshot:
+        self._check()
+        leases = tuple(Lease(i, owner, 10.0) for i, owner in self.table.owners.items())
+        return Snapshot(self.replica, frozenset(self.table.replicas), frozenset(active), leases)
+
+    async def claim(self, inbox_ids: Collection[int]) -> frozenset[int]:
+        self._check()
+        got = frozenset(i for i in inbox_ids if self.table.owners.setdefault(i, self.replica) == self.replica)
+        self.table.log.append((self.replica, "claim", tuple(sorted(got))))
+        return got
+
+    async def release(self, inbox_ids: Collection[int]) -> None:
+        self._check()
+        for i in inbox_ids:
+            if self.table.owners.get(i) == self.replica:
+                del self.table.owners[i]
+        self.table.log.append((self.replica, "release", tuple(sorted(inbox_ids))))
+
+    async def release_all(self) -> frozenset[int]:
+        self._check()
+        mine = frozenset(i for i, owner in self.table.owners.items() if owner == self.replica)
+        for i in mine:
+            del self.table.owners[i]
+        self.table.replicas.discard(self.replica)
+        return mine
+
+
+def sole_owner() -> FakeOwnership:
+    return FakeOwnership(FakeLeaseTable(), "me")
+
+
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
@@ -67,7 +130,7 @@ async def settle() -> None:
 
 async def test_follows_the_inbox_list() -> None:
     config, loops = FakeConfig(), FakeLoops()
-    sup = Supervisor(config.load, loops.run, refresh_seconds=60)
+    sup = Supervisor(config.load, loops.run, refresh_seconds=60, ownership=sole_owner())
 
     await sup.refresh()  # view missing: nothing, no error
     assert sup.running == frozenset()
@@ -109,10 +172,138 @@ async def test_a_loop_that_died_is_restarted() -> None:
         runs.append(inbox.id)
         raise RuntimeError("boom")
 
-    sup = Supervisor(config.load, crash, refresh_seconds=60)
+    sup = Supervisor(config.load, crash, refresh_seconds=60, ownership=sole_owner())
     await sup.refresh()
     await settle()
     await sup.refresh()
     await settle()
     assert runs == [1, 1]
     await sup.stop()
+
+
+async def test_a_lost_lease_stops_its_loop_and_a_stolen_inbox_is_not_started() -> None:
+    config, loops, table = FakeConfig(), FakeLoops(), FakeLeaseTable()
+    config.inboxes = [FakeInbox(1, T0), FakeInbox(2, T0)]
+    table.owners[2] = "other"
+    table.replicas.add("other")
+    sup = Supervisor(config.load, loops.run, 60, FakeOwnership(table, "me"))
+    await sup.refresh()
+    await settle()
+    assert sup.running == {1}  # 2 has a live foreign lease
+
+    table.owners[1] = "other"  # expired and taken over behind our back
+    await sup.refresh()
+    await settle()
+    assert sup.running == frozenset()
+    assert loops.cancelled == [1]
+
+
+async def test_surplus_is_stopped_before_it_is_released_and_announced() -> None:
+    config, loops, table = FakeConfig(), FakeLoops(), FakeLeaseTable()
+    config.inboxes = [FakeInbox(i, T0) for i in range(1, 5)]
+    announced: list[tuple[int, ...]] = []
+    running_at_release: list[frozenset[int]] = []
+    ownership = FakeOwnership(table, "me")
+    original_release = ownership.release
+
+    async def release(inbox_ids: Collection[int]) -> None:
+        running_at_release.append(sup.running & set(inbox_ids))
+        await original_release(inbox_ids)
+
+    async def announce(inbox_ids: Collection[int]) -> None:
+        announced.append(tuple(sorted(inbox_ids)))
+
+    ownership.release = release  # type: ignore[method-assign]
+    sup = Supervisor(config.load, loops.run, 60, ownership, announce)
+    await sup.refresh()
+    await settle()
+    assert sup.running == {1, 2, 3, 4}
+
+    newcomer = Supervisor(config.load, FakeLoops().run, 60, FakeOwnership(table, "new"))
+    await newcomer.refresh()  # registers; everything is owned, so it waits
+    assert newcomer.running == frozenset()
+
+    await sup.refresh()  # sees two replicas: share 2, releases 2
+    await settle()
+    assert len(sup.running) == 2
+    assert running_at_release == [frozenset()]  # stopped before released
+    assert len(announced) == 1
+    assert len(announced[0]) == 2
+
+    await newcomer.refresh()
+    await settle()
+    assert newcomer.running == set(announced[0])
+    assert sup.running | newcomer.running == {1, 2, 3, 4}
+    await newcomer.stop()
+    await sup.stop()
+
+
+async def test_inactive_inbox_is_stopped_and_released() -> None:
+    config, loops, table = FakeConfig(), FakeLoops(), FakeLeaseTable()
+    config.inboxes = [FakeInbox(1, T0), FakeInbox(2, T0)]
+    sup = Supervisor(config.load, loops.run, 60, FakeOwnership(table, "me"))
+    await sup.refresh()
+    await settle()
+    config.inboxes = [FakeInbox(1, T0)]
+    await sup.refresh()
+    await settle()
+    assert sup.running == {1}
+    assert table.owners == {1: "me"}
+    await sup.stop()
+
+
+async def test_loops_stop_when_the_leases_cannot_be_renewed_in_time() -> None:
+    config, loops, table = FakeConfig(), FakeLoops(), FakeLeaseTable()
+    config.inboxes = [FakeInbox(1, T0), FakeInbox(2, T0)]
+    ownership = FakeOwnership(table, "me", lease_seconds=0.6)
+    sup = Supervisor(config.load, loops.run, 60, ownership)
+    runner = asyncio.create_task(sup.run())
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        if sup.running == {1, 2}:
+            break
+    assert sup.running == {1, 2}
+
+    table.down = True  # renewals fail from now on
+    for _ in range(200):
+        await asyncio.sleep(0.02)
+        if not sup.running:
+            break
+    assert sup.running == frozenset()
+    assert sorted(loops.cancelled) == [1, 2]
+
+    table.down = False  # the database is back and nobody took the leases: the loops come back
+    for _ in range(200):
+        await asyncio.sleep(0.02)
+        if sup.running == {1, 2}:
+            break
+    assert sup.running == {1, 2}
+
+    ownership.hang = True  # a renewal that never answers is a failed one too
+    for _ in range(200):
+        await asyncio.sleep(0.02)
+        if not sup.running:
+            break
+    assert sup.running == frozenset()
+    ownership.hang = False
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+    assert table.owners == {}  # released on stop
+    assert "me" not in table.replicas
+
+
+async def test_a_nudge_refreshes_at_once() -> None:
+    config, loops = FakeConfig(), FakeLoops()
+    config.inboxes = []
+    sup = Supervisor(config.load, loops.run, 3600, sole_owner())
+    runner = asyncio.create_task(sup.run())
+    await settle()
+    config.inboxes = [FakeInbox(7, T0)]
+    sup.nudge(7)
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if sup.running == {7}:
+            break
+    assert sup.running == {7}
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)

@@ -22,14 +22,23 @@ Session = asyncpg.Connection | PoolConnectionProxy
 
 
 async def create_pool(
-    database_url: str, *, min_size: int = 1, max_size: int = 10, wait_seconds: float = 60.0
+    database_url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    wait_seconds: float = 60.0,
+    server_settings: dict[str, str] | None = None,
 ) -> asyncpg.Pool:
-    """Open a pool, retrying while the server is starting or unreachable for up to `wait_seconds`."""
+    """Open a pool, retrying while the server is starting or unreachable for up to `wait_seconds`.
+
+    `server_settings` are session settings every connection of the pool starts with."""
     deadline = time.monotonic() + wait_seconds
     delay = 0.2
     while True:
         try:
-            pool = await asyncpg.create_pool(database_url, min_size=min_size, max_size=max_size)
+            pool = await asyncpg.create_pool(
+                database_url, min_size=min_size, max_size=max_size, server_settings=server_settings
+            )
             assert pool is not None
             return pool
         except (OSError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError) as error:

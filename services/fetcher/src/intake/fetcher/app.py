@@ -1,4 +1,4 @@
-"""The fetcher application built from settings: pool, migrations, broker, processed consumer, inbox supervisor.
+"""The fetcher application built from settings: pool, migrations, broker, consumers, inbox supervisor with leases.
 
 `FetcherApp.run(stop)` is what `__main__` and the integration tests both drive. Nothing connects
 before `start()`.
@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Collection
+from datetime import UTC, datetime
 
 import asyncpg
 import structlog
 from faststream.middlewares import AckPolicy
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 
 from intake.fetcher.inboxes import InboxSettings, load_active_inboxes
+from intake.fetcher.lease_repository import LeaseRepository, new_replica_id
 from intake.fetcher.poller import InboxPoller, PollerContext
 from intake.fetcher.processed import ProcessedHandler
 from intake.fetcher.settings import FetcherSettings
 from intake.fetcher.supervisor import Supervisor
-from intake.shared import topology
+from intake.shared import bus, topology
 from intake.shared.bus import backoff_before_requeue, create_broker, start_broker
-from intake.shared.contracts import MessageProcessed
+from intake.shared.contracts import InboxChanged, MessageProcessed
 from intake.shared.database import create_pool
 from intake.shared.lifecycle import close_connections, serve_until
 from intake.shared.migrations import migrate, migrate_blobs
@@ -37,6 +40,7 @@ class FetcherApp:
     def __init__(self, settings: FetcherSettings) -> None:
         self.settings = settings
         self._secret_box = SecretBox(settings.secret_key.get_secret_value())
+        self.replica = new_replica_id()
         self._pool: asyncpg.Pool | None = None
         self._broker: RabbitBroker | None = None
         self._supervisor: Supervisor[InboxSettings] | None = None
@@ -49,7 +53,10 @@ class FetcherApp:
 
     async def start(self) -> None:
         settings = self.settings
-        self._pool = pool = await create_pool(settings.database_url.get_secret_value())
+        # Every connection names this replica: the database refuses a checkpoint write without its lease.
+        self._pool = pool = await create_pool(
+            settings.database_url.get_secret_value(), server_settings={"intake.fetcher_replica": self.replica}
+        )
         async with pool.acquire() as conn:
             await migrate_blobs(conn)
             await migrate(conn, "intake.fetcher", "fetcher")
@@ -65,7 +72,15 @@ class FetcherApp:
         async def run_inbox(inbox: InboxSettings, wake: asyncio.Event) -> None:
             await InboxPoller(inbox, context, wake).run()
 
-        self._supervisor = supervisor = Supervisor(load, run_inbox, settings.fetcher_inbox_refresh_seconds)
+        async def announce_released(inbox_ids: Collection[int]) -> None:
+            for inbox_id in sorted(inbox_ids):
+                changed = InboxChanged(inbox_id=inbox_id, changed_at=datetime.now(UTC))
+                await bus.publish(broker, changed, topology.INBOX_CHANGED, mandatory=False)
+
+        ownership = LeaseRepository(pool, self.replica, settings.fetcher_lease_seconds)
+        self._supervisor = supervisor = Supervisor(
+            load, run_inbox, settings.fetcher_inbox_refresh_seconds, ownership, announce_released
+        )
         handler = ProcessedHandler(pool, supervisor.wake)
 
         @broker.subscriber(
@@ -77,9 +92,25 @@ class FetcherApp:
             async with backoff_before_requeue(message.headers):
                 await handler.handle(event)
 
+        # A hint, not work: one transient queue per replica, gone with it; a lost hint only waits for
+        # the next periodic refresh.
+        @broker.subscriber(
+            RabbitQueue(
+                f"fetcher.inbox-changed.{self.replica}",
+                durable=False,
+                exclusive=True,
+                auto_delete=True,
+                routing_key=topology.INBOX_CHANGED,
+            ),
+            topology.EXCHANGE,
+            ack_policy=AckPolicy.ACK_FIRST,
+        )
+        async def on_inbox_changed(event: InboxChanged) -> None:
+            supervisor.nudge(event.inbox_id)
+
         await start_broker(broker, settings.delivery_limit)
         self._supervisor_task = asyncio.create_task(supervisor.run(), name="inbox-supervisor")
-        log.info("fetcher started")
+        log.info("fetcher started", replica=self.replica, lease_seconds=settings.fetcher_lease_seconds)
 
     async def stop(self) -> None:
         """Stop the inbox loops (each logs out), then the broker, then the pool."""

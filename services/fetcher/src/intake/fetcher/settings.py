@@ -23,5 +23,9 @@ class FetcherSettings(LoggingSettings, DatabaseSettings, AmqpSettings, SecretKey
     fetcher_imap_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     # Reconnect backoff after errors grows up to this (INTAKE_FETCHER_MAX_BACKOFF_SECONDS).
     fetcher_max_backoff_seconds: float = Field(default=300.0, gt=0, le=3600)
+    # An inbox lease lasts this long; it is renewed every third of it, and a replica that could not
+    # renew stops its loops after two thirds of it (INTAKE_FETCHER_LEASE_SECONDS). A killed replica's
+    # inboxes move to the others within this time.
+    fetcher_lease_seconds: float = Field(default=15.0, ge=3, le=600)
     # Messages RabbitMQ hands the processed-consumer before it acks any (INTAKE_FETCHER_PREFETCH).
     fetcher_prefetch: int = Field(default=32, ge=1, le=1000)

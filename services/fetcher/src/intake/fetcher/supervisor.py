@@ -1,13 +1,15 @@
-"""Keeps one running loop per active inbox: starts new ones, stops removed ones, restarts changed ones.
+"""Runs one loop per inbox this replica owns: claims and renews leases, starts, stops and restarts loops.
 
-The inbox list and the loop itself are injected (a loader and a factory), so this module knows
-nothing of PostgreSQL or IMAP; `plan_changes` is the pure decision.
+The inbox list, the leases and the loop itself are injected (a loader, an `Ownership` and a
+factory), so this module knows nothing of PostgreSQL or IMAP; `plan_changes` and `leases.decide` are
+the pure decisions. A loop runs only while its lease is held: a lost lease stops it, and when the
+leases cannot be renewed in time every loop stops before they expire (the watchdog).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -15,8 +17,14 @@ from typing import Any, Generic, Protocol, TypeVar
 import structlog
 
 from intake.fetcher.errors import InboxesUnavailable
+from intake.fetcher.leases import Snapshot, decide
 
 log = structlog.get_logger(__name__)
+
+# Leases are renewed this often per lease period, and every loop stops once this fraction of the
+# period passed since the last renewal that succeeded began: two renewals may fail before it does.
+RENEWALS_PER_LEASE = 3
+STOP_AFTER_FRACTION = 2 / 3
 
 
 class InboxLike(Protocol):
@@ -52,25 +60,69 @@ def plan_changes(running: Mapping[int, datetime], wanted: Mapping[int, datetime]
 InboxT = TypeVar("InboxT", bound=InboxLike)
 
 
+class Ownership(Protocol):
+    """The lease side (PostgreSQL in production, a fake in unit tests); see lease_repository."""
+
+    @property
+    def replica(self) -> str: ...
+
+    @property
+    def lease_seconds(self) -> float: ...
+
+    async def renew(self) -> frozenset[int]: ...
+
+    async def snapshot(self, active: Collection[int]) -> Snapshot: ...
+
+    async def claim(self, inbox_ids: Collection[int]) -> frozenset[int]: ...
+
+    async def release(self, inbox_ids: Collection[int]) -> None: ...
+
+    async def release_all(self) -> frozenset[int]: ...
+
+
+async def _no_announcement(inbox_ids: Collection[int]) -> None:
+    return None
+
+
 class Supervisor(Generic[InboxT]):
-    """Runs `run_inbox(inbox, wake)` as one task per inbox returned by `load_inboxes`."""
+    """Runs `run_inbox(inbox, wake)` as one task per active inbox whose lease this replica holds.
+
+    `announce(inbox_ids)` is told which leases were just released, so other replicas can claim them
+    at once instead of at their next refresh (the fetcher publishes `inbox.changed` for each).
+    """
 
     def __init__(
         self,
         load_inboxes: Callable[[], Awaitable[list[InboxT]]],
         run_inbox: Callable[[InboxT, asyncio.Event], Coroutine[Any, Any, None]],
         refresh_seconds: float,
+        ownership: Ownership,
+        announce: Callable[[Collection[int]], Awaitable[None]] = _no_announcement,
     ) -> None:
         self._load = load_inboxes
         self._run_inbox = run_inbox
-        self._refresh_seconds = refresh_seconds
+        self._ownership = ownership
+        self._announce = announce
+        lease = ownership.lease_seconds
+        self._tick_seconds = min(refresh_seconds, lease / RENEWALS_PER_LEASE)
+        self._valid_seconds = lease * STOP_AFTER_FRACTION
+        self._step_timeout = lease / RENEWALS_PER_LEASE
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._versions: dict[int, datetime] = {}
         self._wakes: dict[int, asyncio.Event] = {}
+        self._held: frozenset[int] = frozenset()
+        self._valid_until = 0.0  # loop.time() until which the held leases are surely still ours
+        self._recheck_in: float | None = None
+        self._nudged = asyncio.Event()
 
     @property
     def running(self) -> frozenset[int]:
         return frozenset(self._tasks)
+
+    @property
+    def held(self) -> frozenset[int]:
+        """The inboxes whose leases this replica holds, as of its last refresh."""
+        return self._held
 
     def wake(self, inbox_id: int) -> None:
         """Cut the inbox loop's wait short (no-op for an inbox not running here)."""
@@ -78,16 +130,58 @@ class Supervisor(Generic[InboxT]):
         if event is not None:
             event.set()
 
+    def nudge(self, inbox_id: int) -> None:
+        """An inbox changed (`inbox.changed`) or a lease was released: refresh now, not at the next tick.
+
+        The refresh re-reads every active inbox, so the owner restarts a changed loop (or stops an
+        inactive one) and the other replicas re-evaluate ownership; hints arriving together are
+        handled by one refresh.
+        """
+        log.debug("refresh requested", inbox_id=inbox_id)
+        self._nudged.set()
+
     async def run(self) -> None:
-        """Refresh every `refresh_seconds` until cancelled; then stop every loop."""
+        """Refresh every tick (or when nudged) until cancelled; then stop every loop and release the leases."""
+        watchdog = asyncio.create_task(self._watch_leases(), name="lease-watchdog")
         try:
             while True:
+                self._nudged.clear()
                 await self.refresh()
-                await asyncio.sleep(self._refresh_seconds)
+                await self._sleep()
         finally:
+            watchdog.cancel()
+            await asyncio.gather(watchdog, return_exceptions=True)
             await self.stop()
 
+    async def _sleep(self) -> None:
+        delay = self._tick_seconds
+        if self._recheck_in is not None:
+            # Just after a foreign lease expires, to take it over within one lease period.
+            delay = min(delay, max(self._recheck_in, 0.0) + 0.05)
+        try:
+            async with asyncio.timeout(delay):
+                await self._nudged.wait()
+        except TimeoutError:
+            pass
+
     async def refresh(self) -> None:
+        """Renew, drop lost loops, read the active inboxes, release or claim towards the fair share,
+        then start, stop or restart loops to match what is held."""
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        try:
+            async with asyncio.timeout(self._step_timeout):
+                held = await self._ownership.renew()
+        except Exception as error:  # the database is slow or down: the watchdog stops the loops in time
+            log.warning("leases could not be renewed", error=f"{type(error).__name__}: {error}")
+            return
+        self._valid_until = began + self._valid_seconds
+        lost = sorted(set(self._tasks) - held)
+        if lost:
+            log.warning("leases lost, stopping their loops", inbox_ids=lost)
+            await asyncio.gather(*(self._stop_one(inbox_id) for inbox_id in lost))
+        self._held = held
+
         try:
             inboxes = await self._load()
         except InboxesUnavailable as error:
@@ -97,14 +191,52 @@ class Supervisor(Generic[InboxT]):
             log.warning("inbox list could not be read", error=str(error))
             return
         by_id = {inbox.id: inbox for inbox in inboxes}
+
+        try:
+            async with asyncio.timeout(self._step_timeout):
+                snapshot = await self._ownership.snapshot(by_id.keys())
+            decision = decide(snapshot)
+            self._recheck_in = decision.recheck_in
+            if decision.release:
+                # Stop first, release second: the next owner never overlaps with this one.
+                await asyncio.gather(*(self._stop_one(inbox_id) for inbox_id in decision.release))
+                self._held = self._held - set(decision.release)
+                await self._ownership.release(decision.release)
+                log.info("leases released", inbox_ids=decision.release, share=decision.share, reason=decision.reason)
+                await self._announce_released(decision.release)
+            if decision.claim:
+                async with asyncio.timeout(self._step_timeout):
+                    claimed = await self._ownership.claim(decision.claim)
+                self._held = self._held | claimed
+                if claimed:
+                    log.info("leases claimed", inbox_ids=sorted(claimed), share=decision.share, reason=decision.reason)
+        except Exception as error:
+            log.warning("leases could not be balanced", error=f"{type(error).__name__}: {error}")
+
+        if loop.time() >= self._valid_until:
+            return  # this refresh took so long that the renewal no longer covers a start
+        wanted = {inbox_id: by_id[inbox_id].updated_at for inbox_id in self._held if inbox_id in by_id}
         dead = [inbox_id for inbox_id, task in self._tasks.items() if task.done()]
-        plan = plan_changes(self._versions, {i: inbox.updated_at for i, inbox in by_id.items()}, dead)
-        for inbox_id in (*plan.stop, *plan.restart):
-            await self._stop_one(inbox_id)
+        plan = plan_changes(self._versions, wanted, dead)
+        await asyncio.gather(*(self._stop_one(inbox_id) for inbox_id in (*plan.stop, *plan.restart)))
         for inbox_id in (*plan.restart, *plan.start):
             self._start_one(by_id[inbox_id])
         if plan.start or plan.stop or plan.restart:
             log.info("inbox loops changed", started=plan.start, stopped=plan.stop, restarted=plan.restart)
+
+    async def _watch_leases(self) -> None:
+        """Stop every loop once the leases were not renewed in time, before another replica may claim them."""
+        loop = asyncio.get_running_loop()
+        while True:
+            remaining = self._valid_until - loop.time()
+            if remaining <= 0 and self._tasks:
+                log.error(
+                    "leases not renewed in time; stopping every inbox loop before they expire",
+                    inbox_ids=sorted(self._tasks),
+                )
+                self._held = frozenset()
+                await asyncio.gather(*(self._stop_one(inbox_id) for inbox_id in list(self._tasks)))
+            await asyncio.sleep(min(remaining, self._tick_seconds) + 0.05 if remaining > 0 else 0.25)
 
     def _start_one(self, inbox: InboxT) -> None:
         wake = asyncio.Event()
@@ -127,6 +259,24 @@ class Supervisor(Generic[InboxT]):
             log.warning("inbox loop ended with an error", inbox_id=inbox_id, error=str(error))
 
     async def stop(self) -> None:
-        """Stop every inbox loop at once: each logs out within its own timeout, so N slow servers cost
-        one timeout, not N, before the process may exit."""
+        """Stop every inbox loop at once (each logs out within its own timeout, so N slow servers cost
+        one timeout, not N), then release every lease so other replicas take over at once."""
         await asyncio.gather(*(self._stop_one(inbox_id) for inbox_id in list(self._tasks)))
+        self._held = frozenset()
+        try:
+            async with asyncio.timeout(self._step_timeout):
+                released = await self._ownership.release_all()
+        except Exception as error:  # they expire on their own within one lease period
+            log.warning("leases could not be released", error=f"{type(error).__name__}: {error}")
+            return
+        if released:
+            log.info("leases released on stop", inbox_ids=sorted(released))
+            await self._announce_released(released)
+
+    async def _announce_released(self, inbox_ids: Collection[int]) -> None:
+        """Tell the other replicas; if that fails they still claim at their next refresh."""
+        try:
+            async with asyncio.timeout(self._step_timeout):
+                await self._announce(inbox_ids)
+        except Exception as error:
+            log.warning("released leases could not be announced", error=f"{type(error).__name__}: {error}")
