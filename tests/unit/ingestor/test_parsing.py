@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from intake.ingestor.errors import Unreadable
-from intake.ingestor.parsing import Address, parse_message
+from intake.ingestor.parsing import Address, ParsedMessage, parse_message, parse_message_fully
+from tests.support.corpus import SKIP_REASON, corpus_dir, corpus_messages
+
+CORPUS = corpus_messages()
+CORPUS_ROOT = corpus_dir() or Path()
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n\x00\xff\xfe"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR fake"
@@ -403,3 +408,64 @@ This is a message just to say hello.
     assert message.subject == "Saying Hello"
     assert message.date is not None
     assert message.body_text == "This is a message just to say hello."
+
+
+# The common (compat32) path and the full (policy.default) path
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "From: alice@example.com",
+        "From: Alice Example <alice@example.com>",
+        "From: Alice  Example <alice@example.com>",
+        'From: "Example, Alice" <alice@example.com>',
+        "From: alice@example.com (Alice)",
+        "From: Big Bug bb@bug.com",
+        "From: a@example.com b@example.com",
+        "From: Mikel@Lindsaar <raasdnil@gmail.com>",
+        "From: John Q. Public <john@example.com>",
+        "From: undisclosed-recipients:;",
+        "From: <>",
+        "From: alice",
+        "From: alice@example.com, , bob@example.com",
+        "From: =?utf-8?q?Alice_=C3=84rger?= <alice@example.com>",
+        'From: "',
+        "Subject: \t  spaced   out\t ",
+        "Subject: folded\r\n  over\r\n\tlines",
+        "Date: Fri, 21 Nov 1997 09:55:06",
+        "Date: not a date",
+        'Content-Type: text/plain; charset="us-ascii"; format=flowed',
+        "Content-Type: text/plain; charset=unknown-8bit",
+        "Content-Type: multipart/mixed; boundary=----=_Part_1",
+        "Content-Type: text/plain; name=This is a test.txt",
+        "Content-Disposition: attachment; filename*=x-unknown''%41.txt",
+    ],
+)
+def test_both_paths_agree(header: str) -> None:
+    raw = f"{header}\r\nTo: support@example.org\r\nMessage-ID: <p-1@example.com>\r\n\r\nBody.\r\n".encode()
+    assert parse_message(raw) == parse_message_fully(raw)
+
+
+def test_plain_mail_takes_the_common_path() -> None:
+    from intake.ingestor import parsing
+
+    assert parsing._is_plain(PLAIN)
+    assert parsing._parse(PLAIN, True) == parse_message_fully(PLAIN)
+
+
+@pytest.mark.skipif(not CORPUS, reason=SKIP_REASON)
+@pytest.mark.parametrize("path", CORPUS, ids=lambda path: str(path.relative_to(CORPUS_ROOT)))
+def test_corpus_message_parses_the_same_on_both_paths(path: Path) -> None:
+    """Every real-world message gives a value or `Unreadable`, never another exception; the common
+    path gives exactly what `policy.default` gives."""
+    raw = path.read_bytes()
+    try:
+        full: ParsedMessage | str = parse_message_fully(raw)
+    except Unreadable as error:
+        full = error.reason
+    try:
+        common: ParsedMessage | str = parse_message(raw)
+    except Unreadable as error:
+        common = error.reason
+    assert common == full
