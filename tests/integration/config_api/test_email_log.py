@@ -9,9 +9,15 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from faststream.rabbit import RabbitBroker
 
 from intake.config_api.email_log import record_fetched, record_processed
+from intake.config_api.settings import ConfigApiSettings
+from intake.shared import topology
+from intake.shared.blobs import put_blob
 from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
+from intake.shared.migrations import migrate_blobs
+from tests.integration.config_api.conftest import eventually
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -113,3 +119,259 @@ async def test_bad_parameters_are_field_errors(client: httpx.AsyncClient, params
     response = await client.get("/api/v1/email-log", params=params)
     assert response.status_code == 422
     assert [error["loc"] for error in response.json()["detail"]] == [["query", field]]
+
+
+# -- one row, its raw message, reprocess ------------------------------------------------------
+
+RAW = (
+    b"Received: from mx.example by imap.example\r\n"
+    b"From: =?utf-8?q?J=C3=BCrgen?= <j@acme.example>\r\n"
+    b"Subject: Printer [#42]\r\n"
+    b"Message-ID: <m1@acme.example>\r\n\r\n"
+    b"It is on fire.\r\n"
+)
+
+
+async def add_row(
+    db: asyncpg.Connection,
+    uid: int,
+    raw: bytes | None,
+    outcome: Outcome | None,
+    *,
+    rejected: str | None = None,
+    issue_number: int | None = None,
+    attempts: int = 1,
+) -> int:
+    """A logged message whose raw bytes are `raw` (None: not in the blob store); returns the row id."""
+    await migrate_blobs(db)
+    sha = await put_blob(db, raw) if raw is not None else f"{uid:064x}"
+    fetched_at = START + timedelta(minutes=uid)
+    event = MessageFetched(
+        inbox_id=1,
+        uidvalidity=9,
+        uid=uid,
+        raw_sha256=sha,
+        size=len(raw) if raw is not None else 99,
+        message_id=f"<m{uid}@acme.example>",
+        sender="j@acme.example",
+        subject="Printer [#42]",
+        fetched_at=fetched_at,
+        rejected=rejected,
+    )
+    await record_fetched(db, event)
+    if outcome is not None:
+        await record_processed(
+            db,
+            MessageProcessed(
+                inbox_id=1,
+                uidvalidity=9,
+                uid=uid,
+                raw_sha256=sha,
+                outcome=outcome,
+                reason=f"reason of {outcome.value}",
+                issue_number=issue_number,
+                attempts=attempts,
+                processed_at=fetched_at + timedelta(seconds=5),
+            ),
+        )
+    row_id: int = await db.fetchval("SELECT id FROM config.email_log WHERE uid = $1", uid)
+    return row_id
+
+
+async def test_detail_has_headers_reason_and_issue(
+    client: httpx.AsyncClient, app: FastAPI, tracker: asyncpg.Connection
+) -> None:
+    await tracker.execute(
+        """INSERT INTO tracker.issues VALUES (42, 'Printer', 'open', 1, 'en', NULL, NULL, 'j@acme.example', NULL,
+           1, now(), now())"""
+    )
+    row_id = await add_row(tracker, 1, RAW, Outcome.ISSUE_UPDATED, issue_number=42)
+    response = await client.get(f"/api/v1/email-log/{row_id}")
+    assert response.status_code == 200, response.text
+    detail = response.json()
+    assert detail["outcome"] == "issue_updated"
+    assert detail["reason"] == "reason of issue_updated"
+    assert detail["issue"] == {"number": 42, "title": "Printer", "status": "open"}
+    assert detail["headers"] == [
+        {"name": "Received", "value": "from mx.example by imap.example"},
+        {"name": "From", "value": "Jürgen <j@acme.example>"},
+        {"name": "Subject", "value": "Printer [#42]"},
+        {"name": "Message-ID", "value": "<m1@acme.example>"},
+    ]
+    assert detail["raw_state"] == "complete"
+    assert detail["reprocessable"] is False
+    assert "already on issue #42" in detail["reprocess_refusal"]
+
+
+async def test_detail_without_blob_store_or_tracker(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    await record_fetched(
+        db,
+        MessageFetched(inbox_id=1, uidvalidity=1, uid=1, raw_sha256="c" * 64, size=1, fetched_at=START),
+    )
+    row_id = await db.fetchval("SELECT id FROM config.email_log")
+    detail = (await client.get(f"/api/v1/email-log/{row_id}")).json()
+    assert (detail["raw_state"], detail["headers"], detail["issue"]) == ("missing", [], None)
+    assert (await client.get(f"/api/v1/email-log/{row_id}/raw")).status_code == 404
+
+
+async def test_unknown_entry_is_404(client: httpx.AsyncClient) -> None:
+    for path in ("/api/v1/email-log/77", "/api/v1/email-log/77/raw"):
+        response = await client.get(path)
+        assert response.status_code == 404
+        assert response.json() == {"detail": "no email log entry with id 77"}
+    assert (await client.post("/api/v1/email-log/77/reprocess")).status_code == 404
+
+
+async def test_raw_download(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    row_id = await add_row(db, 1, RAW, Outcome.ISSUE_CREATED, issue_number=1)
+    response = await client.get(f"/api/v1/email-log/{row_id}/raw")
+    assert response.status_code == 200
+    assert response.content == RAW
+    assert response.headers["content-type"] == "message/rfc822"
+    assert response.headers["content-disposition"] == f'attachment; filename="email-log-{row_id}.eml"'
+    assert response.headers["x-intake-raw-state"] == "complete"
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_message_rejected_as_too_large_has_only_its_header(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    header = RAW.split(b"\r\n\r\n")[0] + b"\r\n"
+    reason = "larger than the 25 MiB limit (31457280 bytes)"
+    row_id = await add_row(db, 1, header, Outcome.REJECTED, rejected=reason)
+    raw = await client.get(f"/api/v1/email-log/{row_id}/raw")
+    assert raw.content == header
+    assert raw.headers["x-intake-raw-state"] == "header_only"
+    assert "header-only.eml" in raw.headers["content-disposition"]
+    detail = (await client.get(f"/api/v1/email-log/{row_id}")).json()
+    assert (detail["raw_state"], detail["fetch_rejected"], detail["reprocessable"]) == ("header_only", reason, False)
+    assert detail["headers"][2] == {"name": "Subject", "value": "Printer [#42]"}
+    refused = await client.post(f"/api/v1/email-log/{row_id}/reprocess")
+    assert refused.status_code == 409
+    assert "only the header of this message is stored" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "words"),
+    [
+        (None, "still pending"),
+        (Outcome.ISSUE_CREATED, "already on issue #5"),
+        (Outcome.ISSUE_UPDATED, "already on issue #5"),
+        (Outcome.DUPLICATE, "duplicates"),
+    ],
+)
+async def test_reprocess_refused_for_other_outcomes(
+    client: httpx.AsyncClient, db: asyncpg.Connection, outcome: Outcome | None, words: str
+) -> None:
+    row_id = await add_row(db, 1, RAW, outcome, issue_number=5 if outcome else None)
+    response = await client.post(f"/api/v1/email-log/{row_id}/reprocess")
+    assert response.status_code == 409
+    assert words in response.json()["detail"]
+
+
+async def test_reprocess_refused_without_raw_bytes(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    row_id = await add_row(db, 1, None, Outcome.FAILED)
+    response = await client.post(f"/api/v1/email-log/{row_id}/reprocess")
+    assert response.status_code == 409
+    assert "not in the blob store" in response.json()["detail"]
+
+
+async def ingestor_copy(publisher: RabbitBroker, delivery_limit: int) -> MessageFetched | None:
+    queue = await publisher.declare_queue(
+        topology.work_queue(topology.INGESTOR_QUEUE, topology.MESSAGE_FETCHED, delivery_limit)
+    )
+    message = await queue.get(no_ack=True, fail=False)
+    return None if message is None else MessageFetched.model_validate_json(message.body)
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [Outcome.FAILED, Outcome.REJECTED, Outcome.IGNORED_SENDER, Outcome.UNMATCHED_IGNORED, Outcome.AUTO_GENERATED],
+)
+async def test_reprocess_replays_the_message(
+    client: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    publisher: RabbitBroker,
+    settings: ConfigApiSettings,
+    outcome: Outcome,
+) -> None:
+    row_id = await add_row(db, 3, RAW, outcome, attempts=5)
+    response = await client.post(f"/api/v1/email-log/{row_id}/reprocess")
+    assert response.status_code == 200, response.text
+    row = response.json()
+    assert (row["outcome"], row["attempts"], row["processed_at"]) == ("pending", 5, None)
+    assert row["reason"] == f"reprocessing requested (was {outcome.value}: reason of {outcome.value})"
+
+    replayed = await eventually(lambda: ingestor_copy(publisher, settings.delivery_limit))
+    assert replayed.replay is True
+    assert (replayed.inbox_id, replayed.uidvalidity, replayed.uid) == (1, 9, 3)
+    assert replayed.raw_sha256 == await db.fetchval("SELECT raw_sha256 FROM config.email_log WHERE id = $1", row_id)
+    assert (replayed.size, replayed.fetched_at, replayed.rejected) == (len(RAW), START + timedelta(minutes=3), None)
+
+    detail = (await client.get(f"/api/v1/email-log/{row_id}")).json()
+    assert (detail["outcome"], detail["reprocessed_from"], detail["reprocessable"]) == ("pending", outcome.value, False)
+    again = await client.post(f"/api/v1/email-log/{row_id}/reprocess")
+    assert again.status_code == 409  # pending until the ingestor decides
+
+
+async def test_after_reprocess_only_a_new_outcome_ends_pending(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    row_id = await add_row(db, 4, RAW, Outcome.IGNORED_SENDER)
+    assert (await client.post(f"/api/v1/email-log/{row_id}/reprocess")).status_code == 200
+    old = MessageProcessed(
+        inbox_id=1,
+        uidvalidity=9,
+        uid=4,
+        raw_sha256=await db.fetchval("SELECT raw_sha256 FROM config.email_log WHERE id = $1", row_id),
+        outcome=Outcome.IGNORED_SENDER,
+        reason="reason of ignored_sender",
+        attempts=1,
+        processed_at=START + timedelta(minutes=4, seconds=5),
+    )
+    await record_processed(db, old)  # a redelivery of the replaced outcome
+    assert await db.fetchval("SELECT outcome FROM config.email_log WHERE id = $1", row_id) == "pending"
+    new = old.model_copy(
+        update={
+            "outcome": Outcome.ISSUE_CREATED,
+            "issue_number": 8,
+            "reason": "new issue #8",
+            "processed_at": START + timedelta(days=1),
+        }
+    )
+    await record_processed(db, new)
+    row = (await client.get(f"/api/v1/email-log/{row_id}")).json()
+    assert (row["outcome"], row["issue_number"], row["reprocessed_from"]) == ("issue_created", 8, "ignored_sender")
+
+
+async def test_a_failed_row_reprocessed_ends_with_an_earlier_committed_outcome(
+    db: asyncpg.Connection, client: httpx.AsyncClient
+) -> None:
+    # The ingestor committed issue_created but its publish was lost, then `failed` came; on replay it
+    # re-emits the stored outcome with its first processed_at, earlier than the failure's.
+    row_id = await add_row(db, 5, RAW, Outcome.FAILED)
+    assert (await client.post(f"/api/v1/email-log/{row_id}/reprocess")).status_code == 200
+    committed = MessageProcessed(
+        inbox_id=1,
+        uidvalidity=9,
+        uid=5,
+        raw_sha256=await db.fetchval("SELECT raw_sha256 FROM config.email_log WHERE id = $1", row_id),
+        outcome=Outcome.ISSUE_CREATED,
+        reason="new issue #9",
+        issue_number=9,
+        attempts=1,
+        processed_at=START,
+    )
+    await record_processed(db, committed)
+    assert await db.fetchval("SELECT outcome FROM config.email_log WHERE id = $1", row_id) == "issue_created"
+
+
+async def test_reprocess_that_cannot_be_published_changes_nothing(
+    client: httpx.AsyncClient, app: FastAPI, db: asyncpg.Connection
+) -> None:
+    row_id = await add_row(db, 6, RAW, Outcome.FAILED)
+    await app.state.runtime.broker.stop()  # RabbitMQ out of reach for this app
+    response = await client.post(f"/api/v1/email-log/{row_id}/reprocess")
+    assert response.status_code == 503
+    assert "nothing changed" in response.json()["detail"]
+    assert await db.fetchval("SELECT outcome FROM config.email_log WHERE id = $1", row_id) == "failed"

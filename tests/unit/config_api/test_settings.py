@@ -47,3 +47,14 @@ def test_port_from_environment(env: pytest.MonkeyPatch) -> None:
     env.setenv("INTAKE_API_HOST", "0.0.0.0")
     settings = load_settings(ConfigApiSettings)
     assert (settings.api_host, settings.api_port) == ("0.0.0.0", 9090)
+
+
+def test_email_log_retention(env: pytest.MonkeyPatch) -> None:
+    env.setenv("INTAKE_ADMIN_TOKEN", "a" * 16)
+    env.delenv("INTAKE_EMAIL_LOG_RETENTION_DAYS", raising=False)
+    assert load_settings(ConfigApiSettings).email_log_retention_days == 90
+    env.setenv("INTAKE_EMAIL_LOG_RETENTION_DAYS", "0")
+    assert load_settings(ConfigApiSettings).email_log_retention_days == 0
+    env.setenv("INTAKE_EMAIL_LOG_RETENTION_DAYS", "-1")
+    with pytest.raises(SettingsError, match=r"^INTAKE_EMAIL_LOG_RETENTION_DAYS is invalid"):
+        load_settings(ConfigApiSettings)

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from intake.config_api.errors import (
+    BusUnavailable,
     ConfigApiError,
     Conflict,
     InvalidFields,
@@ -32,6 +33,7 @@ _STATUS = {
     NotFound: status.HTTP_404_NOT_FOUND,
     Conflict: status.HTTP_409_CONFLICT,
     TrackerUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    BusUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 

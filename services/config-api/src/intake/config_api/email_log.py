@@ -1,8 +1,10 @@
-"""The email log in `config.email_log`: recording the fetch and the outcome of each message, and listing rows.
+"""The email log in `config.email_log`: recording the fetch and the outcome of each message, listing,
+showing and reprocessing rows, and deleting rows past the retention period.
 
 Both recorders are idempotent upserts keyed by (inbox_id, uidvalidity, uid) and work in either arrival
 order: a fetch never overwrites an outcome, and an older outcome never overwrites a newer one.
-`email_log_query` (pure) builds the filtered keyset query for a page.
+`email_log_query` (pure) builds the filtered keyset query for a page. The raw message is read from the
+blob store, the issue from the tracker's view; both may be missing, which is shown, never a 500.
 """
 
 from __future__ import annotations
@@ -12,21 +14,34 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import structlog
+from faststream.rabbit import RabbitBroker
 
 from intake.config_api.cursors import Position, next_cursor
-from intake.config_api.schemas import EmailLogEntry, LogOutcome, Page
+from intake.config_api.email_log_rules import RawState, raw_state, reprocess_refusal
+from intake.config_api.errors import BusUnavailable, Conflict, NotFound
+from intake.config_api.raw_headers import MAX_HEADER_BYTES, header_fields
+from intake.config_api.schemas import EmailLogDetail, EmailLogEntry, HeaderField, IssueRef, LogOutcome, Page
+from intake.shared import bus, topology
 from intake.shared.contracts import MessageFetched, MessageProcessed
+from intake.shared.database import Executor
+
+log = structlog.get_logger(__name__)
+
+# Another schema's table or view that is not there (yet): shown as missing, never a server error.
+_MISSING_RELATION = (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError, asyncpg.UndefinedColumnError)
 
 _RECORD_FETCHED = """
 INSERT INTO config.email_log AS log
-    (inbox_id, uidvalidity, uid, raw_sha256, message_id, sender, subject, size, fetched_at, logged_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+    (inbox_id, uidvalidity, uid, raw_sha256, message_id, sender, subject, size, fetched_at, logged_at, fetch_rejected)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
 ON CONFLICT (inbox_id, uidvalidity, uid) DO UPDATE SET
     raw_sha256 = EXCLUDED.raw_sha256,
     message_id = COALESCE(EXCLUDED.message_id, log.message_id),
     sender = EXCLUDED.sender,
     subject = EXCLUDED.subject,
     size = EXCLUDED.size,
+    fetch_rejected = COALESCE(EXCLUDED.fetch_rejected, log.fetch_rejected),
     -- A redelivery carries the same time; a re-fetch of the same UID keeps the first.
     fetched_at = LEAST(log.fetched_at, EXCLUDED.fetched_at),
     logged_at = LEAST(log.fetched_at, EXCLUDED.fetched_at),
@@ -50,13 +65,22 @@ ON CONFLICT (inbox_id, uidvalidity, uid) DO UPDATE SET
 -- fails, possibly after a commit whose own publish was lost). So a committed outcome always replaces
 -- `failed`, and `failed` never replaces a committed one. Otherwise the later outcome wins: a replayed
 -- message gets a later outcome, and a redelivered old one must not undo it.
+-- A row made `pending` again by reprocess keeps the replaced outcome's processed_at: only a later
+-- outcome ends it (a redelivery of the replaced one does not), or any committed outcome when the
+-- replaced one was `failed`.
 WHERE log.processed_at IS NULL
-   OR (log.outcome = 'failed') <> (EXCLUDED.outcome = 'failed') AND EXCLUDED.outcome <> 'failed'
-   OR (log.outcome = 'failed') = (EXCLUDED.outcome = 'failed') AND log.processed_at <= EXCLUDED.processed_at
+   OR log.outcome = 'pending' AND (
+        log.processed_at < EXCLUDED.processed_at
+     OR log.reprocessed_from = 'failed' AND EXCLUDED.outcome <> 'failed')
+   OR log.outcome <> 'pending' AND (
+        (log.outcome = 'failed') <> (EXCLUDED.outcome = 'failed') AND EXCLUDED.outcome <> 'failed'
+     OR (log.outcome = 'failed') = (EXCLUDED.outcome = 'failed') AND log.processed_at <= EXCLUDED.processed_at)
 """
 
+# While a reprocessed row is pending, its processed_at is the replaced outcome's: not shown.
 _ROW_COLUMNS = """id, inbox_id, uidvalidity, uid, message_id, sender, subject, size, fetched_at, logged_at,
-    processed_at, outcome, reason, issue_number, attempts"""
+    CASE WHEN outcome = 'pending' THEN NULL ELSE processed_at END AS processed_at, outcome, reason, issue_number,
+    attempts"""
 
 
 async def record_fetched(conn: asyncpg.Connection | asyncpg.Pool, event: MessageFetched) -> None:
@@ -72,6 +96,7 @@ async def record_fetched(conn: asyncpg.Connection | asyncpg.Pool, event: Message
         event.subject,
         event.size,
         event.fetched_at,
+        event.rejected,
     )
 
 
@@ -161,3 +186,160 @@ async def list_email_log(
     rows = await conn.fetch(sql, *args)
     cursor = next_cursor([Position(row["logged_at"], row["id"]) for row in rows], limit)
     return Page[EmailLogEntry](items=[_entry(row) for row in rows[:limit]], next_cursor=cursor)
+
+
+_DETAIL_COLUMNS = f"""{_ROW_COLUMNS}, raw_sha256, fetch_rejected, reprocessed_at, reprocessed_from"""
+
+
+def _not_found(entry_id: int) -> NotFound:
+    return NotFound(f"no email log entry with id {entry_id}")
+
+
+async def _blob_head(conn: Executor, sha256: str) -> bytes | None:
+    """The first MAX_HEADER_BYTES of a stored blob (the header section is within), or None when there is none."""
+    try:
+        head: bytes | None = await conn.fetchval(
+            "SELECT substring(content FROM 1 FOR $2) FROM blobs.blobs WHERE sha256 = $1", sha256, MAX_HEADER_BYTES
+        )
+    except _MISSING_RELATION:
+        return None
+    return head
+
+
+async def _issue(conn: Executor, number: int | None) -> IssueRef | None:
+    if number is None:
+        return None
+    try:
+        row = await conn.fetchrow("SELECT number, title, status FROM tracker.issue_view WHERE number = $1", number)
+    except _MISSING_RELATION:
+        return None
+    return None if row is None else IssueRef(number=row["number"], title=row["title"], status=row["status"])
+
+
+async def get_email_log_entry(pool: asyncpg.Pool, entry_id: int) -> EmailLogDetail:
+    """One row with its stored raw message's header fields, the issue it names, and whether it may be reprocessed."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(f"SELECT {_DETAIL_COLUMNS} FROM config.email_log WHERE id = $1", entry_id)
+        if row is None:
+            raise _not_found(entry_id)
+        head = await _blob_head(conn, row["raw_sha256"])
+        issue = await _issue(conn, row["issue_number"])
+    state = raw_state(row["fetch_rejected"], head is not None)
+    refusal = reprocess_refusal(row["outcome"], row["issue_number"], state, row["fetch_rejected"])
+    entry = _entry(row)
+    return EmailLogDetail(
+        **entry.model_dump(),
+        headers=[HeaderField(name=f.name, value=f.value) for f in header_fields(head or b"")],
+        raw_state=state,
+        fetch_rejected=row["fetch_rejected"],
+        issue=issue,
+        reprocessable=refusal is None,
+        reprocess_refusal=refusal,
+        reprocessed_at=row["reprocessed_at"],
+        reprocessed_from=row["reprocessed_from"],
+    )
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """A logged message's stored bytes: all of it, or only its header when the fetcher rejected it."""
+
+    entry_id: int
+    state: RawState
+    content: bytes
+    fetch_rejected: str | None
+
+
+async def read_raw_message(pool: asyncpg.Pool, entry_id: int) -> RawMessage:
+    """The stored raw message of a row; NotFound when there is no such row or the blob store lacks it."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT raw_sha256, fetch_rejected FROM config.email_log WHERE id = $1", entry_id)
+        if row is None:
+            raise _not_found(entry_id)
+        try:
+            content: bytes | None = await conn.fetchval(
+                "SELECT content FROM blobs.blobs WHERE sha256 = $1", row["raw_sha256"]
+            )
+        except _MISSING_RELATION:
+            content = None
+    if content is None:
+        raise NotFound(f"the raw message of email log entry {entry_id} is not in the blob store")
+    state = raw_state(row["fetch_rejected"], blob_stored=True)
+    return RawMessage(entry_id, state, content, row["fetch_rejected"])
+
+
+_REPROCESS = f"""
+UPDATE config.email_log SET
+    outcome = 'pending',
+    reason = 'reprocessing requested (was ' || outcome || coalesce(': ' || reason, '') || ')',
+    reprocessed_from = outcome,
+    reprocessed_at = now(),
+    updated_at = now()
+WHERE id = $1
+RETURNING {_ROW_COLUMNS}"""
+
+
+async def reprocess(pool: asyncpg.Pool, broker: RabbitBroker, entry_id: int) -> EmailLogEntry:
+    """Make a failed, rejected or skipped row `pending` again and publish its message.fetched with `replay`.
+
+    The row stays locked until RabbitMQ confirmed the publish, so the new outcome cannot be recorded
+    before the row is pending; a publish that fails rolls the change back (BusUnavailable). `attempts`,
+    the fetch fields and the raw message stay as they are. Refused (Conflict) for other outcomes and for
+    a message whose raw bytes are not stored.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            """SELECT inbox_id, uidvalidity, uid, raw_sha256, message_id, sender, subject, size, fetched_at,
+                      logged_at, outcome, issue_number, fetch_rejected
+               FROM config.email_log WHERE id = $1 FOR UPDATE""",
+            entry_id,
+        )
+        if row is None:
+            raise _not_found(entry_id)
+        try:
+            size: int | None = await conn.fetchval("SELECT size FROM blobs.blobs WHERE sha256 = $1", row["raw_sha256"])
+        except _MISSING_RELATION:
+            raise Conflict(reprocess_refusal("failed", None, RawState.MISSING, None) or "") from None
+        state = raw_state(row["fetch_rejected"], size is not None)
+        refusal = reprocess_refusal(row["outcome"], row["issue_number"], state, row["fetch_rejected"])
+        if refusal is not None:
+            raise Conflict(refusal)
+        updated = await conn.fetchrow(_REPROCESS, entry_id)
+        assert updated is not None
+        event = MessageFetched(
+            inbox_id=row["inbox_id"],
+            uidvalidity=row["uidvalidity"],
+            uid=row["uid"],
+            raw_sha256=row["raw_sha256"],
+            size=row["size"] if row["size"] is not None else size,
+            message_id=row["message_id"],
+            sender=row["sender"],
+            subject=row["subject"],
+            fetched_at=row["fetched_at"] or row["logged_at"],
+            replay=True,
+        )
+        try:
+            await bus.publish(broker, event, topology.MESSAGE_FETCHED)
+        except Exception as error:
+            log.error("reprocess not published", entry_id=entry_id, error=f"{type(error).__name__}: {error}")
+            raise BusUnavailable("the message bus did not take the message; nothing changed, try again") from None
+    log.info("reprocess requested", entry_id=entry_id, inbox_id=event.inbox_id, uid=event.uid, was=row["outcome"])
+    return _entry(updated)
+
+
+async def delete_expired(pool: asyncpg.Pool, older_than: datetime, batch_size: int) -> int:
+    """Delete the rows logged before `older_than`, `batch_size` at a time (short transactions, small locks);
+    return how many. Rows another transaction holds (a reprocess) are left for the next run."""
+    deleted = 0
+    while True:
+        status = await pool.execute(
+            """DELETE FROM config.email_log WHERE id IN (
+                   SELECT id FROM config.email_log WHERE logged_at < $1
+                   ORDER BY logged_at LIMIT $2 FOR UPDATE SKIP LOCKED)""",
+            older_than,
+            batch_size,
+        )
+        count = int(status.split()[-1])
+        deleted += count
+        if count < batch_size:
+            return deleted

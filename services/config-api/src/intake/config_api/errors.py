@@ -4,7 +4,8 @@
     ├── NotFound            the id or number names nothing (→ 404)
     ├── Conflict            the request clashes with stored data, e.g. a duplicate name (→ 409)
     ├── InvalidFields       one or more fields are wrong, each with its own message (→ 422)
-    └── TrackerUnavailable  the ingestor's tracker views are not there (yet) (→ 503)
+    ├── TrackerUnavailable  the ingestor's tracker views are not there (yet) (→ 503)
+    └── BusUnavailable      RabbitMQ did not take a message the request had to publish (→ 503)
 
     StartupFailed           the server could not start (database, broker or port); the cause is logged
 
@@ -49,6 +50,10 @@ class InvalidFields(ConfigApiError):
 
 
 class TrackerUnavailable(ConfigApiError):
+    pass
+
+
+class BusUnavailable(ConfigApiError):
     pass
 
 

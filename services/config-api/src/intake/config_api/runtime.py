@@ -7,11 +7,15 @@ Nothing here runs at import time or when the app is built, only in the app's lif
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import asyncpg
 import structlog
 from faststream.rabbit import RabbitBroker
 
 from intake.config_api.email_log_consumers import register_email_log_consumers
+from intake.config_api.email_log_retention import run_retention
 from intake.config_api.settings import ConfigApiSettings
 from intake.shared.bus import create_broker, start_broker
 from intake.shared.database import create_pool
@@ -34,6 +38,9 @@ class Runtime:
         self._amqp_url = settings.amqp_url.get_secret_value()
         self._delivery_limit = settings.delivery_limit
         self._wait_seconds = wait_seconds
+        self._retention_days = settings.email_log_retention_days
+        self._cleanup_interval = settings.email_log_cleanup_interval_seconds
+        self._retention: asyncio.Task[None] | None = None
         self._pool: asyncpg.Pool | None = None
         self._broker: RabbitBroker | None = None
 
@@ -57,9 +64,18 @@ class Runtime:
         self._broker = create_broker(self._amqp_url, app_id=SERVICE)
         register_email_log_consumers(self._broker, self._pool, self._delivery_limit)
         await start_broker(self._broker, self._delivery_limit, self._wait_seconds)
+        if self._retention_days > 0:
+            self._retention = asyncio.create_task(
+                run_retention(self._pool, self._retention_days, self._cleanup_interval), name="email-log-retention"
+            )
         log.info("config api started")
 
     async def stop(self) -> None:
+        if self._retention is not None:
+            self._retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention
+            self._retention = None
         await close_connections(self._broker, self._pool)
         self._broker, self._pool = None, None
         log.info("config api stopped")

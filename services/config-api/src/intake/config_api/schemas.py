@@ -11,6 +11,7 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from intake.config_api.email_log_rules import RawState
 from intake.config_api.inboxes import AuthMethod, FirstFetch, ProcessedAction, StatusState, UnmatchedAction
 from intake.config_api.providers import Encryption, Provider
 from intake.shared.contracts import Outcome
@@ -114,6 +115,37 @@ class EmailLogEntry(BaseModel):
     reason: str | None
     issue_number: int | None
     attempts: int | None
+
+
+class HeaderField(BaseModel):
+    name: str
+    value: str
+
+
+class IssueRef(BaseModel):
+    """The issue an email log row names, as far as the tracker shows it."""
+
+    number: int
+    title: str
+    status: str
+
+
+class EmailLogDetail(EmailLogEntry):
+    """One email log row with what GET /api/v1/email-log/{id} adds: headers, raw message state, the issue.
+
+    `raw_state`: `complete`; `header_only` when the fetcher rejected the message (too large) and stored
+    only its header (`fetch_rejected` says why); `missing` when the blob store does not have it.
+    `headers` come from the stored raw message (empty when it is missing).
+    """
+
+    headers: list[HeaderField]
+    raw_state: RawState
+    fetch_rejected: str | None
+    issue: IssueRef | None
+    reprocessable: bool
+    reprocess_refusal: str | None
+    reprocessed_at: datetime | None
+    reprocessed_from: LogOutcome | None
 
 
 class Person(BaseModel):
