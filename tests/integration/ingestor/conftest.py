@@ -12,6 +12,7 @@ import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from typing import Any
 
 import asyncpg
 import pytest
@@ -22,7 +23,7 @@ from intake.ingestor.app import IngestorApp
 from intake.ingestor.settings import IngestorSettings
 from intake.shared import bus, topology
 from intake.shared.blobs import put_blob
-from intake.shared.contracts import MessageFetched, MessageProcessed
+from intake.shared.contracts import IssueEvent, MessageFetched, MessageProcessed
 from intake.shared.migrations import migrate, migrate_blobs
 
 # A deadline for waiting on RabbitMQ and the ingestor, not a speed expectation.
@@ -30,12 +31,15 @@ WAIT_SECONDS = 60.0
 UIDVALIDITY = 1000
 
 
-def settings(database_url: str, amqp_url: str, *, delivery_limit: int = 5, prefetch: int = 16) -> IngestorSettings:
+def settings(
+    database_url: str, amqp_url: str, *, delivery_limit: int = 5, prefetch: int = 16, **more: Any
+) -> IngestorSettings:
     return IngestorSettings(
         database_url=database_url,
         amqp_url=amqp_url,
         delivery_limit=delivery_limit,
         ingestor_prefetch=prefetch,
+        **more,
     )
 
 
@@ -47,9 +51,12 @@ def make_mail(
     references: tuple[str, ...] = (),
     body: str = "Hello.",
     attachments: tuple[tuple[str, str, bytes], ...] = (),
+    headers: tuple[tuple[str, str], ...] = (),
 ) -> bytes:
     mail = EmailMessage()
     mail["From"] = sender
+    for name, value in headers:
+        mail[name] = value
     mail["To"] = "support@example.org"
     mail["Subject"] = subject
     if message_id is not None:
@@ -65,24 +72,34 @@ def make_mail(
 
 
 class TestBus:
-    """The bus from the fetcher's side: publishes `message.fetched`, collects `message.processed`."""
+    """The bus from the fetcher's side: publishes `message.fetched`, collects `message.processed`, and
+    collects issue events from a queue bound to `issue.*`, as another system following issues would."""
 
     __test__ = False
 
     def __init__(self, amqp_url: str) -> None:
         self.broker = bus.create_broker(amqp_url, app_id="ingestor-tests")
         self.processed: asyncio.Queue[MessageProcessed] = asyncio.Queue()
+        self.events: asyncio.Queue[tuple[str, IssueEvent]] = asyncio.Queue()
         queue = RabbitQueue("tests.message-processed", routing_key=topology.MESSAGE_PROCESSED, durable=False)
+        events = RabbitQueue("tests.issue-events", routing_key="issue.*", durable=False)
 
         @self.broker.subscriber(queue, topology.EXCHANGE)
         async def collect(message: RabbitMessage) -> None:
             await self.processed.put(MessageProcessed.model_validate_json(message.body))
+
+        @self.broker.subscriber(events, topology.EXCHANGE)
+        async def follow(message: RabbitMessage) -> None:
+            await self.events.put((message.raw_message.routing_key or "", IssueEvent.model_validate_json(message.body)))
 
     async def publish(self, fetched: MessageFetched) -> None:
         await bus.publish(self.broker, fetched, topology.MESSAGE_FETCHED)
 
     async def next_processed(self) -> MessageProcessed:
         return await asyncio.wait_for(self.processed.get(), WAIT_SECONDS)
+
+    async def next_event(self) -> tuple[str, IssueEvent]:
+        return await asyncio.wait_for(self.events.get(), WAIT_SECONDS)
 
 
 class Mailroom:
@@ -93,7 +110,9 @@ class Mailroom:
         self._bus = test_bus
         self._uids = itertools.count(1)
 
-    async def fetched(self, inbox_id: int, raw: bytes, *, uid: int | None = None) -> MessageFetched:
+    async def fetched(
+        self, inbox_id: int, raw: bytes, *, uid: int | None = None, rejected: str | None = None, replay: bool = False
+    ) -> MessageFetched:
         key = await put_blob(self._db, raw)
         return MessageFetched(
             inbox_id=inbox_id,
@@ -102,11 +121,15 @@ class Mailroom:
             raw_sha256=key,
             size=len(raw),
             fetched_at=datetime.now(UTC),
+            rejected=rejected,
+            replay=replay,
         )
 
-    async def deliver(self, inbox_id: int, raw: bytes, *, uid: int | None = None) -> MessageProcessed:
+    async def deliver(
+        self, inbox_id: int, raw: bytes, *, uid: int | None = None, rejected: str | None = None, replay: bool = False
+    ) -> MessageProcessed:
         """Publish one message and wait for its `message.processed`."""
-        fetched = await self.fetched(inbox_id, raw, uid=uid)
+        fetched = await self.fetched(inbox_id, raw, uid=uid, rejected=rejected, replay=replay)
         await self._bus.publish(fetched)
         processed = await self._bus.next_processed()
         assert (processed.inbox_id, processed.uidvalidity, processed.uid) == (
@@ -126,15 +149,26 @@ async def make_inbox(db: asyncpg.Connection) -> MakeInbox:
     await migrate(db, "intake.config_api", "config")
     await migrate_blobs(db)
 
-    async def create(unmatched_action: str = "create_issue", default_language: str | None = "en") -> int:
+    async def create(
+        unmatched_action: str = "create_issue",
+        default_language: str | None = "en",
+        *,
+        ignored_senders: tuple[str, ...] = (),
+        assigned_user_id: int | None = None,
+        assigned_organisation_id: int | None = None,
+    ) -> int:
         inbox_id: int = await db.fetchval(
             """INSERT INTO config.inboxes (provider, email, username, hostname, port, encryption, unmatched_action,
-                                           default_language, issue_type_id)
+                                           default_language, issue_type_id, ignored_senders, assigned_user_id,
+                                           assigned_organisation_id)
                VALUES ('custom', 'support@example.org', 'support', 'imap.example.org', 993, 'ssl', $1, $2,
-                       (SELECT id FROM config.issue_types WHERE name = 'Support'))
+                       (SELECT id FROM config.issue_types WHERE name = 'Support'), $3, $4, $5)
                RETURNING id""",
             unmatched_action,
             default_language,
+            list(ignored_senders),
+            assigned_user_id,
+            assigned_organisation_id,
         )
         return inbox_id
 

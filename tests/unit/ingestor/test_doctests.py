@@ -7,11 +7,24 @@ from types import ModuleType
 
 import pytest
 
-from intake.ingestor import decision, filenames, handler, html_text, limits, matching, parsing, tnef
+from intake.ingestor import (
+    auto_generated,
+    decision,
+    filenames,
+    handler,
+    html_text,
+    limits,
+    matching,
+    parsing,
+    senders,
+    tnef,
+)
 
 
 @pytest.mark.parametrize(
-    "module", [decision, filenames, handler, html_text, limits, matching, parsing, tnef], ids=lambda m: m.__name__
+    "module",
+    [auto_generated, decision, filenames, handler, html_text, limits, matching, parsing, senders, tnef],
+    ids=lambda m: m.__name__,
 )
 def test_docstring_examples(module: ModuleType) -> None:
     result = doctest.testmod(module)

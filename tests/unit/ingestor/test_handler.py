@@ -1,4 +1,5 @@
-"""handler.MessageFetchedHandler with hand-written fakes: when it acks, requeues, dead-letters, publishes."""
+"""handler.MessageFetchedHandler with hand-written fakes: when it acks, requeues, dead-letters, publishes,
+and how it waits for an unreachable database instead of using up deliveries."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from typing import Any
 
 import pytest
 
-from intake.ingestor.handler import MessageFetchedHandler
-from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
+from intake.ingestor.database_watch import Wait
+from intake.ingestor.errors import DatabaseUnavailable
+from intake.ingestor.handler import MAX_RETRIES_WITHOUT_OUTAGE, MessageFetchedHandler
+from intake.ingestor.ingest import Result
+from intake.shared.contracts import IssueEvent, IssueEventKind, MessageFetched, MessageProcessed, Outcome
 
 SHA = "a" * 64
 FETCHED = MessageFetched(inbox_id=1, uidvalidity=7, uid=9, raw_sha256=SHA, size=10, fetched_at=datetime.now(UTC))
@@ -23,6 +27,14 @@ DONE = MessageProcessed(
     issue_number=1,
     attempts=1,
     processed_at=datetime.now(UTC),
+)
+EVENT = IssueEvent(
+    kind=IssueEventKind.CREATED,
+    issue_number=1,
+    inbox_id=1,
+    message_id="<m@x>",
+    title="Printer on fire",
+    occurred_at=DONE.processed_at,
 )
 
 
@@ -46,30 +58,59 @@ class FakeBroker:
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
         self.published: list[tuple[str, dict[str, Any]]] = []
+        self.mandatory: list[bool] = []
 
-    async def publish(self, body: bytes, *, routing_key: str, **_: Any) -> None:
+    async def publish(self, body: bytes, *, routing_key: str, mandatory: bool, **_: Any) -> None:
         if self.fail:
             raise ConnectionError("broker gone")
         self.published.append((routing_key, json.loads(body)))
+        self.mandatory.append(mandatory)
 
 
 class FakeProcessor:
-    def __init__(self, error: Exception | None = None) -> None:
-        self.error = error
+    """Raises the given errors, one per call, then returns `result`."""
+
+    def __init__(self, *errors: Exception, result: Result | None = None) -> None:
+        self.errors = list(errors)
+        self.result = result or Result(DONE)
         self.calls: list[tuple[MessageFetched, int]] = []
 
-    async def process(self, fetched: MessageFetched, attempt: int) -> MessageProcessed:
+    async def process(self, fetched: MessageFetched, attempt: int) -> Result:
         self.calls.append((fetched, attempt))
-        if self.error is not None:
-            raise self.error
-        return DONE
+        if self.errors:
+            raise self.errors.pop(0)
+        return self.result
+
+
+class FakeDatabase:
+    """Answers each wait with the next of `answers` after pretending `seconds` passed."""
+
+    def __init__(self, *answers: Wait, seconds: float = 30.0) -> None:
+        self.answers = list(answers)
+        self.seconds = seconds
+        self.waits: list[float] = []
+
+    async def wait_until_reachable(self, at_most_seconds: float) -> Wait:
+        self.waits.append(at_most_seconds)
+        return self.answers.pop(0) if self.answers else Wait.REACHABLE
 
 
 async def deliver(
-    processor: FakeProcessor, broker: FakeBroker, headers: dict[str, Any] | None = None, body: bytes | None = None
+    processor: FakeProcessor,
+    broker: FakeBroker,
+    headers: dict[str, Any] | None = None,
+    body: bytes | None = None,
+    database: FakeDatabase | None = None,
 ) -> FakeMessage:
     message = FakeMessage(FETCHED.model_dump_json().encode() if body is None else body, headers)
-    handler = MessageFetchedHandler(processor, broker, delivery_limit=5, backoff=lambda attempt: 0.0)  # type: ignore[arg-type]
+    handler = MessageFetchedHandler(
+        processor,  # type: ignore[arg-type]
+        broker,  # type: ignore[arg-type]
+        delivery_limit=5,
+        database=database or FakeDatabase(),
+        database_wait_seconds=600.0,
+        backoff=lambda attempt: 0.0,
+    )
     await handler(message)  # type: ignore[arg-type]
     return message
 
@@ -80,6 +121,25 @@ async def test_success_publishes_then_acks() -> None:
     assert processor.calls == [(FETCHED, 1)]
     assert broker.published == [("message.processed", json.loads(DONE.model_dump_json()))]
     assert message.settled == [("ack", False)]
+
+
+async def test_issue_event_is_published_after_the_outcome_and_before_the_ack() -> None:
+    processor, broker = FakeProcessor(result=Result(DONE, EVENT)), FakeBroker()
+    message = await deliver(processor, broker)
+    assert broker.published == [
+        ("message.processed", json.loads(DONE.model_dump_json())),
+        ("issue.created", json.loads(EVENT.model_dump_json())),
+    ]
+    # Having no queue bound to issue.* is normal: the event is not mandatory, the outcome is.
+    assert broker.mandatory == [True, False]
+    assert message.settled == [("ack", False)]
+
+
+async def test_updated_issue_event_goes_to_issue_updated() -> None:
+    event = EVENT.model_copy(update={"kind": IssueEventKind.UPDATED})
+    broker = FakeBroker()
+    await deliver(FakeProcessor(result=Result(DONE, event)), broker)
+    assert [key for key, _ in broker.published] == ["message.processed", "issue.updated"]
 
 
 async def test_attempt_comes_from_the_delivery_count() -> None:
@@ -99,7 +159,7 @@ async def test_invalid_payload_is_dead_lettered(body: bytes) -> None:
 
 async def test_transient_error_requeues() -> None:
     broker = FakeBroker()
-    message = await deliver(FakeProcessor(OSError("db down")), broker, {"x-delivery-count": 4})
+    message = await deliver(FakeProcessor(RuntimeError("deadlock")), broker, {"x-delivery-count": 4})
     assert message.settled == [("nack", True)]
     assert broker.published == []
 
@@ -111,15 +171,61 @@ async def test_failed_publish_requeues() -> None:
 
 async def test_last_attempt_publishes_failed_and_dead_letters() -> None:
     broker = FakeBroker()
-    message = await deliver(FakeProcessor(OSError("db down")), broker, {"x-delivery-count": 5})
+    message = await deliver(FakeProcessor(RuntimeError("refused")), broker, {"x-delivery-count": 5})
     assert message.settled == [("reject", False)]
     [(routing_key, failed)] = broker.published
     assert routing_key == "message.processed"
     assert failed["outcome"] == "failed"
     assert failed["attempts"] == 6
-    assert failed["reason"] == "processing failed 6 times; last error: OSError: db down"
+    assert failed["reason"] == "processing failed 6 times; last error: RuntimeError: refused"
 
 
 async def test_last_attempt_dead_letters_even_when_publish_fails() -> None:
-    message = await deliver(FakeProcessor(OSError("db down")), FakeBroker(fail=True), {"x-delivery-count": 5})
+    message = await deliver(FakeProcessor(RuntimeError("refused")), FakeBroker(fail=True), {"x-delivery-count": 5})
     assert message.settled == [("reject", False)]
+
+
+DOWN = DatabaseUnavailable("ConnectionRefusedError: [Errno 111] Connect call failed")
+
+
+async def test_database_outage_holds_the_delivery_and_retries_it_without_a_requeue() -> None:
+    processor, broker, database = FakeProcessor(DOWN, DOWN), FakeBroker(), FakeDatabase()
+    # Even on what would be the last delivery, an outage uses up nothing.
+    message = await deliver(processor, broker, {"x-delivery-count": 5}, database=database)
+    assert message.settled == [("ack", False)]
+    assert [attempt for _, attempt in processor.calls] == [6, 6, 6]
+    assert len(database.waits) == 2
+    assert [key for key, _ in broker.published] == ["message.processed"]
+
+
+async def test_database_wait_is_bounded_then_the_delivery_is_requeued() -> None:
+    processor, database = FakeProcessor(DOWN), FakeDatabase(Wait.TIMED_OUT)
+    message = await deliver(processor, FakeBroker(), database=database)
+    assert message.settled == [("nack", True)]
+    assert database.waits[0] == pytest.approx(600.0, abs=5)
+
+
+async def test_database_wait_times_out_on_the_last_delivery_dead_letters_as_failed() -> None:
+    broker = FakeBroker()
+    message = await deliver(FakeProcessor(DOWN), broker, {"x-delivery-count": 5}, database=FakeDatabase(Wait.TIMED_OUT))
+    assert message.settled == [("reject", False)]
+    [(_, failed)] = broker.published
+    assert failed["outcome"] == "failed"
+    assert "DatabaseUnavailable" in failed["reason"]
+
+
+async def test_stopping_while_waiting_for_the_database_gives_the_delivery_back_at_once() -> None:
+    processor, broker = FakeProcessor(DOWN), FakeBroker()
+    message = await deliver(processor, broker, database=FakeDatabase(Wait.STOPPING))
+    assert message.settled == [("nack", True)]
+    assert broker.published == []
+
+
+async def test_an_outage_the_probe_never_sees_is_retried_like_any_error() -> None:
+    # The database answers at once every time, yet processing keeps failing as if unreachable.
+    errors = [DOWN] * (MAX_RETRIES_WITHOUT_OUTAGE + 2)
+    processor = FakeProcessor(*errors)
+    message = await deliver(processor, FakeBroker(), database=FakeDatabase())
+    assert message.settled == [("nack", True)]
+    # The first try and MAX_RETRIES_WITHOUT_OUTAGE retries, then an ordinary requeue.
+    assert len(processor.calls) == MAX_RETRIES_WITHOUT_OUTAGE + 1

@@ -16,6 +16,7 @@ from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 
+from intake.ingestor.database_watch import DatabaseWatch
 from intake.ingestor.handler import MessageFetchedHandler
 from intake.ingestor.ingest import Ingestor
 from intake.ingestor.settings import IngestorSettings
@@ -28,6 +29,8 @@ log = structlog.get_logger(__name__)
 
 # More connections than this would not make one process faster on its event loop.
 MAX_POOL_SIZE = 10
+# One probe of an unreachable database gives up after this long (a cut network never answers).
+PROBE_TIMEOUT_SECONDS = 5.0
 
 
 async def apply_migrations(conn: Session) -> None:
@@ -43,6 +46,7 @@ class IngestorApp:
         self._wait_seconds = wait_seconds
         self._pool: asyncpg.Pool | None = None
         self._broker: RabbitBroker | None = None
+        self._database_watch: DatabaseWatch | None = None
 
     async def start(self) -> None:
         try:
@@ -66,8 +70,19 @@ class IngestorApp:
             app_id="intake-ingestor",
         )
         self._broker = broker
+        pool = self._pool
+
+        async def probe() -> None:
+            async with pool.acquire(timeout=PROBE_TIMEOUT_SECONDS) as conn:
+                await conn.fetchval("SELECT 1", timeout=PROBE_TIMEOUT_SECONDS)
+
+        self._database_watch = DatabaseWatch(probe)
         handler = MessageFetchedHandler(
-            Ingestor(self._pool, limits=settings.attachment_limits()), broker, settings.delivery_limit
+            Ingestor(pool, limits=settings.attachment_limits(), tag_pattern=settings.subject_tag),
+            broker,
+            settings.delivery_limit,
+            self._database_watch,
+            database_wait_seconds=settings.ingestor_database_wait_seconds,
         )
 
         async def on_message_fetched(message: RabbitMessage) -> None:
@@ -79,7 +94,13 @@ class IngestorApp:
         log.info("ingestor started", queue=topology.INGESTOR_QUEUE, prefetch=settings.ingestor_prefetch)
 
     async def stop(self) -> None:
-        """Stop consuming, let in-flight messages finish (the broker's graceful timeout), close connections."""
+        """Stop consuming, let in-flight messages finish (the broker's graceful timeout), close connections.
+
+        Deliveries held while waiting for an unreachable database are given back to the queue at once.
+        """
+        if self._database_watch is not None:
+            await self._database_watch.close()
+            self._database_watch = None
         await close_connections(self._broker, self._pool)
         self._broker, self._pool = None, None
         log.info("ingestor stopped")

@@ -1,13 +1,16 @@
-"""The `message.fetched` consumer: decode, process, publish `message.processed`, then ack, nack or reject.
+"""The `message.fetched` consumer: decode, process, publish `message.processed` and the issue event, then settle.
 
-Thin: acks only after the outcome is committed and its publish confirmed (DESIGN §2). A transient
-error requeues the message; on its last delivery it publishes `failed` and dead-letters it. A payload
-that is not a `MessageFetched` is dead-lettered at once.
+Thin: acks only after the outcome is committed and its publishes confirmed (DESIGN §2). While
+PostgreSQL is unreachable it holds the delivery and waits for the database (`database_watch.py`)
+instead of requeueing, so an outage does not use up deliveries; any other error requeues the message
+after a backoff, and on its last delivery it publishes `failed` and dead-letters it. A payload that
+is not a `MessageFetched` is dead-lettered at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
@@ -17,14 +20,32 @@ from faststream.rabbit import RabbitBroker
 from faststream.rabbit.message import RabbitMessage
 from pydantic import ValidationError
 
+from intake.ingestor.database_watch import Wait
+from intake.ingestor.errors import DatabaseUnavailable
+from intake.ingestor.ingest import Result
 from intake.shared import bus, topology
-from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
+from intake.shared.contracts import IssueEventKind, MessageFetched, MessageProcessed, Outcome
 
 log = structlog.get_logger(__name__)
 
+# Errors that look like an outage while the database answers its probe at once are not an outage
+# (a closed connection from the pool, or a bug): after this many, they are retried like any error.
+MAX_RETRIES_WITHOUT_OUTAGE = 3
+# How soon after a wait begins a probe counts as "answered at once".
+AT_ONCE_SECONDS = 1.0
+
+ISSUE_EVENT_ROUTING_KEYS = {
+    IssueEventKind.CREATED: topology.ISSUE_CREATED,
+    IssueEventKind.UPDATED: topology.ISSUE_UPDATED,
+}
+
 
 class Processor(Protocol):
-    async def process(self, fetched: MessageFetched, attempt: int) -> MessageProcessed: ...
+    async def process(self, fetched: MessageFetched, attempt: int) -> Result: ...
+
+
+class DatabaseWaiter(Protocol):
+    async def wait_until_reachable(self, at_most_seconds: float) -> Wait: ...
 
 
 def is_last_attempt(attempt: int, delivery_limit: int) -> bool:
@@ -44,12 +65,16 @@ class MessageFetchedHandler:
         processor: Processor,
         broker: RabbitBroker,
         delivery_limit: int,
+        database: DatabaseWaiter,
         *,
+        database_wait_seconds: float = 600.0,
         backoff: Callable[[int], float] = bus.retry_delay,
     ) -> None:
         self._processor = processor
         self._broker = broker
         self._delivery_limit = delivery_limit
+        self._database = database
+        self._database_wait_seconds = database_wait_seconds
         self._backoff = backoff
 
     async def __call__(self, message: RabbitMessage) -> None:
@@ -66,19 +91,56 @@ class MessageFetchedHandler:
         attempt = bus.delivery_attempt(message.headers)
         key = {"inbox_id": fetched.inbox_id, "uidvalidity": fetched.uidvalidity, "uid": fetched.uid}
         with structlog.contextvars.bound_contextvars(**key, attempt=attempt):
+            await self._handle(message, fetched, attempt)
+
+    async def _handle(self, message: RabbitMessage, fetched: MessageFetched, attempt: int) -> None:
+        deadline = time.monotonic() + self._database_wait_seconds
+        retries_without_outage = 0
+        while True:
             try:
-                processed = await self._processor.process(fetched, attempt)
-                await bus.publish(self._broker, processed, topology.MESSAGE_PROCESSED)
-            except Exception as error:  # anything here is transient: PostgreSQL or RabbitMQ.
+                result = await self._processor.process(fetched, attempt)
+                await self._publish(result)
+                break
+            except DatabaseUnavailable as error:
+                waited = await self._wait_for_database(deadline)
+                if waited is None:
+                    await message.nack(requeue=True)  # stopping: another consumer (or this one, later) takes it
+                    return
+                retries_without_outage = 0 if waited >= AT_ONCE_SECONDS else retries_without_outage + 1
+                if waited < 0 or retries_without_outage > MAX_RETRIES_WITHOUT_OUTAGE:
+                    await self._retry_or_give_up(message, fetched, attempt, error)
+                    return
+            except Exception as error:  # transient: a failing statement, RabbitMQ.
                 await self._retry_or_give_up(message, fetched, attempt, error)
                 return
-            await message.ack()
-            log.info(
-                "message processed",
-                outcome=processed.outcome.value,
-                issue_number=processed.issue_number,
-                reason=processed.reason,
+        await message.ack()
+        processed = result.processed
+        log.info(
+            "message processed",
+            outcome=processed.outcome.value,
+            issue_number=processed.issue_number,
+            reason=processed.reason,
+        )
+
+    async def _wait_for_database(self, deadline: float) -> float | None:
+        """Seconds waited until the database answered; -1 when `deadline` passed first; None when stopping."""
+        started = time.monotonic()
+        wait = await self._database.wait_until_reachable(deadline - started)
+        if wait is Wait.STOPPING:
+            return None
+        if wait is Wait.TIMED_OUT:
+            log.warning(
+                "database still unreachable, giving the message back", waited_seconds=self._database_wait_seconds
             )
+            return -1.0
+        return time.monotonic() - started
+
+    async def _publish(self, result: Result) -> None:
+        # message.processed first: it is what the fetcher and the email log act on.
+        await bus.publish(self._broker, result.processed, topology.MESSAGE_PROCESSED)
+        if result.event is not None:
+            # A notification: having no queue bound to `issue.*` is normal, so it is not mandatory.
+            await bus.publish(self._broker, result.event, ISSUE_EVENT_ROUTING_KEYS[result.event.kind], mandatory=False)
 
     async def _retry_or_give_up(
         self, message: RabbitMessage, fetched: MessageFetched, attempt: int, error: Exception

@@ -1,53 +1,98 @@
 """Processing one fetched message to its final outcome: load, parse, decide, store in one transaction.
 
-Returns the `MessageProcessed` to publish for every final outcome, `rejected` included; an exception
-means "try again later" (PostgreSQL unreachable, a conflict). Knows nothing of RabbitMQ.
+Returns the `MessageProcessed` to publish for every final outcome, `rejected` included, and the
+`IssueEvent` when the message is on an issue; an exception means "try again later": PostgreSQL
+unreachable (`DatabaseUnavailable`), a statement failing, a conflict. Knows nothing of RabbitMQ.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 import structlog
 
 from intake.ingestor import repository
+from intake.ingestor.auto_generated import auto_generated
 from intake.ingestor.decision import AppendToIssue, CreateIssue, Decision, Facts, Skip, decide
-from intake.ingestor.errors import MissingBlob, PermanentError, TooLarge, UnknownInbox
+from intake.ingestor.errors import DatabaseUnavailable, MissingBlob, PermanentError, TooLarge, UnknownInbox
 from intake.ingestor.limits import AttachmentLimits, over_limit
-from intake.ingestor.matching import match_subject
+from intake.ingestor.matching import DEFAULT_TAG, match_reply, match_subject, reply_candidates
 from intake.ingestor.parsing import ParsedMessage, parse_message
 from intake.ingestor.repository import InboxSettings
-from intake.ingestor.threads import issue_lock_key, thread_lock_key, thread_root
+from intake.ingestor.threads import issue_lock_key, message_lock_key, thread_lock_key, thread_root
 from intake.shared.blobs import get_blob
-from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
-from intake.shared.database import Session
+from intake.shared.contracts import IssueEvent, IssueEventKind, MessageFetched, MessageProcessed, Outcome
+from intake.shared.database import Executor, Session
 
 log = structlog.get_logger(__name__)
+
+# What asyncpg raises when PostgreSQL cannot be reached or drops the connection (server stopped,
+# restarting, network cut, too many connections). `InterfaceError` covers "connection is closed";
+# the handler stops treating these as an outage when the database answers its probe at once.
+UNREACHABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class Result:
+    """What to publish for one message: its outcome, and the issue event when it is on an issue."""
+
+    processed: MessageProcessed
+    event: IssueEvent | None = None
+
+
+def decides_again(fetched: MessageFetched, stored: MessageProcessed) -> bool:
+    """A replay (the email log's reprocess) decides again, unless the message is already on an issue:
+    then its outcome is re-emitted and no second copy is made."""
+    return fetched.replay and not stored.outcome.stored_on_issue
+
+
 class Ingestor:
     """Turns `MessageFetched` into stored issues and messages, once per (inbox, UIDVALIDITY, UID)."""
 
     def __init__(
-        self, pool: asyncpg.Pool, clock: Callable[[], datetime] = _now, limits: AttachmentLimits | None = None
+        self,
+        pool: asyncpg.Pool,
+        *,
+        tag_pattern: re.Pattern[str] = DEFAULT_TAG,
+        clock: Callable[[], datetime] = _now,
+        limits: AttachmentLimits | None = None,
     ) -> None:
         self._pool = pool
+        self._tag_pattern = tag_pattern
         self._clock = clock
         self._limits = limits or AttachmentLimits()
 
-    async def process(self, fetched: MessageFetched, attempt: int) -> MessageProcessed:
+    async def process(self, fetched: MessageFetched, attempt: int) -> Result:
         """The outcome of `fetched`: the stored one when it was processed before, else a new one."""
+        try:
+            return await self._process(fetched, attempt)
+        except UNREACHABLE as error:
+            raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
+
+    async def _process(self, fetched: MessageFetched, attempt: int) -> Result:
         stored = await repository.stored_outcome(self._pool, fetched)
-        if stored is not None:
+        if stored is not None and not decides_again(fetched, stored):
             log.info("message already processed, re-emitting its outcome", outcome=stored.outcome.value)
-            return stored
+            return await self._reemit(self._pool, stored)
+        if fetched.rejected is not None:
+            # The fetcher refused the message (too large); the blob holds only its header. Nothing to parse.
+            return await self._reject(fetched, fetched.rejected, attempt)
         try:
             raw = await get_blob(self._pool, fetched.raw_sha256)
             if raw is None:
@@ -65,48 +110,67 @@ class Ingestor:
             return await self._reject(fetched, error.reason, attempt)
         return await self._store(fetched, message, inbox, attempt)
 
-    async def _reject(self, fetched: MessageFetched, reason: str, attempt: int) -> MessageProcessed:
+    async def _reject(self, fetched: MessageFetched, reason: str, attempt: int) -> Result:
         rejected = self._outcome(fetched, fetched.message_id, Outcome.REJECTED, reason, None, attempt)
-        return await repository.record_outcome(self._pool, rejected)
+        recorded = await repository.record_outcome(self._pool, rejected, replace_skip=fetched.replay)
+        if recorded.outcome is not Outcome.REJECTED:
+            return await self._reemit(self._pool, recorded)
+        return Result(recorded)
+
+    async def _reemit(self, conn: Executor, stored: MessageProcessed) -> Result:
+        """The stored outcome again, with its issue event when it is on an issue (at least once)."""
+        if not stored.outcome.stored_on_issue or stored.issue_number is None:
+            return Result(stored)
+        title = await repository.issue_title(conn, stored.issue_number)
+        return Result(stored, None if title is None else self._event(stored, title))
 
     async def _store(
         self, fetched: MessageFetched, message: ParsedMessage, inbox: InboxSettings, attempt: int
-    ) -> MessageProcessed:
-        match = match_subject(message.subject)
+    ) -> Result:
+        subject = match_subject(message.subject, self._tag_pattern)
         root = thread_root(message)
         async with self._pool.acquire() as conn, conn.transaction():
-            candidate_exists = match.number is not None and await repository.issue_exists(conn, match.number)
-            # Always the thread's lock, and the tagged issue's lock after it, in that fixed order (no
-            # deadlock): a tagged message also ties its thread root to the issue, so an untagged reply
-            # of the same thread must wait for it. Issues are never deleted, so `candidate_exists`
-            # cannot change under the lock.
-            await repository.lock_thread(conn, thread_lock_key(fetched.inbox_id, root, fetched.raw_sha256))
-            if match.number is not None and candidate_exists:
-                await repository.lock_thread(conn, issue_lock_key(match.number))
+            subject_issue_exists = subject.number is not None and await repository.issue_exists(conn, subject.number)
+            # Locks in a fixed order, at most one of each kind (so no deadlock): the thread's, then the
+            # Message-ID's (two copies of one message under different thread roots), then the tagged
+            # issue's (a tagged message ties its thread root to that issue). Issues are never deleted,
+            # so `subject_issue_exists` cannot change under the lock.
+            await repository.lock(conn, thread_lock_key(fetched.inbox_id, root, fetched.raw_sha256))
+            if message.message_id is not None:
+                await repository.lock(conn, message_lock_key(fetched.inbox_id, message.message_id))
+            if subject.number is not None and subject_issue_exists:
+                await repository.lock(conn, issue_lock_key(subject.number))
             # Another delivery of this message may have finished while we waited for the lock.
             stored = await repository.stored_outcome(conn, fetched)
-            if stored is not None:
-                return stored
+            if stored is not None and not decides_again(fetched, stored):
+                return await self._reemit(conn, stored)
+            reply = None
+            if not subject_issue_exists:
+                candidates = reply_candidates(message)
+                reply = match_reply(
+                    message,
+                    await repository.issues_holding(conn, fetched.inbox_id, candidates),
+                    await repository.thread_issues(conn, fetched.inbox_id, candidates),
+                )
             facts = Facts(
-                match=match,
-                candidate_exists=candidate_exists,
-                thread_issue=(
-                    await repository.thread_issue(conn, fetched.inbox_id, root)
-                    if root is not None and not candidate_exists
-                    else None
-                ),
+                subject=subject,
+                subject_issue_exists=subject_issue_exists,
+                reply=reply,
                 stored_on_issue=(
                     await repository.issue_holding_message(conn, fetched.inbox_id, message.message_id)
                     if message.message_id is not None
                     else None
                 ),
                 message_id=message.message_id,
-                thread_root=root,
+                sender=message.sender.address if message.sender else None,
+                auto=auto_generated(message),
             )
             decision = decide(facts, inbox.rules)
-            outcome, number = await self._apply(conn, decision, fetched, message, inbox, root)
+            outcome, number, title = await self._apply(conn, decision, fetched, message, inbox, root)
             processed = self._outcome(fetched, message.message_id, outcome, decision.reason, number, attempt)
-            return await repository.record_outcome(conn, processed)
+            recorded = await repository.record_outcome(conn, processed, replace_skip=fetched.replay)
+        event = self._event(recorded, title) if title is not None and recorded.outcome.stored_on_issue else None
+        return Result(recorded, event)
 
     async def _apply(
         self,
@@ -116,21 +180,22 @@ class Ingestor:
         message: ParsedMessage,
         inbox: InboxSettings,
         root: str | None,
-    ) -> tuple[Outcome, int | None]:
+    ) -> tuple[Outcome, int | None, str | None]:
+        """Carry out `decision`: the outcome, the issue number, and the issue's title when it is on one."""
         if isinstance(decision, Skip):
-            return decision.outcome, decision.issue_number
+            return decision.outcome, decision.issue_number, None
         if isinstance(decision, CreateIssue):
-            number = await repository.create_issue(conn, fetched.inbox_id, message, inbox)
+            number, title = await repository.create_issue(conn, fetched.inbox_id, message, inbox)
             outcome = Outcome.ISSUE_CREATED
         else:
             assert isinstance(decision, AppendToIssue)
             number = decision.number
-            await repository.touch_issue(conn, number)
+            title = await repository.touch_issue(conn, number)
             outcome = Outcome.ISSUE_UPDATED
         await repository.add_message(conn, number, fetched, fetched.raw_sha256, message)
         if root is not None:
             await repository.remember_thread(conn, fetched.inbox_id, root, number)
-        return outcome, number
+        return outcome, number, title
 
     def _outcome(
         self,
@@ -152,4 +217,17 @@ class Ingestor:
             issue_number=issue_number,
             attempts=attempt,
             processed_at=self._clock(),
+        )
+
+    @staticmethod
+    def _event(processed: MessageProcessed, title: str) -> IssueEvent:
+        assert processed.issue_number is not None
+        return IssueEvent(
+            kind=IssueEventKind.CREATED if processed.outcome is Outcome.ISSUE_CREATED else IssueEventKind.UPDATED,
+            issue_number=processed.issue_number,
+            inbox_id=processed.inbox_id,
+            message_id=processed.message_id,
+            title=title,
+            # The commit's time: the same on a re-emission, so a follower can tell a repeat.
+            occurred_at=processed.processed_at,
         )

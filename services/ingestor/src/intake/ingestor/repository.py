@@ -7,6 +7,7 @@ message is stored in one transaction. No decisions here: `decision.py` makes the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -35,14 +36,18 @@ class InboxSettings:
 async def inbox_settings(conn: Executor, inbox_id: int) -> InboxSettings | None:
     """The inbox's settings from `config.inbox_settings`, or None when the inbox no longer exists."""
     row = await conn.fetchrow(
-        """SELECT unmatched_action, issue_type_id, default_language, assigned_user_id, assigned_organisation_id
+        """SELECT unmatched_action, ignored_senders, issue_type_id, default_language, assigned_user_id,
+                  assigned_organisation_id
            FROM config.inbox_settings WHERE id = $1""",
         inbox_id,
     )
     if row is None:
         return None
     return InboxSettings(
-        rules=InboxRules(unmatched_action=cast(UnmatchedAction, row["unmatched_action"])),
+        rules=InboxRules(
+            unmatched_action=cast(UnmatchedAction, row["unmatched_action"]),
+            ignored_senders=tuple(row["ignored_senders"] or ()),
+        ),
         issue_type_id=row["issue_type_id"],
         default_language=row["default_language"],
         assigned_user_id=row["assigned_user_id"],
@@ -50,8 +55,8 @@ async def inbox_settings(conn: Executor, inbox_id: int) -> InboxSettings | None:
     )
 
 
-async def lock_thread(conn: Session, key: int) -> None:
-    """Hold the thread's advisory lock until the transaction ends."""
+async def lock(conn: Session, key: int) -> None:
+    """Hold the advisory lock `key` (a thread, a Message-ID, an issue) until the transaction ends."""
     await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
 
 
@@ -81,15 +86,28 @@ async def stored_outcome(conn: Executor, ref: MessageRef) -> MessageProcessed | 
     return None if row is None else _processed(row)
 
 
-async def record_outcome(conn: Executor, processed: MessageProcessed) -> MessageProcessed:
-    """Record `processed` unless an outcome is already there; return the one that is recorded."""
+_RECORD_OUTCOME = """INSERT INTO tracker.outcomes
+        (inbox_id, uidvalidity, uid, raw_sha256, message_id, outcome, reason, issue_number, attempts, processed_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    ON CONFLICT (inbox_id, uidvalidity, uid) """
+_KEEP = "DO NOTHING RETURNING *"
+# A replay replaces a stored skip, rejection or duplicate, never an outcome that put the message on an issue.
+_REPLACE_SKIP = """DO UPDATE SET raw_sha256 = EXCLUDED.raw_sha256, message_id = EXCLUDED.message_id,
+        outcome = EXCLUDED.outcome, reason = EXCLUDED.reason, issue_number = EXCLUDED.issue_number,
+        attempts = EXCLUDED.attempts, processed_at = EXCLUDED.processed_at
+    WHERE tracker.outcomes.outcome NOT IN ('issue_created', 'issue_updated')
+    RETURNING *"""
+
+
+async def record_outcome(
+    conn: Executor, processed: MessageProcessed, *, replace_skip: bool = False
+) -> MessageProcessed:
+    """Record `processed` unless an outcome is already there; return the one that is recorded.
+
+    With `replace_skip` (a replay), a stored outcome that did not put the message on an issue is replaced.
+    """
     row = await conn.fetchrow(
-        """INSERT INTO tracker.outcomes
-               (inbox_id, uidvalidity, uid, raw_sha256, message_id, outcome, reason, issue_number, attempts,
-                processed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-           ON CONFLICT (inbox_id, uidvalidity, uid) DO NOTHING
-           RETURNING *""",
+        _RECORD_OUTCOME + (_REPLACE_SKIP if replace_skip else _KEEP),
         processed.inbox_id,
         processed.uidvalidity,
         processed.uid,
@@ -122,14 +140,34 @@ async def issue_holding_message(conn: Executor, inbox_id: int, message_id: str) 
     return number
 
 
-async def thread_issue(conn: Executor, inbox_id: int, root_message_id: str) -> int | None:
-    """The issue the thread rooted at `root_message_id` belongs to in this inbox, or None."""
-    number: int | None = await conn.fetchval(
-        "SELECT issue_number FROM tracker.threads WHERE inbox_id = $1 AND root_message_id = $2",
+async def issue_title(conn: Executor, number: int) -> str | None:
+    title: str | None = await conn.fetchval("SELECT title FROM tracker.issues WHERE number = $1", number)
+    return title
+
+
+async def issues_holding(conn: Executor, inbox_id: int, message_ids: Sequence[str]) -> dict[str, int]:
+    """Of `message_ids`, those stored on an issue from this inbox, with the issue's number."""
+    if not message_ids:
+        return {}
+    rows = await conn.fetch(
+        "SELECT message_id, issue_number FROM tracker.messages WHERE inbox_id = $1 AND message_id = ANY($2::text[])",
         inbox_id,
-        root_message_id,
+        list(message_ids),
     )
-    return number
+    return {row["message_id"]: row["issue_number"] for row in rows}
+
+
+async def thread_issues(conn: Executor, inbox_id: int, message_ids: Sequence[str]) -> dict[str, int]:
+    """Of `message_ids`, those that are the root of a thread tied to an issue in this inbox, with its number."""
+    if not message_ids:
+        return {}
+    rows = await conn.fetch(
+        """SELECT root_message_id, issue_number FROM tracker.threads
+           WHERE inbox_id = $1 AND root_message_id = ANY($2::text[])""",
+        inbox_id,
+        list(message_ids),
+    )
+    return {row["root_message_id"]: row["issue_number"] for row in rows}
 
 
 async def remember_thread(conn: Executor, inbox_id: int, root_message_id: str, issue_number: int) -> None:
@@ -143,15 +181,21 @@ async def remember_thread(conn: Executor, inbox_id: int, root_message_id: str, i
     )
 
 
-async def create_issue(conn: Executor, inbox_id: int, message: ParsedMessage, inbox: InboxSettings) -> int:
-    """A new open issue titled by the message's subject, requested by its sender, with the inbox's defaults."""
+def issue_title_of(message: ParsedMessage) -> str:
+    return _text(message.subject.strip()) or NO_SUBJECT_TITLE
+
+
+async def create_issue(conn: Executor, inbox_id: int, message: ParsedMessage, inbox: InboxSettings) -> tuple[int, str]:
+    """A new open issue titled by the message's subject, requested by its sender, with the inbox's
+    defaults (issue type, language, assignee, organisation); its number and title."""
+    title = issue_title_of(message)
     number: int = await conn.fetchval(
         """INSERT INTO tracker.issues
                (title, issue_type_id, language, assigned_user_id, assigned_organisation_id,
                 requester_email, requester_name, inbox_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            RETURNING number""",
-        message.subject.strip() or NO_SUBJECT_TITLE,
+        title,
         inbox.issue_type_id,
         inbox.default_language,
         inbox.assigned_user_id,
@@ -160,11 +204,15 @@ async def create_issue(conn: Executor, inbox_id: int, message: ParsedMessage, in
         (message.sender.name or None) if message.sender else None,
         inbox_id,
     )
-    return number
+    return number, title
 
 
-async def touch_issue(conn: Executor, number: int) -> None:
-    await conn.execute("UPDATE tracker.issues SET updated_at = now() WHERE number = $1", number)
+async def touch_issue(conn: Executor, number: int) -> str:
+    """Mark the issue updated; its title."""
+    title: str = await conn.fetchval(
+        "UPDATE tracker.issues SET updated_at = now() WHERE number = $1 RETURNING title", number
+    )
+    return title
 
 
 async def add_message(

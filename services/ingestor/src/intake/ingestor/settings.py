@@ -1,18 +1,22 @@
-"""The ingestor's settings: database, broker, logging, and how many messages it works on at once.
+"""The ingestor's settings: database, broker, logging, the subject tag, and how it works through messages.
 
 Loaded once in `__main__` and passed down; nothing here reads the environment at import time.
 """
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+
+from pydantic import Field, field_validator
 
 from intake.ingestor.limits import AttachmentLimits
+from intake.ingestor.matching import DEFAULT_TAG_PATTERN, compile_tag_pattern
 from intake.shared.settings import AmqpSettings, DatabaseSettings, LoggingSettings
 
 
 class IngestorSettings(LoggingSettings, DatabaseSettings, AmqpSettings):
-    """`INTAKE_DATABASE_URL`, `INTAKE_AMQP_URL`, `INTAKE_LOG_LEVEL`, `INTAKE_DELIVERY_LIMIT`, `INTAKE_INGESTOR_*`."""
+    """`INTAKE_DATABASE_URL`, `INTAKE_AMQP_URL`, `INTAKE_LOG_LEVEL`, `INTAKE_DELIVERY_LIMIT`,
+    `INTAKE_SUBJECT_TAG_PATTERN`, `INTAKE_INGESTOR_*`."""
 
     # Messages RabbitMQ hands this process before it acks any (INTAKE_INGESTOR_PREFETCH).
     ingestor_prefetch: int = Field(default=16, ge=1, le=1000)
@@ -24,3 +28,21 @@ class IngestorSettings(LoggingSettings, DatabaseSettings, AmqpSettings):
 
     def attachment_limits(self) -> AttachmentLimits:
         return AttachmentLimits(self.ingestor_max_attachment_bytes, self.ingestor_max_message_attachment_bytes)
+
+    # The issue tag in a subject (INTAKE_SUBJECT_TAG_PATTERN): a regular expression with a named group
+    # `number`. The default matches `[#42]`, `[Issue #42]`, `Re: Printer [ACME #42]`.
+    subject_tag_pattern: str = DEFAULT_TAG_PATTERN
+    # How long one delivery is held while PostgreSQL is unreachable before it is given back to the
+    # queue (INTAKE_INGESTOR_DATABASE_WAIT_SECONDS). Keep it below RabbitMQ's consumer_timeout (30
+    # minutes by default), which closes the channel of a consumer holding a delivery longer.
+    ingestor_database_wait_seconds: float = Field(default=600.0, gt=0, le=1500)
+
+    @field_validator("subject_tag_pattern")
+    @classmethod
+    def _is_tag_pattern(cls, value: str) -> str:
+        compile_tag_pattern(value)
+        return value
+
+    @property
+    def subject_tag(self) -> re.Pattern[str]:
+        return compile_tag_pattern(self.subject_tag_pattern)

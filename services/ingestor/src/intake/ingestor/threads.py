@@ -32,6 +32,11 @@ def issue_lock_key(issue_number: int) -> int:
     return _key(f"issue:{issue_number}")
 
 
+def message_lock_key(inbox_id: int, message_id: str) -> int:
+    """The lock key of one Message-ID in one inbox, so two copies of a message are never stored twice."""
+    return _key(f"message:{inbox_id}:{message_id}")
+
+
 def thread_lock_key(inbox_id: int, root: str | None, raw_sha256: str) -> int:
     """The lock key of a thread in one inbox; a message with no Message-IDs at all is a thread of its own."""
     return _key(f"thread:{inbox_id}:{root}" if root else f"raw:{inbox_id}:{raw_sha256}")
