@@ -4,13 +4,14 @@ export UV_PYTHON_DOWNLOADS ?= never
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SRC := shared/src services/fetcher/src services/ingestor/src services/config-api/src
 
-.PHONY: help setup run test test-unit test-integration test-e2e lint format bench openapi
+.PHONY: help setup run replay-dlq test test-unit test-integration test-e2e lint format bench openapi
 
 help:
 	@echo "make run    - set up what is missing (.venv, .env, database) and run the three services"
 	@echo "make test   - the whole test suite against real PostgreSQL, RabbitMQ and Dovecot"
 	@echo "make lint   - ruff, mypy --strict, import-linter"
 	@echo "make bench  - benchmarks (BENCH=name for one); results in docs/benchmarks.md"
+	@echo "make replay-dlq - move dead-lettered messages back to their queue (ARGS=--dry-run to count)"
 	@echo "make openapi - regenerate docs/openapi.json after changing the HTTP API"
 
 setup:
@@ -18,6 +19,10 @@ setup:
 
 run: setup
 	@$(UV) run --frozen python deploy/local/run.py
+
+# Moves what is in intake.dead-letter back to the queue each message died in; ARGS="--dry-run" only counts.
+replay-dlq: setup
+	$(UV) run --frozen intake-replay-dlq --env-file .env $(ARGS)
 
 test: setup
 	@deploy/local/system-deps.sh

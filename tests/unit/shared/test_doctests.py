@@ -7,9 +7,9 @@ from types import ModuleType
 
 import pytest
 
-from intake.shared import bus, imap_utf7, logging
+from intake.shared import bus, dead_letters, imap_utf7, logging
 
-MODULES = [bus, imap_utf7, logging]
+MODULES = [bus, dead_letters, imap_utf7, logging]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
