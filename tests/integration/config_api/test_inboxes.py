@@ -1,24 +1,76 @@
-"""POST/GET /api/v1/inboxes on a real database: presets, write-only encrypted secrets, field errors."""
+"""/api/v1/inboxes on a real database and broker: presets, write-only encrypted secrets, field errors,
+PATCH and DELETE, `inbox.changed` after every change, and the health shown on each inbox."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import aio_pika
 import asyncpg
 import httpx
+import pytest
+from fastapi import FastAPI
 
+from intake.shared import topology
+from intake.shared.contracts import InboxChanged
 from intake.shared.secrets import SecretBox
+from tests.integration.config_api.conftest import eventually
 
 PASSWORD = "correct horse battery staple 7f3a"
 CLIENT_SECRET = "client-secret-9b1e0c"
+CA_PEM = (Path(__file__).parents[2] / "unit" / "config_api" / "ca.pem").read_text()
 
 
 def yahoo(**changes: Any) -> dict[str, Any]:
     return {"provider": "yahoo", "email": "support@example.com", "password": PASSWORD} | changes
 
 
-async def test_created_inbox_never_shows_its_password(client: httpx.AsyncClient) -> None:
+async def create(client: httpx.AsyncClient, **changes: Any) -> dict[str, Any]:
+    response = await client.post("/api/v1/inboxes", json=yahoo(**changes))
+    assert response.status_code == 201, response.text
+    inbox: dict[str, Any] = response.json()
+    return inbox
+
+
+def fields(response: httpx.Response) -> dict[str, str]:
+    assert response.status_code == 422, response.text
+    return {".".join(map(str, error["loc"][1:])): error["msg"] for error in response.json()["detail"]}
+
+
+class Changes:
+    """`inbox.changed` events seen on a queue of the test's own, bound like a fetcher's."""
+
+    def __init__(self) -> None:
+        self.events: list[InboxChanged] = []
+
+    async def ids(self) -> list[int]:
+        return [event.inbox_id for event in self.events]
+
+
+@pytest.fixture
+async def changes(app: FastAPI, amqp_url: str) -> AsyncIterator[Changes]:
+    seen = Changes()
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(topology.EXCHANGE_NAME, routing_key=topology.INBOX_CHANGED)
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with message.process():
+                seen.events.append(InboxChanged.model_validate_json(message.body))
+
+        await queue.consume(on_message)
+        yield seen
+    finally:
+        await connection.close()
+
+
+async def test_created_inbox_never_shows_its_secrets(client: httpx.AsyncClient) -> None:
     created = await client.post("/api/v1/inboxes", json=yahoo(oauth2={"client_secret": CLIENT_SECRET}))
     assert created.status_code == 201, created.text
     fetched = await client.get(f"/api/v1/inboxes/{created.json()['id']}")
@@ -29,7 +81,7 @@ async def test_created_inbox_never_shows_its_password(client: httpx.AsyncClient)
         assert CLIENT_SECRET not in text
     inbox = fetched.json()
     assert inbox == created.json()
-    assert listed.json() == [inbox]
+    assert listed.json() == {"items": [inbox], "next_cursor": None}
     assert inbox["password_set"] is True
     assert inbox["client_secret_set"] is True
     assert "password" not in inbox
@@ -37,8 +89,7 @@ async def test_created_inbox_never_shows_its_password(client: httpx.AsyncClient)
 
 
 async def test_preset_and_defaults_are_filled_in(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/v1/inboxes", json=yahoo())
-    inbox = response.json()
+    inbox = await create(client)
     assert {k: inbox[k] for k in ("hostname", "port", "encryption", "username", "directory", "auth")} == {
         "hostname": "imap.mail.yahoo.com",
         "port": 993,
@@ -53,9 +104,33 @@ async def test_preset_and_defaults_are_filled_in(client: httpx.AsyncClient) -> N
         "active": True,
         "poll_interval_seconds": 60,
     }
-    assert inbox["status"] == {"state": "unknown"}
+    assert {k: inbox[k] for k in ("ignored_senders", "default_language", "ca_certificate", "first_fetch")} == {
+        "ignored_senders": [],
+        "default_language": None,
+        "ca_certificate": None,
+        "first_fetch": "unread",
+    }
+    assert inbox["status"] == {
+        "state": "unknown",
+        "last_success_at": None,
+        "last_error": None,
+        "consecutive_failures": 0,
+        "push": None,
+        "reported_at": None,
+    }
     assert inbox["client_secret_set"] is False
     assert inbox["oauth2"] == {"client_id": None, "tenant_id": None}
+
+
+async def reference_ids(client: httpx.AsyncClient) -> dict[str, int]:
+    user = await client.post("/api/v1/users", json={"name": "Ada", "email": "ada@example.org"})
+    organisation = await client.post("/api/v1/organisations", json={"name": "ACME"})
+    issue_type = await client.post("/api/v1/issue-types", json={"name": "Billing"})
+    return {
+        "issue_type_id": issue_type.json()["id"],
+        "assigned_user_id": user.json()["id"],
+        "assigned_organisation_id": organisation.json()["id"],
+    }
 
 
 async def test_every_field_is_stored(client: httpx.AsyncClient) -> None:
@@ -67,37 +142,61 @@ async def test_every_field_is_stored(client: httpx.AsyncClient) -> None:
         "hostname": "imap.example.org",
         "port": 143,
         "directory": "Support/Eingang ü",
-        "encryption": "none",
-        "ca_certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
-        "oauth2": {"client_id": "app", "tenant_id": "tenant"},
+        "encryption": "tls",
+        "ca_certificate": CA_PEM,
+        "auth": "oauth2",
+        "oauth2": {"client_id": "app", "tenant_id": "tenant", "client_secret": CLIENT_SECRET},
         "processed_action": "delete",
         "unmatched_action": "ignore",
         "ignored_senders": ["@spam.example", "noreply@example.org"],
-        "default_language": "de-CH",
-        "issue_type_id": 1,
+        "default_language": "de",
         "active": False,
         "poll_interval_seconds": 300,
         "first_fetch": "all",
-    }
+    } | await reference_ids(client)
     response = await client.post("/api/v1/inboxes", json=body)
     assert response.status_code == 201, response.text
     inbox = (await client.get(f"/api/v1/inboxes/{response.json()['id']}")).json()
     expected = {k: v for k, v in body.items() if k not in ("password", "oauth2")}
     assert {k: inbox[k] for k in expected} == expected
     assert inbox["oauth2"] == {"client_id": "app", "tenant_id": "tenant"}
-    assert inbox["status"] == {"state": "disabled"}
-    assert inbox["assigned_user_id"] is None
+    assert (inbox["password_set"], inbox["client_secret_set"]) == (True, True)
+    assert inbox["status"]["state"] == "disabled"
 
 
-async def test_password_is_encrypted_at_rest(
+@pytest.mark.parametrize("provider", ["gmail", "outlook"])
+async def test_oauth2_providers(client: httpx.AsyncClient, provider: str) -> None:
+    body = {"provider": provider, "email": "desk@example.com", "auth": "oauth2"}
+    assert fields(await client.post("/api/v1/inboxes", json=body))["oauth2.client_id"] == (
+        "required when auth is 'oauth2'"
+    )
+    body["oauth2"] = {"client_id": "app", "tenant_id": "contoso"}
+    response = await client.post("/api/v1/inboxes", json=body)
+    assert response.status_code == 201, response.text
+    assert response.json()["password_set"] is False
+
+
+async def test_outlook_needs_a_tenant(client: httpx.AsyncClient) -> None:
+    body = {"provider": "outlook", "email": "desk@example.com", "auth": "oauth2", "oauth2": {"client_id": "app"}}
+    assert fields(await client.post("/api/v1/inboxes", json=body)) == {
+        "oauth2.tenant_id": "required for provider 'outlook' with auth 'oauth2' (the Microsoft tenant)"
+    }
+
+
+async def test_secrets_are_encrypted_at_rest(
     client: httpx.AsyncClient, db: asyncpg.Connection, secret_key: str
 ) -> None:
-    inbox_id = (await client.post("/api/v1/inboxes", json=yahoo())).json()["id"]
-    stored = await db.fetchval("SELECT password_encrypted FROM config.inboxes WHERE id = $1", inbox_id)
-    assert PASSWORD.encode() not in stored
-    assert SecretBox(secret_key).decrypt(stored) == PASSWORD
+    inbox_id = (await create(client, oauth2={"client_secret": CLIENT_SECRET}))["id"]
+    row = await db.fetchrow(
+        "SELECT password_encrypted, oauth2_client_secret_encrypted FROM config.inboxes WHERE id = $1", inbox_id
+    )
+    assert row is not None
+    box = SecretBox(secret_key)
+    assert PASSWORD.encode() not in row["password_encrypted"]
+    assert box.decrypt(row["password_encrypted"]) == PASSWORD
+    assert box.decrypt(row["oauth2_client_secret_encrypted"]) == CLIENT_SECRET
     readable = await db.fetchval("SELECT password_encrypted FROM config.inbox_settings WHERE id = $1", inbox_id)
-    assert readable == stored
+    assert readable == row["password_encrypted"]
 
 
 async def test_validation_errors_do_not_echo_the_password(client: httpx.AsyncClient) -> None:
@@ -107,6 +206,9 @@ async def test_validation_errors_do_not_echo_the_password(client: httpx.AsyncCli
         yahoo(unexpected=PASSWORD),
         {"password": PASSWORD},
         yahoo(password=PASSWORD * 200),
+        yahoo(ignored_senders=[PASSWORD + "@a@b"]),
+        yahoo(default_language=PASSWORD),
+        yahoo(ca_certificate=PASSWORD),
     ):
         response = await client.post("/api/v1/inboxes", json=body)
         assert response.status_code == 422, body.keys()
@@ -121,30 +223,204 @@ async def test_malformed_json_does_not_echo_the_body(client: httpx.AsyncClient) 
     assert PASSWORD not in response.text
 
 
-def fields(response: httpx.Response) -> dict[str, str]:
-    assert response.status_code == 422, response.text
-    return {error["loc"][-1]: error["msg"] for error in response.json()["detail"]}
-
-
-async def test_unknown_references_name_the_field(client: httpx.AsyncClient) -> None:
-    assert fields(await client.post("/api/v1/inboxes", json=yahoo(issue_type_id=999))) == {
-        "issue_type_id": "no such id"
+async def test_one_message_per_field(client: httpx.AsyncClient) -> None:
+    body = {
+        "provider": "custom",
+        "email": "a@b.example",
+        "port": 70000,
+        "ignored_senders": ["ok@example.com", "a b"],
+        "default_language": "english",
+        "ca_certificate": "nope",
+        "issue_type_id": 0,
     }
-    assert fields(await client.post("/api/v1/inboxes", json=yahoo(assigned_user_id=5))) == {
-        "assigned_user_id": "no such id"
-    }
-    assert fields(await client.post("/api/v1/inboxes", json=yahoo(assigned_organisation_id=5))) == {
-        "assigned_organisation_id": "no such id"
+    errors = fields(await client.post("/api/v1/inboxes", json=body))
+    assert set(errors) == {"port", "ignored_senders.1", "default_language", "ca_certificate", "issue_type_id"}
+    assert "ISO 639-1" in errors["default_language"]
+    assert "PEM" in errors["ca_certificate"]
+    unknown = fields(await client.post("/api/v1/inboxes", json=yahoo(provider="aol")))
+    assert "gmail" in unknown["provider"]
+
+
+async def test_unknown_references_are_all_named(client: httpx.AsyncClient) -> None:
+    body = yahoo(issue_type_id=999, assigned_user_id=5, assigned_organisation_id=6)
+    assert fields(await client.post("/api/v1/inboxes", json=body)) == {
+        "issue_type_id": "no such id: 999",
+        "assigned_user_id": "no such id: 5",
+        "assigned_organisation_id": "no such id: 6",
     }
 
 
-async def test_unsupported_and_missing_settings_are_field_errors(client: httpx.AsyncClient) -> None:
+async def test_missing_and_fixed_settings_are_field_errors(client: httpx.AsyncClient) -> None:
     errors = fields(await client.post("/api/v1/inboxes", json={"provider": "custom", "email": "a@b.example"}))
     assert set(errors) == {"hostname", "port", "password"}
-    starttls = fields(await client.post("/api/v1/inboxes", json=yahoo(encryption="tls")))
-    assert "not supported yet" in starttls["encryption"]
-    oauth2 = fields(await client.post("/api/v1/inboxes", json=yahoo(auth="oauth2")))
-    assert "not supported yet" in oauth2["auth"]
+    fixed = fields(await client.post("/api/v1/inboxes", json=yahoo(encryption="tls", port=143)))
+    assert set(fixed) == {"encryption", "port"}
+    assert "fixed to ssl for provider 'yahoo'" in fixed["encryption"]
     gmail = fields(await client.post("/api/v1/inboxes", json=yahoo(provider="gmail")))
     assert "OAuth2" in gmail["auth"]
-    assert (await client.get("/api/v1/inboxes")).json() == []
+    assert (await client.get("/api/v1/inboxes")).json()["items"] == []
+
+
+async def test_list_is_paginated(client: httpx.AsyncClient) -> None:
+    ids = [(await create(client, email=f"desk{n}@example.com"))["id"] for n in range(5)]
+    first = (await client.get("/api/v1/inboxes", params={"limit": 2})).json()
+    assert [inbox["id"] for inbox in first["items"]] == ids[:2]
+    second = (await client.get("/api/v1/inboxes", params={"limit": 2, "cursor": first["next_cursor"]})).json()
+    third = (await client.get("/api/v1/inboxes", params={"limit": 2, "cursor": second["next_cursor"]})).json()
+    assert [inbox["id"] for inbox in second["items"] + third["items"]] == ids[2:]
+    assert third["next_cursor"] is None
+    assert fields(await client.get("/api/v1/inboxes", params={"cursor": "garbage!"})) == {
+        "cursor": "not a cursor returned by this API"
+    }
+
+
+# PATCH
+
+
+async def test_patch_changes_what_is_sent_and_keeps_the_password(
+    client: httpx.AsyncClient, db: asyncpg.Connection, secret_key: str
+) -> None:
+    inbox = await create(client, ignored_senders=["@spam.example"])
+    response = await client.patch(
+        f"/api/v1/inboxes/{inbox['id']}", json={"poll_interval_seconds": 30, "ignored_senders": ["Bot@x.example"]}
+    )
+    assert response.status_code == 200, response.text
+    changed = response.json()
+    assert changed["poll_interval_seconds"] == 30
+    assert changed["ignored_senders"] == ["bot@x.example"]
+    assert changed["password_set"] is True
+    assert changed["updated_at"] > inbox["updated_at"]
+    unchanged = {k: v for k, v in inbox.items() if k not in ("poll_interval_seconds", "ignored_senders", "updated_at")}
+    assert {k: changed[k] for k in unchanged} == unchanged
+    stored = await db.fetchval("SELECT password_encrypted FROM config.inboxes WHERE id = $1", inbox["id"])
+    assert SecretBox(secret_key).decrypt(stored) == PASSWORD
+
+
+async def test_patch_replaces_and_clears_secrets(
+    client: httpx.AsyncClient, db: asyncpg.Connection, secret_key: str
+) -> None:
+    inbox = await create(client, oauth2={"client_secret": CLIENT_SECRET})
+    url = f"/api/v1/inboxes/{inbox['id']}"
+    replaced = await client.patch(url, json={"password": "another password"})
+    assert replaced.status_code == 200
+    assert "another password" not in replaced.text
+    stored = await db.fetchval("SELECT password_encrypted FROM config.inboxes WHERE id = $1", inbox["id"])
+    assert SecretBox(secret_key).decrypt(stored) == "another password"
+
+    cleared = (await client.patch(url, json={"oauth2": {"client_secret": None}})).json()
+    assert (cleared["password_set"], cleared["client_secret_set"]) == (True, False)
+    assert fields(await client.patch(url, json={"password": None})) == {"password": "required when auth is 'password'"}
+
+
+async def test_patch_errors(client: httpx.AsyncClient) -> None:
+    inbox = await create(client)
+    url = f"/api/v1/inboxes/{inbox['id']}"
+    assert fields(await client.patch(url, json={"port": 143, "email": None, "issue_type_id": 99})) == {
+        "email": "must not be null",
+        "port": "is fixed to 993 for provider 'yahoo'; use provider 'custom' to choose another",
+    }
+    assert fields(await client.patch(url, json={"issue_type_id": 99})) == {"issue_type_id": "no such id: 99"}
+    assert fields(await client.patch(url, json={"default_language": "xx"}))["default_language"].startswith(
+        "Value error, must be an ISO 639-1"
+    )
+    assert (await client.get(url)).json() == inbox
+    missing = await client.patch("/api/v1/inboxes/999", json={"active": False})
+    assert (missing.status_code, missing.json()) == (404, {"detail": "no inbox with id 999"})
+
+
+async def test_patch_to_custom_and_starttls(client: httpx.AsyncClient) -> None:
+    inbox = await create(client)
+    response = await client.patch(
+        f"/api/v1/inboxes/{inbox['id']}",
+        json={"provider": "custom", "hostname": "mail.example.org", "port": 143, "encryption": "tls"},
+    )
+    assert response.status_code == 200, response.text
+    assert {k: response.json()[k] for k in ("provider", "hostname", "port", "encryption")} == {
+        "provider": "custom",
+        "hostname": "mail.example.org",
+        "port": 143,
+        "encryption": "tls",
+    }
+
+
+# DELETE
+
+
+async def test_delete_removes_the_inbox_and_keeps_its_email_log(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    inbox = await create(client)
+    await db.execute(
+        """INSERT INTO config.email_log (inbox_id, uidvalidity, uid, raw_sha256, logged_at)
+           VALUES ($1, 1, 1, $2, now())""",
+        inbox["id"],
+        "ab" * 32,
+    )
+    await db.execute(
+        """INSERT INTO config.inbox_status (inbox_id, state, consecutive_failures, reported_at)
+           VALUES ($1, 'ok', 0, now())""",
+        inbox["id"],
+    )
+    response = await client.delete(f"/api/v1/inboxes/{inbox['id']}")
+    assert (response.status_code, response.content) == (204, b"")
+    assert (await client.get(f"/api/v1/inboxes/{inbox['id']}")).status_code == 404
+    assert (await client.delete(f"/api/v1/inboxes/{inbox['id']}")).status_code == 404
+    log = (await client.get("/api/v1/email-log", params={"inbox_id": inbox["id"]})).json()["items"]
+    assert [row["inbox_id"] for row in log] == [inbox["id"]]
+    assert await db.fetchval("SELECT count(*) FROM config.inbox_status") == 0
+
+
+# inbox.changed
+
+
+async def test_every_change_is_announced(client: httpx.AsyncClient, changes: Changes) -> None:
+    first = await create(client)
+    second = await create(client, email="other@example.com")
+    await client.patch(f"/api/v1/inboxes/{first['id']}", json={"active": False})
+    await client.delete(f"/api/v1/inboxes/{second['id']}")
+    ids = await eventually(lambda: _at_least(changes, 4))
+    assert ids == [first["id"], second["id"], first["id"], second["id"]]
+    assert all(event.changed_at.tzinfo is not None for event in changes.events)
+
+
+async def test_rejected_changes_are_not_announced(client: httpx.AsyncClient, changes: Changes) -> None:
+    inbox = await create(client)
+    await client.patch(f"/api/v1/inboxes/{inbox['id']}", json={"port": 1})
+    await client.post("/api/v1/inboxes", json=yahoo(port=1))
+    await client.delete("/api/v1/inboxes/999")
+    marker = await create(client, email="marker@example.com")
+    ids = await eventually(lambda: _at_least(changes, 2))
+    assert ids == [inbox["id"], marker["id"]]
+
+
+async def _at_least(changes: Changes, count: int) -> list[int] | None:
+    ids = await changes.ids()
+    return ids if len(ids) >= count else None
+
+
+# status
+
+
+async def test_status_shows_the_stored_report(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    inbox = await create(client)
+    success = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+    await db.execute(
+        """INSERT INTO config.inbox_status
+               (inbox_id, state, last_success_at, last_error, consecutive_failures, push, reported_at)
+           VALUES ($1, 'error', $2, 'login refused: AUTHENTICATIONFAILED', 3, true, $3)""",
+        inbox["id"],
+        success,
+        success.replace(hour=13),
+    )
+    url = f"/api/v1/inboxes/{inbox['id']}"
+    assert (await client.get(url)).json()["status"] == {
+        "state": "error",
+        "last_success_at": "2025-05-01T12:00:00Z",
+        "last_error": "login refused: AUTHENTICATIONFAILED",
+        "consecutive_failures": 3,
+        "push": True,
+        "reported_at": "2025-05-01T13:00:00Z",
+    }
+    disabled = (await client.patch(url, json={"active": False})).json()["status"]
+    assert disabled["state"] == "disabled"
+    assert disabled["last_error"] == "login refused: AUTHENTICATIONFAILED"

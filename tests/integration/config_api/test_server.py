@@ -19,7 +19,7 @@ async def test_serves_over_tcp(served: str, admin_token: str) -> None:
     async with httpx.AsyncClient(base_url=served) as client:
         assert (await client.get("/readyz")).status_code == 200
         response = await client.get("/api/v1/issue-types", headers={"Authorization": f"Bearer {admin_token}"})
-        assert [t["name"] for t in response.json()] == ["Support"]
+        assert [t["name"] for t in response.json()["items"]] == ["Support"]
 
 
 async def test_stop_event_shuts_down_cleanly(settings: ConfigApiSettings) -> None:

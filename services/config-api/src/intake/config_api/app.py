@@ -22,7 +22,16 @@ from intake.config_api.errors import (
     TrackerUnavailable,
     public_errors,
 )
-from intake.config_api.routes import email_log, health, inboxes, issue_types, issues
+from intake.config_api.routes import (
+    email_log,
+    health,
+    inboxes,
+    issue_types,
+    issues,
+    organisations,
+    providers,
+    users,
+)
 from intake.config_api.routes.deps import require_token
 from intake.config_api.runtime import Runtime
 from intake.config_api.settings import ConfigApiSettings
@@ -42,7 +51,10 @@ async def _config_api_error(_: Request, error: Exception) -> JSONResponse:
         detail = [e.as_json() for e in error.errors]
         return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     code = next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 500)
-    return JSONResponse({"detail": str(error)}, status_code=code)
+    body: dict[str, object] = {"detail": str(error)}
+    if isinstance(error, Conflict) and error.inbox_ids:
+        body["inbox_ids"] = list(error.inbox_ids)
+    return JSONResponse(body, status_code=code)
 
 
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:
@@ -74,7 +86,7 @@ def create_app(settings: ConfigApiSettings, *, wait_seconds: float = 60.0) -> Fa
     app.add_exception_handler(RequestValidationError, _validation_error)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_token)])
-    for module in (issue_types, inboxes, email_log, issues):
+    for module in (providers, inboxes, issue_types, users, organisations, email_log, issues):
         api.include_router(module.router)
     app.include_router(health.router)
     app.include_router(api)

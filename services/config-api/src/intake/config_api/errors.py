@@ -40,7 +40,11 @@ class NotFound(ConfigApiError):
 
 
 class Conflict(ConfigApiError):
-    pass
+    """`inbox_ids`: the inboxes that stand in the way (e.g. still use what is being deleted), if any."""
+
+    def __init__(self, message: str, *, inbox_ids: Sequence[int] = ()) -> None:
+        super().__init__(message)
+        self.inbox_ids = tuple(inbox_ids)
 
 
 class InvalidFields(ConfigApiError):

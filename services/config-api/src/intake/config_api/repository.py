@@ -1,4 +1,4 @@
-"""Reading and writing config-api's own tables in schema `config`: issue types and inboxes.
+"""Reading and writing inboxes in `config.inboxes`, with their health from `config.inbox_status`.
 
 Only moves values between PostgreSQL and the API's shapes; secrets arrive here already encrypted and
 never leave except as `*_set` booleans.
@@ -10,107 +10,218 @@ from typing import Any
 
 import asyncpg
 
-from intake.config_api.errors import Conflict, FieldError, InvalidFields, NotFound
-from intake.config_api.inboxes import NewInbox, status_state
-from intake.config_api.schemas import Inbox, InboxStatus, IssueType, OAuth2Out
+from intake.config_api.cursors import Position, next_cursor
+from intake.config_api.errors import FieldError, InvalidFields, NotFound
+from intake.config_api.inboxes import (
+    KEEP,
+    AuthMethod,
+    FirstFetch,
+    InboxSettings,
+    ProcessedAction,
+    StoredInbox,
+    Unchanged,
+    UnmatchedAction,
+    shown_state,
+)
+from intake.config_api.providers import Encryption, Provider
+from intake.config_api.schemas import Inbox, InboxStatus, OAuth2Out, Page
+from intake.shared.database import Executor, Session
 
-# The foreign keys of config.inboxes (PostgreSQL's default names) and the request field each one checks.
-_INBOX_FOREIGN_KEYS = {
-    "inboxes_issue_type_id_fkey": "issue_type_id",
-    "inboxes_assigned_user_id_fkey": "assigned_user_id",
-    "inboxes_assigned_organisation_id_fkey": "assigned_organisation_id",
+# An encrypted secret to store, None to clear it, or KEEP to leave the stored one.
+EncryptedChange = bytes | None | Unchanged
+
+# The reference columns of config.inboxes, the table each names, and the message for an unknown id.
+_REFERENCES = {
+    "issue_type_id": "config.issue_types",
+    "assigned_user_id": "config.users",
+    "assigned_organisation_id": "config.organisations",
 }
+# The foreign keys of config.inboxes (PostgreSQL's default names) and the field each one checks.
+_INBOX_FOREIGN_KEYS = {f"inboxes_{column}_fkey": column for column in _REFERENCES}
 
-_INBOX_COLUMNS = """
-    id, provider, email, username, password_encrypted IS NOT NULL AS password_set, hostname, port, directory,
-    encryption, ca_certificate, auth, oauth2_client_id, oauth2_tenant_id,
-    oauth2_client_secret_encrypted IS NOT NULL AS client_secret_set, processed_action, unmatched_action,
-    ignored_senders, default_language, issue_type_id, assigned_user_id, assigned_organisation_id, active,
-    poll_interval_seconds, first_fetch, created_at, updated_at"""
+_SETTINGS_COLUMNS = (
+    "provider",
+    "email",
+    "username",
+    "hostname",
+    "port",
+    "directory",
+    "encryption",
+    "ca_certificate",
+    "auth",
+    "oauth2_client_id",
+    "oauth2_tenant_id",
+    "processed_action",
+    "unmatched_action",
+    "ignored_senders",
+    "default_language",
+    "issue_type_id",
+    "assigned_user_id",
+    "assigned_organisation_id",
+    "active",
+    "poll_interval_seconds",
+    "first_fetch",
+)
 
-
-async def list_issue_types(conn: asyncpg.Connection | asyncpg.Pool) -> list[IssueType]:
-    rows = await conn.fetch("SELECT id, name, created_at FROM config.issue_types ORDER BY id")
-    return [IssueType(**dict(row)) for row in rows]
-
-
-async def create_issue_type(conn: asyncpg.Connection | asyncpg.Pool, name: str) -> IssueType:
-    """Store a new issue type; a name already taken is a Conflict."""
-    row = await conn.fetchrow(
-        """INSERT INTO config.issue_types (name) VALUES ($1)
-           ON CONFLICT (name) DO NOTHING RETURNING id, name, created_at""",
-        name,
-    )
-    if row is None:
-        raise Conflict(f"an issue type named {name!r} already exists")
-    return IssueType(**dict(row))
+_SELECT_INBOX = f"""
+    SELECT i.id, {", ".join("i." + c for c in _SETTINGS_COLUMNS)},
+           i.password_encrypted IS NOT NULL AS password_set,
+           i.oauth2_client_secret_encrypted IS NOT NULL AS client_secret_set,
+           i.created_at, i.updated_at,
+           s.state AS status_state, s.last_success_at AS status_last_success_at,
+           s.last_error AS status_last_error, s.consecutive_failures AS status_consecutive_failures,
+           s.push AS status_push, s.reported_at AS status_reported_at
+    FROM config.inboxes i LEFT JOIN config.inbox_status s ON s.inbox_id = i.id"""
 
 
 def _inbox(row: asyncpg.Record) -> Inbox:
     values: dict[str, Any] = dict(row)
     values["oauth2"] = OAuth2Out(client_id=values.pop("oauth2_client_id"), tenant_id=values.pop("oauth2_tenant_id"))
-    values["status"] = InboxStatus(state=status_state(values["active"]))
+    reported = values.pop("status_state")
+    values["status"] = InboxStatus(
+        state=shown_state(values["active"], reported),
+        last_success_at=values.pop("status_last_success_at"),
+        last_error=values.pop("status_last_error"),
+        consecutive_failures=values.pop("status_consecutive_failures") or 0,
+        push=values.pop("status_push"),
+        reported_at=values.pop("status_reported_at"),
+    )
     return Inbox(**values)
 
 
+def _stored(row: asyncpg.Record) -> StoredInbox:
+    settings = InboxSettings(
+        provider=Provider(row["provider"]),
+        email=row["email"],
+        username=row["username"],
+        hostname=row["hostname"],
+        port=row["port"],
+        directory=row["directory"],
+        encryption=Encryption(row["encryption"]),
+        ca_certificate=row["ca_certificate"],
+        auth=AuthMethod(row["auth"]),
+        oauth2_client_id=row["oauth2_client_id"],
+        oauth2_tenant_id=row["oauth2_tenant_id"],
+        processed_action=ProcessedAction(row["processed_action"]),
+        unmatched_action=UnmatchedAction(row["unmatched_action"]),
+        ignored_senders=tuple(row["ignored_senders"]),
+        default_language=row["default_language"],
+        issue_type_id=row["issue_type_id"],
+        assigned_user_id=row["assigned_user_id"],
+        assigned_organisation_id=row["assigned_organisation_id"],
+        active=row["active"],
+        poll_interval_seconds=row["poll_interval_seconds"],
+        first_fetch=FirstFetch(row["first_fetch"]),
+    )
+    return StoredInbox(settings, password_set=row["password_set"], client_secret_set=row["client_secret_set"])
+
+
+def _values(settings: InboxSettings) -> list[Any]:
+    values = []
+    for column in _SETTINGS_COLUMNS:
+        value = getattr(settings, column)
+        if isinstance(value, tuple):
+            value = list(value)
+        elif hasattr(value, "value"):
+            value = value.value
+        values.append(value)
+    return values
+
+
+async def check_references(conn: Executor, settings: InboxSettings) -> None:
+    """InvalidFields naming every referenced id (issue type, user, organisation) that does not exist."""
+    errors = []
+    for column, table in _REFERENCES.items():
+        row_id = getattr(settings, column)
+        if row_id is not None and not await conn.fetchval(
+            f"SELECT EXISTS (SELECT 1 FROM {table} WHERE id = $1)", row_id
+        ):
+            errors.append(FieldError(("body", column), f"no such id: {row_id}", "foreign_key"))
+    if errors:
+        raise InvalidFields(errors)
+
+
+def _foreign_key_error(error: asyncpg.ForeignKeyViolationError) -> InvalidFields:
+    # Only when the referenced row was deleted between check_references and the write.
+    field = _INBOX_FOREIGN_KEYS.get(error.constraint_name or "")
+    if field is None:
+        raise error
+    return InvalidFields([FieldError(("body", field), "no such id", "foreign_key")])
+
+
 async def create_inbox(
-    conn: asyncpg.Connection | asyncpg.Pool,
-    inbox: NewInbox,
-    *,
-    password_encrypted: bytes | None,
-    client_secret_encrypted: bytes | None,
-) -> Inbox:
-    """Store a resolved inbox with its already-encrypted secrets; an unknown referenced id is InvalidFields."""
+    conn: Executor, settings: InboxSettings, *, password: bytes | None, client_secret: bytes | None
+) -> int:
+    """Store a new inbox with its already-encrypted secrets; returns its id."""
+    columns = [*_SETTINGS_COLUMNS, "password_encrypted", "oauth2_client_secret_encrypted"]
+    placeholders = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
     try:
-        row = await conn.fetchrow(
-            f"""INSERT INTO config.inboxes (
-                    provider, email, username, password_encrypted, hostname, port, directory, encryption,
-                    ca_certificate, auth, oauth2_client_id, oauth2_tenant_id, oauth2_client_secret_encrypted,
-                    processed_action, unmatched_action, ignored_senders, default_language, issue_type_id,
-                    assigned_user_id, assigned_organisation_id, active, poll_interval_seconds, first_fetch)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                        $21, $22, $23)
-                RETURNING {_INBOX_COLUMNS}""",
-            inbox.provider.value,
-            inbox.email,
-            inbox.username,
-            password_encrypted,
-            inbox.hostname,
-            inbox.port,
-            inbox.directory,
-            inbox.encryption.value,
-            inbox.ca_certificate,
-            inbox.auth.value,
-            inbox.oauth2_client_id,
-            inbox.oauth2_tenant_id,
-            client_secret_encrypted,
-            inbox.processed_action.value,
-            inbox.unmatched_action.value,
-            list(inbox.ignored_senders),
-            inbox.default_language,
-            inbox.issue_type_id,
-            inbox.assigned_user_id,
-            inbox.assigned_organisation_id,
-            inbox.active,
-            inbox.poll_interval_seconds,
-            inbox.first_fetch.value,
+        inbox_id: int = await conn.fetchval(
+            f"INSERT INTO config.inboxes ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id",
+            *_values(settings),
+            password,
+            client_secret,
         )
     except asyncpg.ForeignKeyViolationError as error:
-        field = _INBOX_FOREIGN_KEYS.get(error.constraint_name or "")
-        if field is None:
-            raise
-        raise InvalidFields([FieldError(("body", field), "no such id", "foreign_key")]) from None
-    assert row is not None
-    return _inbox(row)
+        raise _foreign_key_error(error) from None
+    return inbox_id
 
 
-async def list_inboxes(conn: asyncpg.Connection | asyncpg.Pool) -> list[Inbox]:
-    rows = await conn.fetch(f"SELECT {_INBOX_COLUMNS} FROM config.inboxes ORDER BY id")
-    return [_inbox(row) for row in rows]
+async def load_for_update(conn: Session, inbox_id: int) -> StoredInbox:
+    """The stored inbox, its row locked until the caller's transaction ends; NotFound if there is none."""
+    row = await conn.fetchrow(
+        f"""SELECT {", ".join(_SETTINGS_COLUMNS)},
+                   password_encrypted IS NOT NULL AS password_set,
+                   oauth2_client_secret_encrypted IS NOT NULL AS client_secret_set
+            FROM config.inboxes WHERE id = $1 FOR UPDATE""",
+        inbox_id,
+    )
+    if row is None:
+        raise NotFound(f"no inbox with id {inbox_id}")
+    return _stored(row)
 
 
-async def get_inbox(conn: asyncpg.Connection | asyncpg.Pool, inbox_id: int) -> Inbox:
-    row = await conn.fetchrow(f"SELECT {_INBOX_COLUMNS} FROM config.inboxes WHERE id = $1", inbox_id)
+async def update_inbox(
+    conn: Session,
+    inbox_id: int,
+    settings: InboxSettings,
+    *,
+    password: EncryptedChange,
+    client_secret: EncryptedChange,
+) -> None:
+    """Write every setting of the inbox; each secret is replaced, cleared (None) or left (KEEP)."""
+    assignments = [f"{column} = ${n}" for n, column in enumerate(_SETTINGS_COLUMNS, start=2)]
+    values: list[Any] = [inbox_id, *_values(settings)]
+    for column, change in (("password_encrypted", password), ("oauth2_client_secret_encrypted", client_secret)):
+        if change is not KEEP:
+            values.append(change)
+            assignments.append(f"{column} = ${len(values)}")
+    try:
+        await conn.execute(
+            f"UPDATE config.inboxes SET {', '.join(assignments)}, updated_at = now() WHERE id = $1", *values
+        )
+    except asyncpg.ForeignKeyViolationError as error:
+        raise _foreign_key_error(error) from None
+
+
+async def delete_inbox(conn: Executor, inbox_id: int) -> None:
+    """Delete the inbox (its health row goes with it); NotFound if there is none. Email log rows stay."""
+    deleted = await conn.fetchval("DELETE FROM config.inboxes WHERE id = $1 RETURNING id", inbox_id)
+    if deleted is None:
+        raise NotFound(f"no inbox with id {inbox_id}")
+
+
+async def get_inbox(conn: Executor, inbox_id: int) -> Inbox:
+    row = await conn.fetchrow(f"{_SELECT_INBOX} WHERE i.id = $1", inbox_id)
     if row is None:
         raise NotFound(f"no inbox with id {inbox_id}")
     return _inbox(row)
+
+
+async def list_inboxes(conn: Executor, after: Position | None, limit: int) -> Page[Inbox]:
+    """Inboxes by id, oldest first, `limit` per page, starting after the cursor's inbox."""
+    rows = await conn.fetch(
+        f"{_SELECT_INBOX} WHERE i.id > $1 ORDER BY i.id LIMIT $2", after.id if after else 0, limit + 1
+    )
+    positions = [Position(row["created_at"], row["id"]) for row in rows]
+    return Page(items=[_inbox(row) for row in rows[:limit]], next_cursor=next_cursor(positions, limit))

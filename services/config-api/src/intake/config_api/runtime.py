@@ -1,7 +1,8 @@
 """What the running API holds between start and stop: the database pool, the broker, the secret box.
 
 `Runtime.start` connects (waiting for PostgreSQL and RabbitMQ while they come up), applies the config
-schema's migrations, declares the topology and starts the email log consumers; `stop` undoes it.
+schema's migrations, declares the topology and starts the email log and inbox status consumers;
+`stop` undoes it.
 Nothing here runs at import time or when the app is built, only in the app's lifespan.
 """
 
@@ -16,6 +17,7 @@ from faststream.rabbit import RabbitBroker
 
 from intake.config_api.email_log_consumers import register_email_log_consumers
 from intake.config_api.email_log_retention import run_retention
+from intake.config_api.inbox_status_consumer import register_inbox_status_consumer
 from intake.config_api.settings import ConfigApiSettings
 from intake.shared.bus import create_broker, start_broker
 from intake.shared.database import create_pool
@@ -63,6 +65,7 @@ class Runtime:
             await migrate(conn, "intake.config_api", "config")
         self._broker = create_broker(self._amqp_url, app_id=SERVICE)
         register_email_log_consumers(self._broker, self._pool, self._delivery_limit)
+        register_inbox_status_consumer(self._broker, self._pool, self._delivery_limit)
         await start_broker(self._broker, self._delivery_limit, self._wait_seconds)
         if self._retention_days > 0:
             self._retention = asyncio.create_task(

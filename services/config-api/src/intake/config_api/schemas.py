@@ -1,4 +1,4 @@
-"""The JSON shapes of the HTTP API (DESIGN §3) apart from the inbox request, which lives in inboxes.py.
+"""The JSON shapes of the HTTP API (DESIGN §3) apart from the inbox requests, which live in inboxes.py.
 
 Response models never have a field for a secret: only `password_set` / `client_secret_set` booleans.
 """
@@ -26,10 +26,22 @@ class Page(BaseModel, Generic[Item]):
     next_cursor: str | None
 
 
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+OptionalEmail = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+]
+
+
 class IssueTypeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: Name
+
+
+class IssueTypeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
 
 
 class IssueType(BaseModel):
@@ -38,15 +50,83 @@ class IssueType(BaseModel):
     created_at: datetime
 
 
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    email: OptionalEmail | None = None
+
+
+class UserUpdate(BaseModel):
+    """Only the fields sent change; `email: null` clears the address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    email: OptionalEmail | None = None
+
+
+class User(BaseModel):
+    id: int
+    name: str
+    email: str | None
+    created_at: datetime
+
+
+class OrganisationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+
+
+class OrganisationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+
+
+class Organisation(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+
+
+class Language(BaseModel):
+    code: str = Field(description="ISO 639-1")
+    name: str
+
+
+class ProviderPreset(BaseModel):
+    """A provider and what it fixes: for a named provider hostname, port and encryption cannot be changed."""
+
+    provider: Provider
+    name: str
+    hostname: str | None
+    port: int | None
+    encryption: Encryption
+    editable: bool = Field(description="whether hostname, port and encryption may be chosen (only `custom`)")
+    requires_oauth2: bool
+    requires_tenant: bool = Field(description="OAuth2 needs `oauth2.tenant_id` (Microsoft)")
+
+
 class OAuth2Out(BaseModel):
     client_id: str | None
     tenant_id: str | None
 
 
 class InboxStatus(BaseModel):
-    """Health of an inbox. Until issue 3 feeds `inbox.status`: `disabled` when inactive, otherwise `unknown`."""
+    """Health of an inbox, from the owning fetcher's last `inbox.status` report.
+
+    `disabled` while the inbox is inactive; `unknown` (no times, 0 failures) while active and not yet
+    reported on.
+    """
 
     state: StatusState
+    last_success_at: datetime | None
+    last_error: str | None
+    consecutive_failures: int
+    push: bool | None = Field(description="whether the server pushes new mail (IMAP IDLE); null: not known")
+    reported_at: datetime | None
 
 
 class Inbox(BaseModel):
@@ -76,6 +156,28 @@ class Inbox(BaseModel):
     status: InboxStatus
     created_at: datetime
     updated_at: datetime
+
+
+class ApiTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name = Field(description="what the token is for, e.g. the program that uses it")
+
+
+class ApiToken(BaseModel):
+    """An issued API token without its secret; `prefix` is its first characters, to tell tokens apart."""
+
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="to the minute; null: never used")
+
+
+class NewApiToken(ApiToken):
+    """The token just created; `token` is shown this once and never again (only its hash is stored)."""
+
+    token: str
 
 
 class LogOutcome(StrEnum):

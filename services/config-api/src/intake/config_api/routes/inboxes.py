@@ -1,50 +1,96 @@
-"""GET/POST /api/v1/inboxes and GET /api/v1/inboxes/{id}: inbox settings, secrets write-only."""
+"""GET/POST /api/v1/inboxes and GET/PATCH/DELETE /api/v1/inboxes/{id}: inbox settings, secrets write-only.
+
+Every change is committed first, then announced with `inbox.changed` so the owning fetcher re-reads it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Path, status
-from pydantic import SecretStr
+from fastapi import APIRouter, Path, Response, status
 
 from intake.config_api import repository
 from intake.config_api.errors import InvalidFields
-from intake.config_api.inboxes import InboxCreate, resolve_inbox
+from intake.config_api.inbox_events import publish_inbox_changed
+from intake.config_api.inboxes import InboxCreate, InboxPatch, SecretChange, Unchanged, resolve_create, resolve_patch
 from intake.config_api.routes.deps import PoolDep, RuntimeDep
-from intake.config_api.schemas import Inbox
+from intake.config_api.routes.pagination import DEFAULT_LIMIT, Cursor, Limit, position_from
+from intake.config_api.schemas import Inbox, Page
 from intake.shared.secrets import SecretBox
 
 log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/inboxes", tags=["inboxes"])
 
+InboxId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no inbox with this id"}}
 
-def _encrypted(box: SecretBox, secret: SecretStr | None) -> bytes | None:
-    return None if secret is None else box.encrypt(secret.get_secret_value())
+
+def _encrypted(box: SecretBox, change: SecretChange) -> repository.EncryptedChange:
+    if isinstance(change, Unchanged) or change is None:
+        return change
+    return box.encrypt(change.get_secret_value())
 
 
 @router.get("")
-async def list_inboxes(pool: PoolDep) -> list[Inbox]:
-    return await repository.list_inboxes(pool)
+async def list_inboxes(pool: PoolDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[Inbox]:
+    """Inboxes oldest first, each with its health (`status`)."""
+    return await repository.list_inboxes(pool, position_from(cursor), limit)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_inbox(body: InboxCreate, runtime: RuntimeDep) -> Inbox:
-    """Create an inbox. Not supported yet: `encryption: tls` (STARTTLS) and `auth: oauth2` (422)."""
-    resolved = resolve_inbox(body)
+    """Create an inbox. A named provider fixes hostname, port and encryption; `custom` needs them."""
+    resolved = resolve_create(body)
     if isinstance(resolved, list):
         raise InvalidFields(resolved)
-    inbox = await repository.create_inbox(
-        runtime.pool,
-        resolved,
-        password_encrypted=_encrypted(runtime.secret_box, resolved.password),
-        client_secret_encrypted=_encrypted(runtime.secret_box, resolved.oauth2_client_secret),
-    )
-    log.info("inbox created", inbox_id=inbox.id, provider=inbox.provider.value, active=inbox.active)
+    password = _encrypted(runtime.secret_box, resolved.password)
+    client_secret = _encrypted(runtime.secret_box, resolved.client_secret)
+    # A create has nothing to keep.
+    assert not isinstance(password, Unchanged)
+    assert not isinstance(client_secret, Unchanged)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await repository.check_references(conn, resolved.settings)
+        inbox_id = await repository.create_inbox(
+            conn, resolved.settings, password=password, client_secret=client_secret
+        )
+    await publish_inbox_changed(runtime.broker, inbox_id)
+    inbox = await repository.get_inbox(runtime.pool, inbox_id)
+    log.info("inbox created", inbox_id=inbox_id, provider=inbox.provider.value, active=inbox.active)
     return inbox
 
 
-@router.get("/{inbox_id}")
-async def get_inbox(inbox_id: Annotated[int, Path(ge=1)], pool: PoolDep) -> Inbox:
+@router.get("/{inbox_id}", responses=_NOT_FOUND)
+async def get_inbox(inbox_id: InboxId, pool: PoolDep) -> Inbox:
     return await repository.get_inbox(pool, inbox_id)
+
+
+@router.patch("/{inbox_id}", responses=_NOT_FOUND)
+async def update_inbox(inbox_id: InboxId, body: InboxPatch, runtime: RuntimeDep) -> Inbox:
+    """Change the fields sent. A secret left out stays; a secret sent as null is cleared."""
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        stored = await repository.load_for_update(conn, inbox_id)
+        resolved = resolve_patch(stored, body)
+        if isinstance(resolved, list):
+            raise InvalidFields(resolved)
+        await repository.check_references(conn, resolved.settings)
+        await repository.update_inbox(
+            conn,
+            inbox_id,
+            resolved.settings,
+            password=_encrypted(runtime.secret_box, resolved.password),
+            client_secret=_encrypted(runtime.secret_box, resolved.client_secret),
+        )
+    await publish_inbox_changed(runtime.broker, inbox_id)
+    log.info("inbox updated", inbox_id=inbox_id, fields=sorted(body.model_fields_set))
+    return await repository.get_inbox(runtime.pool, inbox_id)
+
+
+@router.delete("/{inbox_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
+async def delete_inbox(inbox_id: InboxId, runtime: RuntimeDep) -> Response:
+    """Delete the inbox and its health; its email log rows are kept (they name the inbox by id)."""
+    await repository.delete_inbox(runtime.pool, inbox_id)
+    await publish_inbox_changed(runtime.broker, inbox_id)
+    log.info("inbox deleted", inbox_id=inbox_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,48 @@
+"""The RabbitMQ consumer that keeps `config.inbox_status` from `inbox.status` (queue `config-api.inbox-status`).
+
+Thin, like the email log's consumers: decode the contract, record it, ack after the commit. A body that
+is not the contract is rejected to the dead-letter queue at once; any other error is nacked after a
+growing delay (`bus.backoff_before_requeue`) until the queue's delivery limit dead-letters it.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+import structlog
+from faststream.exceptions import RejectMessage
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import RabbitBroker
+from faststream.rabbit.annotations import RabbitMessage
+from pydantic import ValidationError
+
+from intake.config_api.inbox_status import record_status
+from intake.shared import bus, topology
+from intake.shared.contracts import InboxStatus
+
+log = structlog.get_logger(__name__)
+
+
+def register_inbox_status_consumer(broker: RabbitBroker, pool: asyncpg.Pool, delivery_limit: int) -> None:
+    """Subscribe the inbox health handler on `broker` (before it starts), writing through `pool`."""
+    queue = topology.work_queue(topology.INBOX_STATUS_QUEUE, topology.INBOX_STATUS, delivery_limit)
+
+    @broker.subscriber(queue, topology.EXCHANGE, ack_policy=AckPolicy.NACK_ON_ERROR)
+    async def handle(message: RabbitMessage) -> None:
+        try:
+            report = InboxStatus.model_validate_json(message.body)
+        except ValidationError as error:
+            first = error.errors()[0]
+            log.error(
+                "rejecting undecodable event",
+                queue=topology.INBOX_STATUS_QUEUE,
+                loc=list(first["loc"]),
+                error_type=first["type"],
+            )
+            raise RejectMessage from None
+        async with bus.backoff_before_requeue(message.headers):
+            changed = await record_status(pool, report)
+        log.debug(
+            "inbox status recorded" if changed else "inbox status ignored (older, or inbox gone)",
+            inbox_id=report.inbox_id,
+            state=report.state.value,
+        )
