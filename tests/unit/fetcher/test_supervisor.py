@@ -307,3 +307,27 @@ async def test_a_nudge_refreshes_at_once() -> None:
     assert sup.running == {7}
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)
+
+
+async def test_a_loop_that_swallows_a_cancellation_is_cancelled_again() -> None:
+    """Python 3.11's asyncio.wait_for can swallow a cancel; the loop must still end before the release."""
+    config, table = FakeConfig(), FakeLeaseTable()
+    config.inboxes = [FakeInbox(1, T0)]
+    swallowed: list[int] = []
+
+    async def stubborn(inbox: FakeInbox, wake: asyncio.Event) -> None:
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed.append(inbox.id)
+
+    sup = Supervisor(config.load, stubborn, 60, FakeOwnership(table, "me"))
+    await sup.refresh()
+    await settle()
+    await sup.stop()
+    assert swallowed == [1]
+    assert sup.running == frozenset()
+    assert table.owners == {}

@@ -116,6 +116,21 @@ class InboxPoller:
 
     # -- publishing -------------------------------------------------------------------------------
     async def _publish(self, message: repository.FetchedMessage) -> None:
+        """Publish and mark the row as one step, finished even when the loop is cancelled meanwhile.
+
+        A loop is cancelled when its lease is released (fair share, SIGTERM): a confirmed publish
+        whose row stayed `stored` would be published a second time by the next owner.
+        """
+        step = asyncio.ensure_future(self._publish_and_mark(message))
+        try:
+            await asyncio.shield(step)
+        except asyncio.CancelledError:
+            await asyncio.wait([step])  # finish the step; the cancellation goes on afterwards
+            if not step.cancelled() and step.exception() is not None:
+                self._log.warning("publish failed while stopping", uid=message.uid, error=str(step.exception()))
+            raise
+
+    async def _publish_and_mark(self, message: repository.FetchedMessage) -> None:
         await bus.publish(self._context.broker, message.event(), topology.MESSAGE_FETCHED)
         await repository.mark_published(self._pool, message.id)
         self._log.info(

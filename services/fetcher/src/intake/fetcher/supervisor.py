@@ -25,6 +25,8 @@ log = structlog.get_logger(__name__)
 # period passed since the last renewal that succeeded began: two renewals may fail before it does.
 RENEWALS_PER_LEASE = 3
 STOP_AFTER_FRACTION = 2 / 3
+# A loop that has not ended this long after a cancel is cancelled again (see `_stop_one`).
+RECANCEL_SECONDS = 1.0
 
 
 class InboxLike(Protocol):
@@ -251,12 +253,19 @@ class Supervisor(Generic[InboxT]):
         if task is None:
             return
         task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-        except Exception as error:
-            log.warning("inbox loop ended with an error", inbox_id=inbox_id, error=str(error))
+        while True:
+            done, _ = await asyncio.wait([task], timeout=RECANCEL_SECONDS)
+            if done:
+                break
+            # Python 3.11's asyncio.wait_for (aioimaplib uses it for every command) swallows a
+            # cancellation that arrives as the command completes: the loop would run on unowned.
+            log.warning(
+                "inbox loop has not ended after a cancel (a slow logout or a swallowed cancellation); cancelling again",
+                inbox_id=inbox_id,
+            )
+            task.cancel()
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("inbox loop ended with an error", inbox_id=inbox_id, error=str(task.exception()))
 
     async def stop(self) -> None:
         """Stop every inbox loop at once (each logs out within its own timeout, so N slow servers cost
