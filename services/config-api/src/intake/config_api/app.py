@@ -23,6 +23,7 @@ from intake.config_api.errors import (
     public_errors,
 )
 from intake.config_api.routes import (
+    connection_test,
     email_log,
     health,
     inboxes,
@@ -86,7 +87,7 @@ def create_app(settings: ConfigApiSettings, *, wait_seconds: float = 60.0) -> Fa
     app.add_exception_handler(RequestValidationError, _validation_error)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_token)])
-    for module in (providers, inboxes, issue_types, users, organisations, email_log, issues):
+    for module in (providers, connection_test, inboxes, issue_types, users, organisations, email_log, issues):
         api.include_router(module.router)
     app.include_router(health.router)
     app.include_router(api)

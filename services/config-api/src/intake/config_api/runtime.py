@@ -36,6 +36,7 @@ class Runtime:
     def __init__(self, settings: ConfigApiSettings, *, wait_seconds: float = 60.0) -> None:
         self.admin_token = settings.admin_token.get_secret_value()
         self.secret_box = SecretBox(settings.secret_key.get_secret_value())
+        self.connection_test_seconds = settings.connection_test_timeout_seconds
         self._database_url = settings.database_url.get_secret_value()
         self._amqp_url = settings.amqp_url.get_secret_value()
         self._delivery_limit = settings.delivery_limit

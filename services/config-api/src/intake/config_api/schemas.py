@@ -11,6 +11,7 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from intake.config_api.connection_diagnosis import Stage
 from intake.config_api.email_log_rules import RawState
 from intake.config_api.inboxes import AuthMethod, FirstFetch, ProcessedAction, StatusState, UnmatchedAction
 from intake.config_api.providers import Encryption, Provider
@@ -248,6 +249,14 @@ class EmailLogDetail(EmailLogEntry):
     reprocess_refusal: str | None
     reprocessed_at: datetime | None
     reprocessed_from: LogOutcome | None
+
+
+class ConnectionTestResult(BaseModel):
+    """The Test connection answer: `ok`, the last step tried (`connect`, `tls`, `login`, `select`), and why."""
+
+    ok: bool
+    stage: Stage
+    detail: str
 
 
 class Person(BaseModel):

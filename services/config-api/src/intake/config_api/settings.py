@@ -15,7 +15,8 @@ ADMIN_TOKEN_MIN_LENGTH = 16
 
 class ConfigApiSettings(LoggingSettings, DatabaseSettings, AmqpSettings, SecretKeySettings):
     """`INTAKE_DATABASE_URL`, `INTAKE_AMQP_URL`, `INTAKE_SECRET_KEY`, `INTAKE_ADMIN_TOKEN`, `INTAKE_API_HOST/PORT`,
-    `INTAKE_EMAIL_LOG_RETENTION_DAYS`, `INTAKE_EMAIL_LOG_CLEANUP_INTERVAL_SECONDS`."""
+    `INTAKE_EMAIL_LOG_RETENTION_DAYS`, `INTAKE_EMAIL_LOG_CLEANUP_INTERVAL_SECONDS`,
+    `INTAKE_CONNECTION_TEST_TIMEOUT_SECONDS`."""
 
     admin_token: SecretStr
     api_host: str = "127.0.0.1"
@@ -23,6 +24,8 @@ class ConfigApiSettings(LoggingSettings, DatabaseSettings, AmqpSettings, SecretK
     # Email log rows older than this many days are deleted (0 keeps them forever), checked this often.
     email_log_retention_days: int = Field(default=90, ge=0, le=36500)
     email_log_cleanup_interval_seconds: float = Field(default=3600.0, gt=0, le=86400)
+    # Each step of the Test connection action (look-up, connect, TLS, login, select) may take this long.
+    connection_test_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     @field_validator("admin_token")
     @classmethod
