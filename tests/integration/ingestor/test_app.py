@@ -170,3 +170,39 @@ async def test_stop_finishes_the_message_in_flight(
         assert await queue.get(fail=False) is None
     finally:
         await connection.close()
+
+
+async def test_poison_message_does_not_block_the_queue(
+    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox
+) -> None:
+    """A message that fails every time holds one of the prefetched slots while it backs off; the others
+    flow past it, and it ends dead-lettered as `failed` after the delivery limit."""
+    inbox_id = await make_inbox()
+    async with IngestorApp(settings(database_url, amqp_url, delivery_limit=3, prefetch=2)):
+        await db.execute(
+            """CREATE FUNCTION public.refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN
+                   IF NEW.subject LIKE '%poison%' THEN RAISE EXCEPTION 'poison refused for the test'; END IF;
+                   RETURN NEW;
+               END $$;
+               CREATE TRIGGER refuse_poison BEFORE INSERT ON tracker.messages
+                   FOR EACH ROW EXECUTE FUNCTION public.refuse_poison();"""
+        )
+        test_bus = TestBus(amqp_url)
+        await test_bus.broker.start()
+        try:
+            mailroom = Mailroom(db, test_bus)
+            poison = await mailroom.fetched(inbox_id, make_mail("poison", "<poison@x>"))
+            good = [await mailroom.fetched(inbox_id, make_mail(f"fine {i}", f"<fine-{i}@x>")) for i in range(10)]
+            await test_bus.publish(poison)
+            for item in good:
+                await test_bus.publish(item)
+            arrivals = [await test_bus.next_processed() for _ in range(11)]
+        finally:
+            await test_bus.broker.stop()
+
+    # Every good message was filed while the poison was still being retried.
+    assert [p.outcome for p in arrivals[:10]] == [Outcome.ISSUE_CREATED] * 10
+    assert (arrivals[10].uid, arrivals[10].outcome, arrivals[10].attempts) == (poison.uid, Outcome.FAILED, 4)
+    [dead] = await dead_letters(amqp_url)
+    assert f'"uid":{poison.uid}'.encode() in dead.body
