@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -20,9 +20,10 @@ import pytest
 from intake.fetcher.app import FetcherApp
 from intake.fetcher.settings import FetcherSettings
 from intake.shared import topology
-from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
+from intake.shared.contracts import InboxStatus, MessageFetched, MessageProcessed, Outcome
 from intake.shared.migrations import migrate
 from intake.shared.secrets import SecretBox
+from tests.support.access_tokens import AccessTokenEndpoint
 from tests.support.dovecot import Dovecot, Mailbox
 
 T = TypeVar("T")
@@ -67,8 +68,8 @@ def make_inbox(config_db: asyncpg.Connection, dovecot: Dovecot, secret_key: str)
             "email": f"{mailbox.username}@example.com",
             "username": mailbox.username,
             "password_encrypted": SecretBox(secret_key).encrypt(mailbox.password),
-            "hostname": dovecot.host,
-            "port": dovecot.imap_port,
+            "hostname": mailbox.host,
+            "port": mailbox.port,
             "encryption": "none",
             "poll_interval_seconds": 1,
             "first_fetch": "all",
@@ -82,6 +83,20 @@ def make_inbox(config_db: asyncpg.Connection, dovecot: Dovecot, secret_key: str)
         return inbox_id
 
     return create
+
+
+SERVICE_TOKEN = "fetcher-service-token-for-tests"
+
+
+@pytest.fixture
+def access_tokens() -> Iterator[AccessTokenEndpoint]:
+    """config-api's internal access-token endpoint as the test serves it (answers set per inbox)."""
+    endpoint = AccessTokenEndpoint(SERVICE_TOKEN)
+    endpoint.start()
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()
 
 
 @pytest.fixture
@@ -117,11 +132,36 @@ async def _started(app: FetcherApp, task: asyncio.Task[None]) -> bool:
 
 
 class Bus:
-    """The test's own view of the bus: a queue bound to `message.fetched`, and a way to send outcomes."""
+    """The test's own view of the bus: queues bound to `message.fetched` and `inbox.status`, and a way
+    to send outcomes."""
 
-    def __init__(self, channel: aio_pika.abc.AbstractChannel, queue: aio_pika.abc.AbstractQueue) -> None:
+    def __init__(
+        self,
+        channel: aio_pika.abc.AbstractChannel,
+        queue: aio_pika.abc.AbstractQueue,
+        status_queue: aio_pika.abc.AbstractQueue,
+    ) -> None:
         self.channel = channel
         self.queue = queue
+        self.status_queue = status_queue
+        self.statuses: list[InboxStatus] = []
+        self._matched = 0  # statuses before this index were passed by an earlier next_status
+
+    async def next_status(
+        self, match: Callable[[InboxStatus], bool], what: str, seconds: float = DEADLINE_SECONDS
+    ) -> InboxStatus:
+        """The first `inbox.status` event after the one the previous call returned that `match`es."""
+
+        async def get() -> InboxStatus | None:
+            while incoming := await self.status_queue.get(fail=False, no_ack=True):
+                self.statuses.append(InboxStatus.model_validate_json(incoming.body))
+            for index in range(self._matched, len(self.statuses)):
+                if match(self.statuses[index]):
+                    self._matched = index + 1
+                    return self.statuses[index]
+            return None
+
+        return await eventually(get, what, seconds)
 
     async def next_fetched(self, seconds: float = DEADLINE_SECONDS) -> MessageFetched:
         async def get() -> MessageFetched | None:
@@ -167,6 +207,8 @@ async def bus(amqp_url: str) -> AsyncIterator[Bus]:
         exchange = await channel.declare_exchange(topology.EXCHANGE_NAME, aio_pika.ExchangeType.TOPIC, durable=True)
         queue = await channel.declare_queue("test.message-fetched", durable=False, exclusive=True)
         await queue.bind(exchange, routing_key=topology.MESSAGE_FETCHED)
-        yield Bus(channel, queue)
+        status_queue = await channel.declare_queue("test.inbox-status", durable=False, exclusive=True)
+        await status_queue.bind(exchange, routing_key=topology.INBOX_STATUS)
+        yield Bus(channel, queue, status_queue)
     finally:
         await connection.close()

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+
 import asyncpg
+import pytest
+from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from intake.fetcher.settings import FetcherSettings
 from intake.shared import topology
 from intake.shared.blobs import blob_key, get_blob, put_blob
-from intake.shared.contracts import Outcome
+from intake.shared.contracts import InboxState, Outcome
 from intake.shared.migrations import migrate, migrate_blobs
-from tests.integration.fetcher.conftest import Bus, InboxFactory, eventually, message, running
-from tests.support.dovecot import Dovecot, Mailbox
+from intake.shared.secrets import SecretBox
+from tests.integration.fetcher.conftest import SERVICE_TOKEN, Bus, InboxFactory, eventually, message, running
+from tests.support.access_tokens import AccessTokenEndpoint, needs_reauth_answer, token_answer
+from tests.support.dovecot import Dovecot, Mailbox, running_dovecot
 
 
 async def _row(db: asyncpg.Connection, inbox_id: int, uid: int) -> asyncpg.Record | None:
@@ -168,16 +175,28 @@ async def test_implicit_tls_without_the_ca_is_refused(
     assert await db.fetchval("SELECT count(*) FROM fetcher.checkpoints") == 0
 
 
-async def test_too_large_message_is_left_in_the_mailbox(
+async def test_too_large_message_is_published_rejected_with_its_header_and_left_in_the_mailbox(
     dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus, db: asyncpg.Connection
 ) -> None:
     mailbox = dovecot.new_user()
-    await make_inbox(mailbox)
-    large = mailbox.append(message("large") + b"x" * 2048 + b"\r\n")
+    await make_inbox(mailbox, processed_action="delete")
+    raw = message("large", "<large@example.com>") + b"x" * 2048 + b"\r\n"
+    large = mailbox.append(raw)
     small = mailbox.append(message("small"))
 
     async with running(fetcher_settings.model_copy(update={"fetcher_max_message_bytes": 1024})):
+        rejected = await bus.next_fetched()
+        assert rejected.uid == large
+        assert rejected.rejected == f"too large: {len(raw)} bytes, the limit is 1024 bytes"
+        assert (rejected.size, rejected.message_id, rejected.subject) == (len(raw), "<large@example.com>", "large")
+        header = await get_blob(db, rejected.raw_sha256)
+        assert header is not None
+        assert raw.startswith(header)
+        assert header.endswith(b"\r\n\r\n")
+        assert b"xxxx" not in header
         assert (await bus.next_fetched()).uid == small
+        await bus.send_processed(rejected, Outcome.REJECTED)
+        await eventually(lambda: _state_is(db, rejected.inbox_id, large, "processed"), "the rejection recorded")
     assert await bus.pending_fetched() == 0
     assert mailbox.uids() == [large, small]
     assert mailbox.flags(large) == set()
@@ -257,3 +276,262 @@ async def test_outcome_for_an_unknown_message_is_acked_and_ignored(
         assert await bus.queue_depth(topology.FETCHER_PROCESSED_QUEUE) == 0
     assert await bus.queue_depth(topology.DEAD_LETTER_QUEUE_NAME) == 0
     assert await db.fetchval("SELECT count(*) FROM fetcher.messages") == 1
+
+
+# -- encryption, folders, health ------------------------------------------------------------------------
+async def test_starttls_inbox_with_its_ca(
+    dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus
+) -> None:
+    mailbox = dovecot.new_user()
+    await make_inbox(mailbox, hostname="localhost", encryption="tls", ca_certificate=dovecot.ca_pem)
+    uid = mailbox.append(message("over STARTTLS"))
+
+    async with running(fetcher_settings):
+        assert (await bus.next_fetched()).uid == uid
+        ok = await bus.next_status(lambda s: s.state is InboxState.OK, "an ok status")
+        assert (ok.last_error, ok.consecutive_failures, ok.push) == (None, 0, True)
+        assert ok.last_success_at is not None
+
+
+async def test_starttls_without_the_ca_is_an_error_in_words(
+    dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus
+) -> None:
+    mailbox = dovecot.new_user()
+    inbox_id = await make_inbox(mailbox, hostname="localhost", encryption="tls")
+    mailbox.append(message("must not be read"))
+
+    async with running(fetcher_settings):
+        first = await bus.next_status(lambda s: s.inbox_id == inbox_id, "an error status")
+        second = await bus.next_status(lambda s: s.consecutive_failures >= 2, "a second failure")
+    assert first.state is InboxState.ERROR
+    assert first.last_error is not None
+    assert first.last_error.startswith("certificate not trusted")
+    assert (first.consecutive_failures, first.last_success_at) == (1, None)
+    assert second.state is InboxState.ERROR
+    assert await bus.pending_fetched() == 0
+
+
+async def test_missing_folder_is_an_inbox_error(
+    dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus
+) -> None:
+    mailbox = dovecot.new_user()
+    await make_inbox(mailbox, directory="Tickets ✓")
+
+    async with running(fetcher_settings):
+        status = await bus.next_status(lambda s: s.state is InboxState.ERROR, "an error status")
+    assert status.last_error == "folder 'Tickets ✓' does not exist"
+
+
+async def test_non_ascii_folder(
+    dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus
+) -> None:
+    mailbox = dovecot.new_user()
+    mailbox.create_folder("Kundenanfragen &AMQ- Entw&APw-rfe")  # "Kundenanfragen Ä Entwürfe"
+    await make_inbox(mailbox, directory="Kundenanfragen Ä Entwürfe")
+    uid = mailbox.append(message("umlaut folder"), folder="Kundenanfragen &AMQ- Entw&APw-rfe")
+
+    async with running(fetcher_settings):
+        assert (await bus.next_fetched()).uid == uid
+
+
+async def test_wrong_password_then_fixed(
+    dovecot: Dovecot,
+    make_inbox: InboxFactory,
+    fetcher_settings: FetcherSettings,
+    bus: Bus,
+    config_db: asyncpg.Connection,
+    secret_key: str,
+) -> None:
+    mailbox = dovecot.new_user()
+    inbox_id = await make_inbox(mailbox, password_encrypted=SecretBox(secret_key).encrypt("not the password"))
+    uid = mailbox.append(message("after the fix"))
+
+    async with running(fetcher_settings):
+        wrong = await bus.next_status(lambda s: s.state is InboxState.ERROR, "an error status")
+        assert wrong.last_error is not None
+        assert wrong.last_error.startswith("wrong username or password")
+        assert "not the password" not in wrong.last_error
+        await config_db.execute(
+            "UPDATE config.inboxes SET password_encrypted = $2, updated_at = now() WHERE id = $1",
+            inbox_id,
+            SecretBox(secret_key).encrypt(mailbox.password),
+        )
+        assert (await bus.next_fetched()).uid == uid
+        ok = await bus.next_status(lambda s: s.state is InboxState.OK, "an ok status")
+    assert (ok.last_error, ok.consecutive_failures) == (None, 0)
+
+
+# -- IDLE and polling ------------------------------------------------------------------------------------
+async def test_mail_arriving_while_idling_is_published(
+    dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus
+) -> None:
+    mailbox = dovecot.new_user()
+    # A full check only every 10 minutes: within the test, only an IDLE push can deliver the message.
+    await make_inbox(mailbox, poll_interval_seconds=600)
+
+    async with running(fetcher_settings):
+        await bus.next_status(lambda s: s.state is InboxState.OK and s.push is True, "the inbox to be idling")
+        await asyncio.sleep(0.5)  # past the first cycle, into IDLE
+        uid = mailbox.append(message("pushed"))
+        assert (await bus.next_fetched()).uid == uid
+        later = mailbox.append(message("pushed again"))
+        assert (await bus.next_fetched()).uid == later
+
+
+@pytest.fixture(scope="module")
+def plain_dovecot() -> Iterator[Dovecot]:
+    """A Dovecot announcing neither IDLE nor UIDPLUS, as some servers do."""
+    capabilities = "IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE"
+    with running_dovecot(extra_config=f"imap_capability = {capabilities}") as server:
+        yield server
+
+
+async def test_without_idle_the_inbox_is_polled(
+    plain_dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus
+) -> None:
+    mailbox = plain_dovecot.new_user()
+    await make_inbox(mailbox, poll_interval_seconds=1)
+
+    async with running(fetcher_settings):
+        ok = await bus.next_status(lambda s: s.state is InboxState.OK, "an ok status")
+        assert ok.push is False
+        uid = mailbox.append(message("polled"))
+        assert (await bus.next_fetched()).uid == uid
+
+
+async def test_delete_without_uidplus_never_expunges_what_others_flagged(
+    plain_dovecot: Dovecot,
+    make_inbox: InboxFactory,
+    fetcher_settings: FetcherSettings,
+    bus: Bus,
+    db: asyncpg.Connection,
+) -> None:
+    mailbox = plain_dovecot.new_user()
+    inbox_id = await make_inbox(mailbox, processed_action="delete")
+    ours = mailbox.append(message("ours"))
+    theirs = mailbox.append(message("flagged by a person"), flags="\\Deleted \\Seen")
+
+    async with running(fetcher_settings):
+        events = {event.uid: event for event in [await bus.next_fetched(), await bus.next_fetched()]}
+        await bus.send_processed(events[ours], Outcome.ISSUE_CREATED)
+        await eventually(lambda: _action_done(db, inbox_id, ours), "the delete to be recorded done")
+    # Flagged \Deleted, not expunged: a plain EXPUNGE would also have removed the other message.
+    assert mailbox.uids() == [ours, theirs]
+    assert mailbox.flags(ours) == {"\\Deleted"}
+    assert mailbox.flags(theirs) == {"\\Deleted", "\\Seen"}
+
+
+# -- recovery ---------------------------------------------------------------------------------------------
+async def test_connection_cut_mid_fetch_recovers(
+    dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus
+) -> None:
+    mailbox = dovecot.new_user()
+    await make_inbox(mailbox)
+    uids = mailbox.append_many([message(f"bulk {i}") + b"y" * 4000 + b"\r\n" for i in range(600)])
+    settings = fetcher_settings.model_copy(update={"fetcher_max_messages_per_cycle": 20})
+
+    async with running(settings):
+        seen = {(await bus.next_fetched()).uid for _ in range(5)}
+        dovecot.kick(mailbox.username)
+        await bus.next_status(lambda s: s.state is InboxState.ERROR, "the cut to be reported")
+        while len(seen) < len(uids):
+            seen.add((await bus.next_fetched()).uid)
+        await bus.next_status(lambda s: s.state is InboxState.OK and s.consecutive_failures == 0, "recovery")
+    assert seen == set(uids)
+
+
+# -- OAuth2 ------------------------------------------------------------------------------------------------
+@pytest.fixture
+def oauth2_settings(fetcher_settings: FetcherSettings, access_tokens: AccessTokenEndpoint) -> FetcherSettings:
+    return fetcher_settings.model_copy(
+        update={"config_api_url": access_tokens.url, "service_token": SecretStr(SERVICE_TOKEN)}
+    )
+
+
+async def test_oauth2_inbox_signs_in_with_a_token_from_config_api(
+    oauth2_dovecot: Dovecot,
+    make_inbox: InboxFactory,
+    oauth2_settings: FetcherSettings,
+    access_tokens: AccessTokenEndpoint,
+    bus: Bus,
+) -> None:
+    assert oauth2_dovecot.oauth2 is not None
+    mailbox = oauth2_dovecot.new_user()
+    inbox_id = await make_inbox(mailbox, auth="oauth2", password_encrypted=None)
+    token = oauth2_dovecot.oauth2.grant(mailbox.username)
+    access_tokens.answer(inbox_id, token_answer(token, mailbox.username))
+    uid = mailbox.append(message("via XOAUTH2"))
+
+    async with running(oauth2_settings):
+        assert (await bus.next_fetched()).uid == uid
+        oauth2_dovecot.kick(mailbox.username)  # the next session signs in with the cached token
+        await bus.next_status(lambda s: s.state is InboxState.ERROR, "the cut to be reported")
+        await bus.next_status(lambda s: s.state is InboxState.OK and s.consecutive_failures == 0, "recovery")
+    assert access_tokens.asked(inbox_id) == 1
+    assert oauth2_dovecot.oauth2.requests.count(token) >= 2
+
+
+async def test_oauth2_token_refused_by_the_server(
+    oauth2_dovecot: Dovecot,
+    make_inbox: InboxFactory,
+    oauth2_settings: FetcherSettings,
+    access_tokens: AccessTokenEndpoint,
+    bus: Bus,
+) -> None:
+    mailbox = oauth2_dovecot.new_user()
+    inbox_id = await make_inbox(mailbox, auth="oauth2", password_encrypted=None)
+    access_tokens.answer(inbox_id, token_answer("never-granted", mailbox.username))
+
+    async with running(oauth2_settings):
+        refused = await bus.next_status(lambda s: s.state is InboxState.ERROR, "an error status")
+        # A refused token is not used again: the next attempt asks config-api for a new one.
+        await eventually(lambda: _asked_at_least(access_tokens, inbox_id, 2), "a new token to be asked for")
+    assert refused.last_error is not None
+    assert "refused the OAuth2 access token" in refused.last_error
+    assert "never-granted" not in refused.last_error
+
+
+async def _asked_at_least(endpoint: AccessTokenEndpoint, inbox_id: int, times: int) -> bool:
+    return endpoint.asked(inbox_id) >= times
+
+
+async def test_needs_reauth_is_reported_once_and_not_asked_again_until_the_settings_change(
+    oauth2_dovecot: Dovecot,
+    make_inbox: InboxFactory,
+    oauth2_settings: FetcherSettings,
+    access_tokens: AccessTokenEndpoint,
+    bus: Bus,
+    config_db: asyncpg.Connection,
+) -> None:
+    assert oauth2_dovecot.oauth2 is not None
+    mailbox = oauth2_dovecot.new_user()
+    inbox_id = await make_inbox(mailbox, auth="oauth2", password_encrypted=None)
+    access_tokens.answer(inbox_id, needs_reauth_answer("invalid_grant: the refresh token was revoked"))
+    uid = mailbox.append(message("after reconnecting"))
+
+    async with running(oauth2_settings):
+        status = await bus.next_status(lambda s: s.state is InboxState.NEEDS_REAUTH, "a needs_reauth status")
+        assert status.last_error is not None
+        assert "invalid_grant" in status.last_error
+        # Several reconnect backoffs (at most 2 s here) and settings refreshes (0.2 s) pass: no new request.
+        await asyncio.sleep(5)
+        assert access_tokens.asked(inbox_id) == 1
+
+        # A person reconnects the inbox: config-api stores the new grant and the settings change.
+        access_tokens.answer(inbox_id, token_answer(oauth2_dovecot.oauth2.grant(mailbox.username), mailbox.username))
+        await config_db.execute("UPDATE config.inboxes SET updated_at = now() WHERE id = $1", inbox_id)
+        assert (await bus.next_fetched()).uid == uid
+        await bus.next_status(lambda s: s.state is InboxState.OK, "an ok status")
+    assert access_tokens.asked(inbox_id) == 2
+    assert [s.state for s in bus.statuses].count(InboxState.NEEDS_REAUTH) == 1
+
+
+async def test_oauth2_without_a_service_token(
+    oauth2_dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus
+) -> None:
+    mailbox = oauth2_dovecot.new_user()
+    await make_inbox(mailbox, auth="oauth2", password_encrypted=None)
+
+    async with running(fetcher_settings):
+        status = await bus.next_status(lambda s: s.state is InboxState.ERROR, "an error status")
+    assert status.last_error == "INTAKE_SERVICE_TOKEN is not set"

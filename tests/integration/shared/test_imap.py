@@ -320,5 +320,12 @@ async def test_a_server_that_never_greets_times_out() -> None:
 
 
 async def test_closed_port_is_a_connect_error() -> None:
-    with pytest.raises(ImapConnectError):
-        await ImapClient.connect(ImapEndpoint("127.0.0.1", _free_port(), Encryption.NONE), STEP_SECONDS)
+    port = _free_port()
+    with pytest.raises(ImapConnectError, match=f"connection refused by 127.0.0.1 port {port}"):
+        await ImapClient.connect(ImapEndpoint("127.0.0.1", port, Encryption.NONE), STEP_SECONDS)
+
+
+async def test_unknown_host_is_a_connect_error() -> None:
+    with pytest.raises(ImapConnectError, match=r"host 'imap\.example\.invalid' not found") as raised:
+        await ImapClient.connect(ImapEndpoint("imap.example.invalid", 993, Encryption.SSL), STEP_SECONDS)
+    assert raised.value.stage == "connect"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from intake.fetcher.actions import MailboxAction
-from intake.fetcher.auth import authenticator_for
+from intake.fetcher.auth import AccessTokens, OAuth2Login, authenticator_for
 from intake.fetcher.checkpoint import FirstFetch
 from intake.fetcher.inboxes import InboxSettings
 from intake.shared.imap import Encryption, PasswordLogin
@@ -48,8 +48,14 @@ def test_password_login() -> None:
         (replace(INBOX, password_encrypted=None), BOX, "no password"),
         (INBOX, SecretBox(SecretBox.generate_key()), "cannot be decrypted"),
         (replace(INBOX, auth="oauth2"), BOX, "OAuth2"),
+        (replace(INBOX, auth="kerberos"), BOX, "unknown auth mode"),
     ],
 )
 def test_config_errors(inbox: InboxSettings, box: SecretBox, reason: str) -> None:
     with pytest.raises(ImapSettingsError, match=reason):
         authenticator_for(inbox, box)
+
+
+def test_oauth2_login_uses_the_inbox_tokens() -> None:
+    tokens = AccessTokens("http://127.0.0.1:9", "service", INBOX.id, 5.0)
+    assert authenticator_for(replace(INBOX, auth="oauth2"), BOX, tokens) == OAuth2Login(tokens)

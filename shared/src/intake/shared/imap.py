@@ -21,6 +21,7 @@ import asyncio
 import base64
 import functools
 import re
+import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -245,6 +246,11 @@ _NEW_MAIL = re.compile(rb"^\d+ (EXISTS|RECENT)\b", re.I)
 _NONEXISTENT = re.compile(r"\[NONEXISTENT\]", re.I)
 
 
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 def _sasl_safe(value: str) -> bool:
     return not any(char in value for char in "\x00\x01\r\n")
 
@@ -326,6 +332,11 @@ class ImapClient:
             raise ImapTimeout(stage, f"no answer within {limit:g} seconds") from None
         except ssl.SSLError as error:
             raise ImapTlsError("tls", _describe_tls(error)) from None
+        except socket.gaierror as error:
+            raise ImapConnectError(stage, f"host {self._endpoint.host!r} not found ({error.strerror})") from None
+        except ConnectionRefusedError:
+            endpoint = self._endpoint
+            raise ImapConnectError(stage, f"connection refused by {endpoint.host} port {endpoint.port}") from None
         except OSError as error:
             raise ImapConnectError(stage, error.strerror or str(error) or type(error).__name__) from None
         except aioimaplib.AioImapException as error:
@@ -475,6 +486,7 @@ class ImapClient:
             queue.get_nowait()
         # aioimaplib's own stop timer is set past ours: we end IDLE ourselves.
         idle_task = await self._step("idle", lambda: raw.idle_start(timeout=seconds + 2 * self._timeout))
+        idle_task.add_done_callback(_retrieve)  # a lost connection fails it; that is reported by _wait_push
         ended = False
         try:
             end = await self._wait_push(queue, seconds, wake)

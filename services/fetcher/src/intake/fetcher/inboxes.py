@@ -14,7 +14,7 @@ import asyncpg
 from intake.fetcher.actions import MailboxAction
 from intake.fetcher.checkpoint import FirstFetch
 from intake.fetcher.errors import InboxesUnavailable
-from intake.shared.database import Session
+from intake.shared.database import Executor, Session
 from intake.shared.imap import Encryption, ImapEndpoint
 
 _COLUMNS = """id, email, username, password_encrypted, hostname, port, directory, encryption, ca_certificate,
@@ -80,3 +80,11 @@ async def processed_action_of(conn: Session, inbox_id: int) -> MailboxAction | N
     """The inbox's current processed_action, or None when the inbox is gone."""
     value = await conn.fetchval("SELECT processed_action FROM config.inbox_settings WHERE id = $1", inbox_id)
     return MailboxAction(value) if value is not None else None
+
+
+async def updated_at_of(conn: Executor, inbox_id: int) -> datetime | None:
+    """When the inbox's settings last changed, or None when it is gone or inactive."""
+    value: datetime | None = await conn.fetchval(
+        "SELECT updated_at FROM config.inbox_settings WHERE id = $1 AND active", inbox_id
+    )
+    return value

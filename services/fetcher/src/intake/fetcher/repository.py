@@ -40,6 +40,7 @@ class FetchedMessage:
     sender: str | None
     subject: str | None
     fetched_at: datetime
+    rejected: str | None = None
 
     def event(self) -> MessageFetched:
         return MessageFetched(
@@ -52,6 +53,7 @@ class FetchedMessage:
             sender=self.sender,
             subject=self.subject,
             fetched_at=self.fetched_at,
+            rejected=self.rejected,
         )
 
 
@@ -64,7 +66,7 @@ class PendingAction:
     attempts: int
 
 
-_MESSAGE_COLUMNS = "id, inbox_id, uidvalidity, uid, raw_sha256, size, message_id, sender, subject, fetched_at"
+_MESSAGE_COLUMNS = "id, inbox_id, uidvalidity, uid, raw_sha256, size, message_id, sender, subject, fetched_at, rejected"
 
 
 def _message(row: asyncpg.Record) -> FetchedMessage:
@@ -111,27 +113,57 @@ async def store_message(
     raw: bytes,
     summary: HeaderSummary,
     checkpoint: Checkpoint,
+    *,
+    size: int | None = None,
+    rejected: str | None = None,
 ) -> FetchedMessage | None:
-    """Store the blob, the `stored` row and the advanced checkpoint at once; None if the row existed."""
+    """Store the blob, the `stored` row and the checkpoint at once; None if the row existed.
+
+    A rejected message stores only what was read of it (its header) with its real `size`.
+    """
     async with pool.acquire() as conn, conn.transaction():
         sha256 = await put_blob(conn, raw)
         row = await conn.fetchrow(
             f"""INSERT INTO fetcher.messages
-                    (inbox_id, uidvalidity, uid, state, raw_sha256, size, message_id, sender, subject)
-                VALUES ($1, $2, $3, 'stored', $4, $5, $6, $7, $8)
+                    (inbox_id, uidvalidity, uid, state, raw_sha256, size, message_id, sender, subject, rejected)
+                VALUES ($1, $2, $3, 'stored', $4, $5, $6, $7, $8, $9)
                 ON CONFLICT (inbox_id, uidvalidity, uid) DO NOTHING
                 RETURNING {_MESSAGE_COLUMNS}""",
             inbox_id,
             uidvalidity,
             uid,
             sha256,
-            len(raw),
+            len(raw) if size is None else size,
             summary.message_id,
             summary.sender,
             summary.subject,
+            rejected,
         )
         await save_checkpoint(conn, inbox_id, checkpoint)
+        await conn.execute(
+            "DELETE FROM fetcher.fetch_attempts WHERE inbox_id = $1 AND uidvalidity = $2 AND uid = $3",
+            inbox_id,
+            uidvalidity,
+            uid,
+        )
     return _message(row) if row is not None else None
+
+
+async def count_fetch_attempt(conn: Executor, inbox_id: int, uidvalidity: int, uid: int, error: str) -> int:
+    """Count one more failed read of a message that still exists; return the attempts so far."""
+    attempts: int = await conn.fetchval(
+        """INSERT INTO fetcher.fetch_attempts (inbox_id, uidvalidity, uid, attempts, last_error)
+           VALUES ($1, $2, $3, 1, $4)
+           ON CONFLICT (inbox_id, uidvalidity, uid)
+           DO UPDATE SET attempts = fetcher.fetch_attempts.attempts + 1, last_error = EXCLUDED.last_error,
+                         updated_at = now()
+           RETURNING attempts""",
+        inbox_id,
+        uidvalidity,
+        uid,
+        error,
+    )
+    return attempts
 
 
 async def unpublished(conn: Executor, inbox_id: int) -> list[FetchedMessage]:

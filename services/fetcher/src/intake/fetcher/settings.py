@@ -5,13 +5,14 @@ Loaded once in `__main__` and passed down; nothing here reads the environment at
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from intake.shared.settings import AmqpSettings, DatabaseSettings, LoggingSettings, SecretKeySettings
 
 
 class FetcherSettings(LoggingSettings, DatabaseSettings, AmqpSettings, SecretKeySettings):
-    """`INTAKE_DATABASE_URL`, `INTAKE_AMQP_URL`, `INTAKE_SECRET_KEY`, `INTAKE_LOG_LEVEL`, `INTAKE_FETCHER_*`."""
+    """`INTAKE_DATABASE_URL`, `INTAKE_AMQP_URL`, `INTAKE_SECRET_KEY`, `INTAKE_LOG_LEVEL`, `INTAKE_FETCHER_*`,
+    `INTAKE_CONFIG_API_URL`, `INTAKE_SERVICE_TOKEN`."""
 
     # How often the list of active inboxes is re-read from config.inbox_settings (INTAKE_FETCHER_INBOX_REFRESH_SECONDS).
     fetcher_inbox_refresh_seconds: float = Field(default=5.0, gt=0, le=3600)
@@ -29,3 +30,10 @@ class FetcherSettings(LoggingSettings, DatabaseSettings, AmqpSettings, SecretKey
     fetcher_lease_seconds: float = Field(default=15.0, ge=3, le=600)
     # Messages RabbitMQ hands the processed-consumer before it acks any (INTAKE_FETCHER_PREFETCH).
     fetcher_prefetch: int = Field(default=32, ge=1, le=1000)
+    # IMAP IDLE is ended and issued again after this long (RFC 2177: before 29 minutes) (INTAKE_FETCHER_IDLE_SECONDS).
+    fetcher_idle_seconds: float = Field(default=25 * 60, gt=0, le=29 * 60)
+    # Where config-api serves the internal access-token endpoint for OAuth2 inboxes (INTAKE_CONFIG_API_URL).
+    config_api_url: str = "http://127.0.0.1:8080"
+    # Proves the fetcher to config-api's internal endpoints; without it OAuth2 inboxes cannot sign in
+    # (INTAKE_SERVICE_TOKEN).
+    service_token: SecretStr | None = None
