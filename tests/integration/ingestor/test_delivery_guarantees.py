@@ -17,7 +17,9 @@ import asyncpg
 import pytest
 
 from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
+from intake.shared.dead_letters import replay_dead_letters
 from tests.integration.ingestor.conftest import Mailroom, MakeInbox, TestBus, make_mail
+from tests.integration.ingestor.test_app import eventually
 from tests.integration.ingestor.test_dead_letters import dead_letter_count
 from tests.support.processes import ServiceProcess, make_env, wait_until
 from tests.support.tcp_proxy import TcpProxy
@@ -199,3 +201,57 @@ async def test_postgresql_gone_for_20_seconds_mid_run_loses_nothing(
     assert "database unreachable, holding the messages in flight until it answers" in log
     assert "database reachable again" in log
     assert "processing failed, requeueing" not in log
+
+
+async def test_outage_longer_than_every_wait_ends_in_the_dead_letter_queue_and_replays(
+    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, test_bus: TestBus, tmp_path: Path
+) -> None:
+    """An outage longer than (delivery limit + 1) × INTAKE_INGESTOR_DATABASE_WAIT_SECONDS: nothing is lost.
+
+    Made as above with the TCP proxy, scaled down: a wait of 2 s and a delivery limit of 1 stand for
+    10 min and 5. Each message waits, is requeued, waits again, then ends `failed` in the dead-letter
+    queue; once PostgreSQL is back, `make replay-dlq` (here its function) files every one of them.
+    """
+    inbox_id = await make_inbox()
+    target = urlsplit(database_url)
+    proxy = await TcpProxy(target.hostname or "127.0.0.1", target.port or 5432).start()
+    ingestor = ingestor_process(
+        tmp_path,
+        "ingestor",
+        database_url=through(proxy, database_url),
+        amqp_url=amqp_url,
+        delivery_limit="1",
+        ingestor_database_wait_seconds="2",
+    )
+    ingestor.start()
+    try:
+        await started(ingestor)
+        await test_bus.broker.start()
+        mailroom = Mailroom(db, test_bus)
+        fetched = [await mailroom.fetched(inbox_id, make_mail(f"Long outage {i}", f"<long-{i}@x>")) for i in range(5)]
+
+        await proxy.cut()
+        for item in fetched:
+            await test_bus.publish(item)
+        failed = await collect(test_bus, 5, [ingestor])
+        await proxy.restore()
+
+        async def all_dead_lettered() -> bool:
+            return await dead_letter_count(amqp_url) == 5
+
+        await eventually(all_dead_lettered, "the five messages in the dead-letter queue")
+        report = await replay_dead_letters(amqp_url)
+        replayed = await collect(test_bus, 5, [ingestor])
+    finally:
+        status = await asyncio.to_thread(ingestor.stop)
+        await proxy.stop()
+    assert status == 0, ingestor.log()[-4000:]
+
+    assert {(p.outcome, p.attempts) for p in failed} == {(Outcome.FAILED, 2)}
+    assert all("DatabaseUnavailable" in p.reason for p in failed)
+    assert dict(report.moved) == {"ingestor.message-fetched": 5}
+    assert sorted(p.uid for p in replayed) == sorted(item.uid for item in fetched)
+    assert {p.outcome for p in replayed} == {Outcome.ISSUE_CREATED}
+    assert await db.fetchval("SELECT count(*) FROM tracker.issues") == 5
+    assert await dead_letter_count(amqp_url) == 0
+    assert "database still unreachable, giving the message back" in ingestor.log()
