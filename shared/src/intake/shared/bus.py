@@ -25,8 +25,14 @@ log = structlog.get_logger(__name__)
 PUBLISH_TIMEOUT_SECONDS = 10.0
 
 
-def create_broker(amqp_url: str, *, prefetch_count: int = 32, app_id: str = "intake") -> RabbitBroker:
-    """A broker whose default channel confirms every publish and raises on an unroutable one."""
+def create_broker(
+    amqp_url: str, *, prefetch_count: int = 32, app_id: str = "intake", apply_types: bool = True
+) -> RabbitBroker:
+    """A broker whose default channel confirms every publish and raises on an unroutable one.
+
+    `apply_types=False` turns off faststream's dependency injection for its subscribers: a handler
+    then gets what its subscriber's decoder returns. Injecting the message (`Context`) runs a sync
+    resolver in a worker thread per message, a cost a high-rate consumer can skip."""
     return RabbitBroker(
         amqp_url,
         default_channel=Channel(
@@ -35,6 +41,7 @@ def create_broker(amqp_url: str, *, prefetch_count: int = 32, app_id: str = "int
             on_return_raises=True,
         ),
         app_id=app_id,
+        apply_types=apply_types,
         # Handlers log what they did themselves; faststream's per-message lines cost throughput.
         logger=None,
     )

@@ -115,7 +115,8 @@ class MessageFetchedHandler:
                 return
         await message.ack()
         processed = result.processed
-        log.info(
+        # Debug: the email log records every outcome; a line per message at info costs throughput.
+        log.debug(
             "message processed",
             outcome=processed.outcome.value,
             issue_number=processed.issue_number,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +26,6 @@ from intake.ingestor.matching import DEFAULT_TAG, match_reply, match_subject, re
 from intake.ingestor.parsing import ParsedMessage, parse_message
 from intake.ingestor.repository import InboxSettings
 from intake.ingestor.threads import issue_lock_key, message_lock_key, thread_lock_key, thread_root
-from intake.shared.blobs import get_blob
 from intake.shared.contracts import IssueEvent, IssueEventKind, MessageFetched, MessageProcessed, Outcome
 from intake.shared.database import Executor, Session
 
@@ -42,6 +42,10 @@ UNREACHABLE = (
     asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,
 )
+
+
+# Messages up to this size are parsed on the event loop (well under a millisecond); larger ones in a thread.
+INLINE_PARSE_BYTES = 64 * 1024
 
 
 def _now() -> datetime:
@@ -72,8 +76,11 @@ class Ingestor:
         tag_pattern: re.Pattern[str] = DEFAULT_TAG,
         clock: Callable[[], datetime] = _now,
         limits: AttachmentLimits | None = None,
+        inbox_cache_seconds: float = 0.0,
     ) -> None:
         self._pool = pool
+        self._inbox_cache_seconds = inbox_cache_seconds
+        self._inboxes: dict[int, tuple[float, InboxSettings]] = {}
         self._tag_pattern = tag_pattern
         self._clock = clock
         self._limits = limits or AttachmentLimits()
@@ -86,35 +93,56 @@ class Ingestor:
             raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
 
     async def _process(self, fetched: MessageFetched, attempt: int) -> Result:
-        stored = await repository.stored_outcome(self._pool, fetched)
-        if stored is not None and not decides_again(fetched, stored):
-            log.info("message already processed, re-emitting its outcome", outcome=stored.outcome.value)
-            return await self._reemit(self._pool, stored)
-        if fetched.rejected is not None:
-            # The fetcher refused the message (too large); the blob holds only its header. Nothing to parse.
-            return await self._reject(fetched, fetched.rejected, attempt)
-        try:
-            raw = await get_blob(self._pool, fetched.raw_sha256)
-            if raw is None:
-                raise MissingBlob(f"the raw message {fetched.raw_sha256} is not in the blob store")
-            inbox = await repository.inbox_settings(self._pool, fetched.inbox_id)
-            if inbox is None:
-                raise UnknownInbox(f"inbox {fetched.inbox_id} no longer exists")
-            # Parsing is CPU work (a message may be 25 MiB): off the event loop, so heartbeats and
-            # the other in-flight messages go on meanwhile.
-            message = await asyncio.to_thread(parse_message, raw)
-            too_large = over_limit(message.attachments, self._limits)
-            if too_large is not None:
-                raise TooLarge(too_large)
-        except PermanentError as error:
-            return await self._reject(fetched, error.reason, attempt)
-        return await self._store(fetched, message, inbox, attempt)
+        # One connection for the whole message: each acquire/release from the pool costs time, and
+        # every round trip to PostgreSQL is most of what a small message costs.
+        async with self._pool.acquire() as conn:
+            stored, raw = await repository.stored_outcome_or_raw(conn, fetched, fetched.raw_sha256)
+            if stored is not None and not decides_again(fetched, stored):
+                log.info("message already processed, re-emitting its outcome", outcome=stored.outcome.value)
+                return await self._reemit(conn, stored)
+            if fetched.rejected is not None:
+                # The fetcher refused the message (too large); the blob holds only its header. Nothing to parse.
+                return await self._reject(conn, fetched, fetched.rejected, attempt)
+            try:
+                if raw is None:
+                    raise MissingBlob(f"the raw message {fetched.raw_sha256} is not in the blob store")
+                inbox = await self._inbox_settings(conn, fetched.inbox_id, fresh=fetched.replay)
+                if inbox is None:
+                    raise UnknownInbox(f"inbox {fetched.inbox_id} no longer exists")
+                message = await self._parse(raw)
+                too_large = over_limit(message.attachments, self._limits)
+                if too_large is not None:
+                    raise TooLarge(too_large)
+            except PermanentError as error:
+                return await self._reject(conn, fetched, error.reason, attempt)
+            return await self._store(conn, fetched, message, inbox, attempt)
 
-    async def _reject(self, fetched: MessageFetched, reason: str, attempt: int) -> Result:
+    @staticmethod
+    async def _parse(raw: bytes) -> ParsedMessage:
+        if len(raw) <= INLINE_PARSE_BYTES:
+            # A thread hop costs more than parsing a small message does.
+            return parse_message(raw)
+        # Parsing is CPU work (a message may be 25 MiB): off the event loop, so heartbeats and
+        # the other in-flight messages go on meanwhile.
+        return await asyncio.to_thread(parse_message, raw)
+
+    async def _inbox_settings(self, conn: Executor, inbox_id: int, *, fresh: bool) -> InboxSettings | None:
+        """The inbox's settings, read at most every `inbox_cache_seconds` (a replay reads them afresh:
+        it is asked for after someone changed them)."""
+        now = time.monotonic()
+        cached = self._inboxes.get(inbox_id)
+        if cached is not None and cached[0] > now and not fresh:
+            return cached[1]
+        inbox = await repository.inbox_settings(conn, inbox_id)
+        if inbox is not None and self._inbox_cache_seconds > 0:
+            self._inboxes[inbox_id] = (now + self._inbox_cache_seconds, inbox)
+        return inbox
+
+    async def _reject(self, conn: Executor, fetched: MessageFetched, reason: str, attempt: int) -> Result:
         rejected = self._outcome(fetched, fetched.message_id, Outcome.REJECTED, reason, None, attempt)
-        recorded = await repository.record_outcome(self._pool, rejected, replace_skip=fetched.replay)
+        recorded = await repository.record_outcome(conn, rejected, replace_skip=fetched.replay)
         if recorded.outcome is not Outcome.REJECTED:
-            return await self._reemit(self._pool, recorded)
+            return await self._reemit(conn, recorded)
         return Result(recorded)
 
     async def _reemit(self, conn: Executor, stored: MessageProcessed) -> Result:
@@ -125,42 +153,35 @@ class Ingestor:
         return Result(stored, None if title is None else self._event(stored, title))
 
     async def _store(
-        self, fetched: MessageFetched, message: ParsedMessage, inbox: InboxSettings, attempt: int
+        self, conn: Session, fetched: MessageFetched, message: ParsedMessage, inbox: InboxSettings, attempt: int
     ) -> Result:
         subject = match_subject(message.subject, self._tag_pattern)
         root = thread_root(message)
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with conn.transaction():
             subject_issue_exists = subject.number is not None and await repository.issue_exists(conn, subject.number)
             # Locks in a fixed order, at most one of each kind (so no deadlock): the thread's, then the
             # Message-ID's (two copies of one message under different thread roots), then the tagged
             # issue's (a tagged message ties its thread root to that issue). Issues are never deleted,
             # so `subject_issue_exists` cannot change under the lock.
-            await repository.lock(conn, thread_lock_key(fetched.inbox_id, root, fetched.raw_sha256))
+            keys = [thread_lock_key(fetched.inbox_id, root, fetched.raw_sha256)]
             if message.message_id is not None:
-                await repository.lock(conn, message_lock_key(fetched.inbox_id, message.message_id))
+                keys.append(message_lock_key(fetched.inbox_id, message.message_id))
             if subject.number is not None and subject_issue_exists:
-                await repository.lock(conn, issue_lock_key(subject.number))
-            # Another delivery of this message may have finished while we waited for the lock.
-            stored = await repository.stored_outcome(conn, fetched)
-            if stored is not None and not decides_again(fetched, stored):
-                return await self._reemit(conn, stored)
-            reply = None
-            if not subject_issue_exists:
-                candidates = reply_candidates(message)
-                reply = match_reply(
-                    message,
-                    await repository.issues_holding(conn, fetched.inbox_id, candidates),
-                    await repository.thread_issues(conn, fetched.inbox_id, candidates),
-                )
+                keys.append(issue_lock_key(subject.number))
+            await repository.lock(conn, *keys)
+            # Another delivery of this message may have finished while we waited for the lock. The
+            # reply candidates end with the message's own Message-ID, so the same read also says
+            # whether this message is already on an issue.
+            candidates = reply_candidates(message)
+            found = await repository.read_under_lock(conn, fetched, candidates)
+            if found.stored is not None and not decides_again(fetched, found.stored):
+                return await self._reemit(conn, found.stored)
+            reply = None if subject_issue_exists else match_reply(message, found.on_issues, found.thread_roots)
             facts = Facts(
                 subject=subject,
                 subject_issue_exists=subject_issue_exists,
                 reply=reply,
-                stored_on_issue=(
-                    await repository.issue_holding_message(conn, fetched.inbox_id, message.message_id)
-                    if message.message_id is not None
-                    else None
-                ),
+                stored_on_issue=found.on_issues.get(message.message_id) if message.message_id is not None else None,
                 message_id=message.message_id,
                 sender=message.sender.address if message.sender else None,
                 auto=auto_generated(message),

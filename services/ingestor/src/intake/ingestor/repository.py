@@ -7,6 +7,7 @@ message is stored in one transaction. No decisions here: `decision.py` makes the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -55,9 +56,14 @@ async def inbox_settings(conn: Executor, inbox_id: int) -> InboxSettings | None:
     )
 
 
-async def lock(conn: Session, key: int) -> None:
-    """Hold the advisory lock `key` (a thread, a Message-ID, an issue) until the transaction ends."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
+async def lock(conn: Session, *keys: int) -> None:
+    """Hold the advisory locks `keys` (a thread, a Message-ID, an issue) until the transaction ends.
+
+    One statement for all of them (one round trip); PostgreSQL evaluates a select list left to
+    right, so they are taken in the order given, which is what keeps lockers free of deadlocks."""
+    if keys:
+        columns = ", ".join(f"pg_advisory_xact_lock(${index})" for index in range(1, len(keys) + 1))
+        await conn.execute(f"SELECT {columns}", *keys)
 
 
 def _processed(row: asyncpg.Record) -> MessageProcessed:
@@ -84,6 +90,59 @@ async def stored_outcome(conn: Executor, ref: MessageRef) -> MessageProcessed | 
         ref.uid,
     )
     return None if row is None else _processed(row)
+
+
+async def stored_outcome_or_raw(
+    conn: Executor, ref: MessageRef, raw_sha256: str
+) -> tuple[MessageProcessed | None, bytes | None]:
+    """The outcome already recorded for (inbox, UIDVALIDITY, UID), and the raw bytes: one round trip
+    for what every message needs first (the bytes are read on a repeat too; repeats are rare)."""
+    row = await conn.fetchrow(
+        """SELECT o.*, b.content AS raw FROM (SELECT 1) AS one
+           LEFT JOIN tracker.outcomes o ON o.inbox_id = $1 AND o.uidvalidity = $2 AND o.uid = $3
+           LEFT JOIN blobs.blobs b ON b.sha256 = $4""",
+        ref.inbox_id,
+        ref.uidvalidity,
+        ref.uid,
+        raw_sha256,
+    )
+    assert row is not None
+    return (None if row["outcome"] is None else _processed(row)), row["raw"]
+
+
+@dataclass(frozen=True)
+class UnderLock:
+    """What the ingestor reads once it holds a message's locks."""
+
+    stored: MessageProcessed | None
+    # Of the message's reply candidates: those stored on an issue of this inbox, and those that are
+    # the root of a thread tied to an issue, each with the issue's number.
+    on_issues: dict[str, int]
+    thread_roots: dict[str, int]
+
+
+async def read_under_lock(conn: Executor, ref: MessageRef, candidates: Sequence[str]) -> UnderLock:
+    """The outcome stored for (inbox, UIDVALIDITY, UID), and which of `candidates` (Message-IDs) are on
+    an issue or root a thread tied to one: one round trip."""
+    row = await conn.fetchrow(
+        """SELECT o.*,
+                  (SELECT json_object_agg(m.message_id, m.issue_number) FROM tracker.messages m
+                   WHERE m.inbox_id = $1 AND m.message_id = ANY($4::text[])) AS on_issues,
+                  (SELECT json_object_agg(t.root_message_id, t.issue_number) FROM tracker.threads t
+                   WHERE t.inbox_id = $1 AND t.root_message_id = ANY($4::text[])) AS thread_roots
+           FROM (SELECT 1) AS one
+           LEFT JOIN tracker.outcomes o ON o.inbox_id = $1 AND o.uidvalidity = $2 AND o.uid = $3""",
+        ref.inbox_id,
+        ref.uidvalidity,
+        ref.uid,
+        list(candidates),
+    )
+    assert row is not None
+    return UnderLock(
+        stored=None if row["outcome"] is None else _processed(row),
+        on_issues=json.loads(row["on_issues"]) if row["on_issues"] else {},
+        thread_roots=json.loads(row["thread_roots"]) if row["thread_roots"] else {},
+    )
 
 
 _RECORD_OUTCOME = """INSERT INTO tracker.outcomes
@@ -130,44 +189,9 @@ async def issue_exists(conn: Executor, number: int) -> bool:
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM tracker.issues WHERE number = $1)", number))
 
 
-async def issue_holding_message(conn: Executor, inbox_id: int, message_id: str) -> int | None:
-    """The issue that already holds `message_id` from this inbox, or None."""
-    number: int | None = await conn.fetchval(
-        "SELECT issue_number FROM tracker.messages WHERE inbox_id = $1 AND message_id = $2",
-        inbox_id,
-        message_id,
-    )
-    return number
-
-
 async def issue_title(conn: Executor, number: int) -> str | None:
     title: str | None = await conn.fetchval("SELECT title FROM tracker.issues WHERE number = $1", number)
     return title
-
-
-async def issues_holding(conn: Executor, inbox_id: int, message_ids: Sequence[str]) -> dict[str, int]:
-    """Of `message_ids`, those stored on an issue from this inbox, with the issue's number."""
-    if not message_ids:
-        return {}
-    rows = await conn.fetch(
-        "SELECT message_id, issue_number FROM tracker.messages WHERE inbox_id = $1 AND message_id = ANY($2::text[])",
-        inbox_id,
-        list(message_ids),
-    )
-    return {row["message_id"]: row["issue_number"] for row in rows}
-
-
-async def thread_issues(conn: Executor, inbox_id: int, message_ids: Sequence[str]) -> dict[str, int]:
-    """Of `message_ids`, those that are the root of a thread tied to an issue in this inbox, with its number."""
-    if not message_ids:
-        return {}
-    rows = await conn.fetch(
-        """SELECT root_message_id, issue_number FROM tracker.threads
-           WHERE inbox_id = $1 AND root_message_id = ANY($2::text[])""",
-        inbox_id,
-        list(message_ids),
-    )
-    return {row["root_message_id"]: row["issue_number"] for row in rows}
 
 
 async def remember_thread(conn: Executor, inbox_id: int, root_message_id: str, issue_number: int) -> None:

@@ -26,6 +26,10 @@ class IngestorSettings(LoggingSettings, DatabaseSettings, AmqpSettings):
     ingestor_max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
     ingestor_max_message_attachment_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
 
+    # How long the ingestor reuses an inbox's settings before reading them again
+    # (INTAKE_INGESTOR_INBOX_CACHE_SECONDS): a change reaches it within this time; 0 reads them per message.
+    ingestor_inbox_cache_seconds: float = Field(default=2.0, ge=0, le=300)
+
     def attachment_limits(self) -> AttachmentLimits:
         return AttachmentLimits(self.ingestor_max_attachment_bytes, self.ingestor_max_message_attachment_bytes)
 
