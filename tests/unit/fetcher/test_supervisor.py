@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import doctest
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -252,39 +252,31 @@ async def test_inactive_inbox_is_stopped_and_released() -> None:
     await sup.stop()
 
 
+async def until(condition: Callable[[], bool], what: str, seconds: float = 20.0) -> None:
+    """Wait (generously: the machine is shared) until `condition()` holds."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
 async def test_loops_stop_when_the_leases_cannot_be_renewed_in_time() -> None:
     config, loops, table = FakeConfig(), FakeLoops(), FakeLeaseTable()
     config.inboxes = [FakeInbox(1, T0), FakeInbox(2, T0)]
-    ownership = FakeOwnership(table, "me", lease_seconds=0.6)
+    ownership = FakeOwnership(table, "me", lease_seconds=3.0)
     sup = Supervisor(config.load, loops.run, 60, ownership)
     runner = asyncio.create_task(sup.run())
-    for _ in range(100):
-        await asyncio.sleep(0.02)
-        if sup.running == {1, 2}:
-            break
-    assert sup.running == {1, 2}
+    await until(lambda: sup.running == {1, 2}, "both loops")
 
     table.down = True  # renewals fail from now on
-    for _ in range(200):
-        await asyncio.sleep(0.02)
-        if not sup.running:
-            break
-    assert sup.running == frozenset()
+    await until(lambda: sup.running == frozenset(), "the watchdog to stop the loops")
     assert sorted(loops.cancelled) == [1, 2]
 
     table.down = False  # the database is back and nobody took the leases: the loops come back
-    for _ in range(200):
-        await asyncio.sleep(0.02)
-        if sup.running == {1, 2}:
-            break
-    assert sup.running == {1, 2}
+    await until(lambda: sup.running == {1, 2}, "the loops to come back")
 
     ownership.hang = True  # a renewal that never answers is a failed one too
-    for _ in range(200):
-        await asyncio.sleep(0.02)
-        if not sup.running:
-            break
-    assert sup.running == frozenset()
+    await until(lambda: sup.running == frozenset(), "the watchdog to stop the loops again")
     ownership.hang = False
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)
@@ -295,16 +287,13 @@ async def test_loops_stop_when_the_leases_cannot_be_renewed_in_time() -> None:
 async def test_a_nudge_refreshes_at_once() -> None:
     config, loops = FakeConfig(), FakeLoops()
     config.inboxes = []
-    sup = Supervisor(config.load, loops.run, 3600, sole_owner())
+    # Ticks every 200 s: only the nudge can start the loop within the wait below.
+    sup = Supervisor(config.load, loops.run, 3600, FakeOwnership(FakeLeaseTable(), "me", lease_seconds=600))
     runner = asyncio.create_task(sup.run())
     await settle()
     config.inboxes = [FakeInbox(7, T0)]
     sup.nudge(7)
-    for _ in range(100):
-        await asyncio.sleep(0.01)
-        if sup.running == {7}:
-            break
-    assert sup.running == {7}
+    await until(lambda: sup.running == {7}, "the nudged refresh")
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)
 
