@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections import Counter
@@ -161,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="move at most this many messages")
     parser.add_argument("--env-file", type=Path, default=None, help="read INTAKE_AMQP_URL from this file if unset")
     args = parser.parse_args(argv)
+    # A command, not a service: it reports errors itself in one line; the AMQP client's own log
+    # lines (one per failed connect) would only repeat them.
+    for name in ("aiormq", "aio_pika"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     if args.limit is not None and args.limit < 0:
         parser.error("--limit must be 0 or more")
     try:
