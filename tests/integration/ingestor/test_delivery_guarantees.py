@@ -29,7 +29,8 @@ RUN_SECONDS = 300.0
 
 
 def ingestor_process(tmp_path: Path, name: str, **env: str) -> ServiceProcess:
-    return ServiceProcess("ingestor", make_env(log_level="info", **env), tmp_path / f"{name}.log")
+    # Debug: each process logs "message processed" per message, which shows both did work.
+    return ServiceProcess("ingestor", make_env(log_level="debug", **env), tmp_path / f"{name}.log")
 
 
 async def started(*processes: ServiceProcess) -> None:

@@ -187,9 +187,11 @@ class Ingestor:
                 auto=auto_generated(message),
             )
             decision = decide(facts, inbox.rules)
-            outcome, number, title = await self._apply(conn, decision, fetched, message, inbox, root)
+            outcome, number, title = await self._apply(conn, decision, fetched, message, inbox)
             processed = self._outcome(fetched, message.message_id, outcome, decision.reason, number, attempt)
-            recorded = await repository.record_outcome(conn, processed, replace_skip=fetched.replay)
+            recorded = await repository.record_outcome(
+                conn, processed, replace_skip=fetched.replay, thread_root=root if title is not None else None
+            )
         event = self._event(recorded, title) if title is not None and recorded.outcome.stored_on_issue else None
         return Result(recorded, event)
 
@@ -200,23 +202,20 @@ class Ingestor:
         fetched: MessageFetched,
         message: ParsedMessage,
         inbox: InboxSettings,
-        root: str | None,
     ) -> tuple[Outcome, int | None, str | None]:
-        """Carry out `decision`: the outcome, the issue number, and the issue's title when it is on one."""
+        """Carry out `decision`: the outcome, the issue number, and the issue's title when it is on one.
+        (The thread root is tied to the issue with the outcome, in `record_outcome`.)"""
         if isinstance(decision, Skip):
             return decision.outcome, decision.issue_number, None
         if isinstance(decision, CreateIssue):
-            number, title = await repository.create_issue(conn, fetched.inbox_id, message, inbox)
-            outcome = Outcome.ISSUE_CREATED
-        else:
-            assert isinstance(decision, AppendToIssue)
-            number = decision.number
-            title = await repository.touch_issue(conn, number)
-            outcome = Outcome.ISSUE_UPDATED
-        await repository.add_message(conn, number, fetched, fetched.raw_sha256, message)
-        if root is not None:
-            await repository.remember_thread(conn, fetched.inbox_id, root, number)
-        return outcome, number, title
+            number, title = await repository.create_issue_with_message(
+                conn, fetched, fetched.raw_sha256, message, inbox
+            )
+            return Outcome.ISSUE_CREATED, number, title
+        assert isinstance(decision, AppendToIssue)
+        title = await repository.touch_issue(conn, decision.number)
+        await repository.add_message(conn, decision.number, fetched, fetched.raw_sha256, message)
+        return Outcome.ISSUE_UPDATED, decision.number, title
 
     def _outcome(
         self,

@@ -158,15 +158,25 @@ _REPLACE_SKIP = """DO UPDATE SET raw_sha256 = EXCLUDED.raw_sha256, message_id = 
     RETURNING *"""
 
 
+# Tie a thread root to the outcome's issue in the same statement (one round trip less): the first
+# issue a thread was tied to keeps it.
+_REMEMBER_THREAD = """WITH thread AS (
+        INSERT INTO tracker.threads (inbox_id, root_message_id, issue_number) VALUES ($1, $11, $8)
+        ON CONFLICT (inbox_id, root_message_id) DO NOTHING)
+    """
+
+
 async def record_outcome(
-    conn: Executor, processed: MessageProcessed, *, replace_skip: bool = False
+    conn: Executor, processed: MessageProcessed, *, replace_skip: bool = False, thread_root: str | None = None
 ) -> MessageProcessed:
     """Record `processed` unless an outcome is already there; return the one that is recorded.
 
     With `replace_skip` (a replay), a stored outcome that did not put the message on an issue is replaced.
+    With `thread_root`, the thread is tied to `processed.issue_number` too.
     """
+    remember = thread_root is not None and processed.issue_number is not None
     row = await conn.fetchrow(
-        _RECORD_OUTCOME + (_REPLACE_SKIP if replace_skip else _KEEP),
+        (_REMEMBER_THREAD if remember else "") + _RECORD_OUTCOME + (_REPLACE_SKIP if replace_skip else _KEEP),
         processed.inbox_id,
         processed.uidvalidity,
         processed.uid,
@@ -177,6 +187,7 @@ async def record_outcome(
         processed.issue_number,
         processed.attempts,
         processed.processed_at,
+        *((thread_root,) if remember else ()),
     )
     if row is not None:
         return _processed(row)
@@ -194,31 +205,50 @@ async def issue_title(conn: Executor, number: int) -> str | None:
     return title
 
 
-async def remember_thread(conn: Executor, inbox_id: int, root_message_id: str, issue_number: int) -> None:
-    """Tie the thread to the issue; the first issue a thread was tied to keeps it."""
-    await conn.execute(
-        """INSERT INTO tracker.threads (inbox_id, root_message_id, issue_number) VALUES ($1, $2, $3)
-           ON CONFLICT (inbox_id, root_message_id) DO NOTHING""",
-        inbox_id,
-        root_message_id,
-        issue_number,
-    )
-
-
 def issue_title_of(message: ParsedMessage) -> str:
     return _text(message.subject.strip()) or NO_SUBJECT_TITLE
 
 
-async def create_issue(conn: Executor, inbox_id: int, message: ParsedMessage, inbox: InboxSettings) -> tuple[int, str]:
+_MESSAGE_COLUMNS = """(issue_number, inbox_id, uidvalidity, uid, message_id, from_address, from_name,
+    to_addresses, cc_addresses, subject, sent_at, body_text, body_html, raw_sha256)"""
+
+
+def _message_values(ref: MessageRef, raw_sha256: str, message: ParsedMessage) -> tuple[Any, ...]:
+    """The values of `_MESSAGE_COLUMNS` after issue_number."""
+    return (
+        ref.inbox_id,
+        ref.uidvalidity,
+        ref.uid,
+        message.message_id,
+        message.sender.address if message.sender else None,
+        (message.sender.name or None) if message.sender else None,
+        list(message.to),
+        list(message.cc),
+        _text(message.subject),
+        message.date,
+        _text(message.body_text),
+        _text(message.body_html) if message.body_html is not None else None,
+        raw_sha256,
+    )
+
+
+async def create_issue_with_message(
+    conn: Session, ref: MessageRef, raw_sha256: str, message: ParsedMessage, inbox: InboxSettings
+) -> tuple[int, str]:
     """A new open issue titled by the message's subject, requested by its sender, with the inbox's
-    defaults (issue type, language, assignee, organisation); its number and title."""
+    defaults (issue type, language, assignee, organisation), holding the message and its attachments;
+    its number and title. The issue and the message are one statement (one round trip)."""
     title = issue_title_of(message)
-    number: int = await conn.fetchval(
-        """INSERT INTO tracker.issues
-               (title, issue_type_id, language, assigned_user_id, assigned_organisation_id,
-                requester_email, requester_name, inbox_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-           RETURNING number""",
+    row = await conn.fetchrow(
+        f"""WITH issue AS (
+               INSERT INTO tracker.issues
+                   (title, issue_type_id, language, assigned_user_id, assigned_organisation_id,
+                    requester_email, requester_name, inbox_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               RETURNING number)
+           INSERT INTO tracker.messages {_MESSAGE_COLUMNS}
+           SELECT issue.number, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21 FROM issue
+           RETURNING id, issue_number""",
         title,
         inbox.issue_type_id,
         inbox.default_language,
@@ -226,9 +256,12 @@ async def create_issue(conn: Executor, inbox_id: int, message: ParsedMessage, in
         inbox.assigned_organisation_id,
         message.sender.address if message.sender else None,
         (message.sender.name or None) if message.sender else None,
-        inbox_id,
+        ref.inbox_id,
+        *_message_values(ref, raw_sha256, message),
     )
-    return number, title
+    assert row is not None
+    await _add_attachments(conn, row["id"], message)
+    return row["issue_number"], title
 
 
 async def touch_issue(conn: Executor, number: int) -> str:
@@ -244,32 +277,23 @@ async def add_message(
 ) -> int:
     """Store the message on the issue with its attachments (bytes in the blob store); return its row id."""
     row_id: int = await conn.fetchval(
-        """INSERT INTO tracker.messages
-               (issue_number, inbox_id, uidvalidity, uid, message_id, from_address, from_name, to_addresses,
-                cc_addresses, subject, sent_at, body_text, body_html, raw_sha256)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-           RETURNING id""",
+        f"""INSERT INTO tracker.messages {_MESSAGE_COLUMNS}
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+            RETURNING id""",
         issue_number,
-        ref.inbox_id,
-        ref.uidvalidity,
-        ref.uid,
-        message.message_id,
-        message.sender.address if message.sender else None,
-        (message.sender.name or None) if message.sender else None,
-        list(message.to),
-        list(message.cc),
-        _text(message.subject),
-        message.date,
-        _text(message.body_text),
-        _text(message.body_html) if message.body_html is not None else None,
-        raw_sha256,
+        *_message_values(ref, raw_sha256, message),
     )
+    await _add_attachments(conn, row_id, message)
+    return row_id
+
+
+async def _add_attachments(conn: Session, message_row_id: int, message: ParsedMessage) -> None:
     rows: list[tuple[Any, ...]] = []
     for attachment in message.attachments:
         key = await put_blob(conn, attachment.content)
         rows.append(
             (
-                row_id,
+                message_row_id,
                 _text(attachment.filename),
                 attachment.content_type,
                 len(attachment.content),
@@ -285,7 +309,6 @@ async def add_message(
                VALUES ($1, $2, $3, $4, $5, $6, $7)""",
             rows,
         )
-    return row_id
 
 
 def _text(value: str) -> str:
