@@ -13,6 +13,7 @@ help:
 	@echo "make bench  - benchmarks (BENCH=name for one); results in docs/benchmarks.md"
 	@echo "make replay-dlq - move dead-lettered messages back to their queue (ARGS=--dry-run to count)"
 	@echo "make openapi - regenerate docs/openapi.json after changing the HTTP API"
+	@echo "make rotate-secrets - re-encrypt stored secrets with the first key of INTAKE_SECRET_KEY ('new,old')"
 
 setup:
 	@deploy/local/bootstrap.sh
@@ -53,3 +54,8 @@ openapi: setup
 format: setup
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
+
+# Key rotation: set INTAKE_SECRET_KEY=<new>,<old> (in .env or the environment) for every service, run
+# this once, then drop the old key. Variables already set win over .env, as with `make run`.
+rotate-secrets: setup
+	$(UV) run --frozen $(if $(wildcard .env),--env-file .env) intake-config-api rotate-secrets

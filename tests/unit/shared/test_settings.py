@@ -46,3 +46,19 @@ def test_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.database_url.get_secret_value() == "postgresql://db.example/intake"
     assert settings.amqp_url.get_secret_value() == DEFAULT_AMQP_URL
     assert key not in repr(settings)
+
+
+def test_several_keys_while_rotating(monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = f"{SecretBox.generate_key()}, {SecretBox.generate_key()}"
+    monkeypatch.setenv("INTAKE_SECRET_KEY", keys)
+    assert load_settings(ServiceSettings).secret_key.get_secret_value() == keys
+
+
+@pytest.mark.parametrize("shape", ["{key},", ",{key}", "{key},short", "{key};{key}"])
+def test_a_bad_key_among_several_is_refused_without_echoing(monkeypatch: pytest.MonkeyPatch, shape: str) -> None:
+    key = SecretBox.generate_key()
+    monkeypatch.setenv("INTAKE_SECRET_KEY", shape.format(key=key))
+    with pytest.raises(SettingsError) as raised:
+        load_settings(ServiceSettings)
+    assert "INTAKE_SECRET_KEY is invalid" in str(raised.value)
+    assert key not in str(raised.value)

@@ -13,6 +13,8 @@ from typing import TypeVar
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from intake.shared.secrets import split_keys
+
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/intake"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -40,19 +42,28 @@ class AmqpSettings(IntakeSettings):
 
 
 class SecretKeySettings(IntakeSettings):
-    """`INTAKE_SECRET_KEY`: 32 random bytes in URL-safe base64 (a Fernet key). Required."""
+    """`INTAKE_SECRET_KEY`: 32 random bytes in URL-safe base64 (a Fernet key). Required.
+
+    While rotating keys it holds several, comma-separated, newest first: secrets are encrypted with the
+    first and decrypted with any (see `intake.shared.secrets`).
+    """
 
     secret_key: SecretStr
 
     @field_validator("secret_key")
     @classmethod
     def _is_fernet_key(cls, value: SecretStr) -> SecretStr:
-        try:
-            raw = base64.urlsafe_b64decode(value.get_secret_value().encode("ascii"))
-        except (binascii.Error, ValueError, UnicodeEncodeError):
-            raise ValueError("must be 32 bytes in URL-safe base64") from None
-        if len(raw) != 32:
-            raise ValueError("must be 32 bytes in URL-safe base64")
+        message = (
+            "must be 32 bytes in URL-safe base64 (while rotating: several such keys, comma-separated, newest first)"
+        )
+        for key in split_keys(value.get_secret_value()):
+            try:
+                # validate=True: characters outside the alphabet are an error, not silently dropped.
+                raw = base64.b64decode(key.encode("ascii"), altchars=b"-_", validate=True)
+            except (binascii.Error, ValueError, UnicodeEncodeError):
+                raise ValueError(message) from None
+            if len(raw) != 32:
+                raise ValueError(message)
         return value
 
 

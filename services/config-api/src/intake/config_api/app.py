@@ -31,6 +31,7 @@ from intake.config_api.routes import (
     issues,
     organisations,
     providers,
+    tokens,
     users,
 )
 from intake.config_api.routes.deps import require_token
@@ -87,7 +88,7 @@ def create_app(settings: ConfigApiSettings, *, wait_seconds: float = 60.0) -> Fa
     app.add_exception_handler(RequestValidationError, _validation_error)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_token)])
-    for module in (providers, connection_test, inboxes, issue_types, users, organisations, email_log, issues):
+    for module in (providers, connection_test, inboxes, issue_types, users, organisations, tokens, email_log, issues):
         api.include_router(module.router)
     app.include_router(health.router)
     app.include_router(api)

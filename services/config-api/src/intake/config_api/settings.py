@@ -33,3 +33,7 @@ class ConfigApiSettings(LoggingSettings, DatabaseSettings, AmqpSettings, SecretK
         if len(value.get_secret_value()) < ADMIN_TOKEN_MIN_LENGTH:
             raise ValueError(f"must be at least {ADMIN_TOKEN_MIN_LENGTH} characters")
         return value
+
+
+class SecretRotationSettings(LoggingSettings, DatabaseSettings, SecretKeySettings):
+    """What `intake-config-api rotate-secrets` needs: the database and `INTAKE_SECRET_KEY` (new key first)."""

@@ -8,10 +8,13 @@ import asyncpg
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from intake.config_api import api_tokens
 from intake.config_api.auth import token_matches
 from intake.config_api.runtime import Runtime
 
-_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <INTAKE_ADMIN_TOKEN>`")
+_bearer = HTTPBearer(
+    auto_error=False, description="`Authorization: Bearer <token>`: `INTAKE_ADMIN_TOKEN` or a token from /api/v1/tokens"
+)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -27,8 +30,11 @@ async def require_token(
     runtime: Annotated[Runtime, Depends(get_runtime)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Let the request through only with the admin token as its bearer token (RFC 6750)."""
-    if not token_matches(credentials.credentials if credentials else None, runtime.admin_token):
+    """Let the request through only with the admin token or an issued API token as its bearer token (RFC 6750)."""
+    presented = credentials.credentials if credentials else None
+    if token_matches(presented, runtime.admin_token):
+        return
+    if presented is None or await api_tokens.authenticate(runtime.pool, presented) is None:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail="a valid bearer token is required",
