@@ -25,7 +25,7 @@ from tests.support.services import (
 )
 
 # The Dovecot fixture lives with its helpers; registering it here makes it available to every tier.
-pytest_plugins = ["tests.support.dovecot"]
+pytest_plugins = ["tests.support.dovecot", "tests.support.oauth2_server"]
 
 
 def _docker_answers() -> bool:
@@ -118,6 +118,12 @@ def secret_key() -> str:
 
 @pytest.fixture
 def admin_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@pytest.fixture
+def service_token() -> str:
+    """INTAKE_SERVICE_TOKEN: what the fetcher presents to config-api's internal endpoint."""
     return secrets.token_urlsafe(32)
 
 

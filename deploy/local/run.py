@@ -27,15 +27,30 @@ GRACE_SECONDS = 20.0
 
 
 def write_env_file() -> None:
-    """First run: a `.env` with a fresh secret key and admin token, readable by the owner only."""
+    """First run: a `.env` with a fresh secret key, admin token and service token, readable by the owner only.
+
+    A `.env` from before INTAKE_SERVICE_TOKEN existed gets one appended.
+    """
     if ENV_FILE.exists():
+        text = ENV_FILE.read_text()
+        if not any(
+            line.startswith("INTAKE_SERVICE_TOKEN=") and line.strip() != "INTAKE_SERVICE_TOKEN="
+            for line in text.splitlines()
+        ):
+            lines = [line for line in text.splitlines() if line.strip() != "INTAKE_SERVICE_TOKEN="]
+            lines.append(f"INTAKE_SERVICE_TOKEN={secrets.token_urlsafe(32)}")
+            ENV_FILE.write_text("\n".join(lines) + "\n")
+            print(f"run: added a fresh INTAKE_SERVICE_TOKEN to {ENV_FILE}", flush=True)
         return
     text = (ROOT / ".env.example").read_text()
     text = text.replace("INTAKE_SECRET_KEY=", f"INTAKE_SECRET_KEY={Fernet.generate_key().decode()}", 1)
     text = text.replace("INTAKE_ADMIN_TOKEN=", f"INTAKE_ADMIN_TOKEN={secrets.token_urlsafe(32)}", 1)
+    text = text.replace("INTAKE_SERVICE_TOKEN=\n", f"INTAKE_SERVICE_TOKEN={secrets.token_urlsafe(32)}\n", 1)
     ENV_FILE.touch(mode=0o600)
     ENV_FILE.write_text(text)
-    print(f"run: wrote {ENV_FILE} with a fresh INTAKE_SECRET_KEY and INTAKE_ADMIN_TOKEN", flush=True)
+    print(
+        f"run: wrote {ENV_FILE} with a fresh INTAKE_SECRET_KEY, INTAKE_ADMIN_TOKEN and INTAKE_SERVICE_TOKEN", flush=True
+    )
 
 
 def load_env_file() -> dict[str, str]:

@@ -7,6 +7,7 @@ goes to a file under the test's tmp folder, shown in the failure message when a 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -100,6 +101,11 @@ class Stack:
         for name in names:
             self.service(name).start()
 
+    @property
+    def service_token(self) -> str:
+        """INTAKE_SERVICE_TOKEN of this stack: what the fetcher presents to config-api's internal endpoint."""
+        return self.env["INTAKE_SERVICE_TOKEN"]
+
     def logs(self) -> str:
         return "\n".join(f"--- {name} ---\n{svc.log()[-6000:]}" for name, svc in self.services.items())
 
@@ -108,8 +114,12 @@ class Stack:
 
 
 def make_env(**intake: str) -> dict[str, str]:
-    """The test process's environment without any INTAKE_ variable, plus the given ones."""
+    """The test process's environment without any INTAKE_ variable, plus the given ones.
+
+    INTAKE_SERVICE_TOKEN (shared by config-api and the fetcher) is generated unless given.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
+    env["INTAKE_SERVICE_TOKEN"] = secrets.token_urlsafe(32)
     env.update({f"INTAKE_{k.upper()}": v for k, v in intake.items()})
     return env
 

@@ -5,14 +5,17 @@ authorised HTTP client through ASGI, a publisher on the test's vhost, and the tr
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import asyncpg
 import httpx
 import pytest
+import structlog
 import uvicorn
 from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker
@@ -21,14 +24,21 @@ from intake.config_api.app import create_app
 from intake.config_api.server import create_server, serve
 from intake.config_api.settings import ConfigApiSettings
 from intake.shared.bus import create_broker
+from intake.shared.logging import configure_logging
 
 T = TypeVar("T")
 
 
 @pytest.fixture
-def settings(database_url: str, amqp_url: str, secret_key: str, admin_token: str) -> ConfigApiSettings:
+def settings(
+    database_url: str, amqp_url: str, secret_key: str, admin_token: str, service_token: str
+) -> ConfigApiSettings:
     return ConfigApiSettings(
-        database_url=database_url, amqp_url=amqp_url, secret_key=secret_key, admin_token=admin_token
+        database_url=database_url,
+        amqp_url=amqp_url,
+        secret_key=secret_key,
+        admin_token=admin_token,
+        service_token=service_token,
     )
 
 
@@ -138,3 +148,22 @@ async def started(server: uvicorn.Server, serving: asyncio.Task[None]) -> bool:
         serving.result()  # raises what made the server end
         raise AssertionError("the server ended before it started")
     return server.started
+
+
+@pytest.fixture
+def captured_log() -> Iterator[io.StringIO]:
+    """The service's JSON logging at debug level, written to a buffer; the previous setup restored after."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    configure_logging("config-api", "debug")
+    buffer = io.StringIO()
+    for handler in root.handlers:
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(buffer)
+    try:
+        yield buffer
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.reset_defaults()
+        structlog.contextvars.clear_contextvars()

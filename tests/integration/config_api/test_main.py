@@ -21,6 +21,14 @@ def test_missing_admin_token_exits_with_one_line(secret_key: str) -> None:
     assert result.stderr.decode() == "intake-config-api: INTAKE_ADMIN_TOKEN is required but not set\n"
 
 
+def test_missing_service_token_exits_with_one_line(secret_key: str) -> None:
+    env = make_env(secret_key=secret_key, admin_token="a" * 32)
+    del env["INTAKE_SERVICE_TOKEN"]
+    result = subprocess.run([str(BIN / "intake-config-api")], env=env, capture_output=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.decode() == "intake-config-api: INTAKE_SERVICE_TOKEN is required but not set\n"
+
+
 def test_runs_until_sigterm_and_logs_json_without_secrets(
     database_url: str, amqp_url: str, secret_key: str, admin_token: str, tmp_path: Path
 ) -> None:
@@ -33,6 +41,7 @@ def test_runs_until_sigterm_and_logs_json_without_secrets(
         api_port=str(port),
         log_level="debug",
     )
+    service_token = env["INTAKE_SERVICE_TOKEN"]
     service = ServiceProcess("config-api", env, tmp_path / "config-api.log").start()
     try:
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {admin_token}"})
@@ -46,6 +55,7 @@ def test_runs_until_sigterm_and_logs_json_without_secrets(
     assert status == 0, log
     assert PASSWORD not in log
     assert admin_token not in log
+    assert service_token not in log
     records = [json.loads(line) for line in log.splitlines()]
     assert any(r["message"] == "inbox created" for r in records)
     assert any(r["message"] == "config api stopped" for r in records)

@@ -3,35 +3,10 @@
 from __future__ import annotations
 
 import io
-import logging
-from collections.abc import Iterator
 
 import httpx
-import pytest
-import structlog
-
-from intake.shared.logging import configure_logging
 
 PASSWORD = "in-process-secret-8e2b"
-
-
-@pytest.fixture
-def captured_log() -> Iterator[io.StringIO]:
-    """The service's JSON logging at debug level, written to a buffer; the previous setup restored after."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    configure_logging("config-api", "debug")
-    buffer = io.StringIO()
-    for handler in root.handlers:
-        assert isinstance(handler, logging.StreamHandler)
-        handler.setStream(buffer)
-    try:
-        yield buffer
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        structlog.reset_defaults()
-        structlog.contextvars.clear_contextvars()
 
 
 async def test_inbox_create_logs_no_password(captured_log: io.StringIO, served: str, admin_token: str) -> None:

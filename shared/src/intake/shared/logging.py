@@ -83,3 +83,5 @@ def configure_logging(service: str, level: str = "info") -> None:
     # Per-message INFO lines from the broker library cost throughput (DESIGN §2) and say nothing new.
     logging.getLogger("faststream").setLevel(max(numeric_level, logging.WARNING))
     logging.getLogger("aioimaplib").setLevel(max(numeric_level, logging.WARNING))
+    # msal logs token requests at debug level with the authorization code and PKCE verifier in them.
+    logging.getLogger("msal").setLevel(max(numeric_level, logging.WARNING))

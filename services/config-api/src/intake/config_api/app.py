@@ -27,8 +27,10 @@ from intake.config_api.routes import (
     email_log,
     health,
     inboxes,
+    internal,
     issue_types,
     issues,
+    oauth2,
     organisations,
     providers,
     tokens,
@@ -88,8 +90,22 @@ def create_app(settings: ConfigApiSettings, *, wait_seconds: float = 60.0) -> Fa
     app.add_exception_handler(RequestValidationError, _validation_error)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_token)])
-    for module in (providers, connection_test, inboxes, issue_types, users, organisations, tokens, email_log, issues):
+    for module in (
+        providers,
+        connection_test,
+        inboxes,
+        issue_types,
+        users,
+        organisations,
+        tokens,
+        email_log,
+        issues,
+        oauth2,
+    ):
         api.include_router(module.router)
     app.include_router(health.router)
     app.include_router(api)
+    # The provider sends the browser back without a bearer token; the single-use state authenticates it.
+    app.include_router(oauth2.callback_router, prefix=API_PREFIX)
+    app.include_router(internal.router)
     return app

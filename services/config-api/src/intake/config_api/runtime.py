@@ -12,12 +12,16 @@ import asyncio
 import contextlib
 
 import asyncpg
+import httpx
 import structlog
 from faststream.rabbit import RabbitBroker
 
 from intake.config_api.email_log_consumers import register_email_log_consumers
 from intake.config_api.email_log_retention import run_retention
 from intake.config_api.inbox_status_consumer import register_inbox_status_consumer
+from intake.config_api.oauth2_connect import ConnectFlow, Endpoints
+from intake.config_api.oauth2_providers import Google, Microsoft, ssl_context
+from intake.config_api.oauth2_tokens import TokenService
 from intake.config_api.settings import ConfigApiSettings
 from intake.shared.bus import create_broker, start_broker
 from intake.shared.database import create_pool
@@ -35,6 +39,8 @@ class Runtime:
 
     def __init__(self, settings: ConfigApiSettings, *, wait_seconds: float = 60.0) -> None:
         self.admin_token = settings.admin_token.get_secret_value()
+        self.service_token = settings.service_token.get_secret_value()
+        self._settings = settings
         self.secret_box = SecretBox(settings.secret_key.get_secret_value())
         self.connection_test_seconds = settings.connection_test_timeout_seconds
         self._database_url = settings.database_url.get_secret_value()
@@ -46,6 +52,9 @@ class Runtime:
         self._retention: asyncio.Task[None] | None = None
         self._pool: asyncpg.Pool | None = None
         self._broker: RabbitBroker | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._tokens: TokenService | None = None
+        self._connect: ConnectFlow | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -58,6 +67,38 @@ class Runtime:
         if self._broker is None:
             raise RuntimeError("the config API is not started")
         return self._broker
+
+    @property
+    def tokens(self) -> TokenService:
+        if self._tokens is None:
+            raise RuntimeError("the config API is not started")
+        return self._tokens
+
+    @property
+    def connect(self) -> ConnectFlow:
+        if self._connect is None:
+            raise RuntimeError("the config API is not started")
+        return self._connect
+
+    def _start_oauth2(self, pool: asyncpg.Pool) -> None:
+        settings = self._settings
+        self._http = httpx.AsyncClient(
+            verify=ssl_context(settings.oauth2_ca_file), timeout=settings.oauth2_timeout_seconds
+        )
+        google = Google(settings.oauth2_google_token_url, self._http)
+        microsoft = Microsoft(
+            settings.oauth2_microsoft_authority,
+            ca_file=settings.oauth2_ca_file,
+            timeout=settings.oauth2_timeout_seconds,
+        )
+        self._tokens = TokenService(pool, self.secret_box, google, microsoft)
+        endpoints = Endpoints(
+            google_authorize_url=settings.oauth2_google_authorize_url,
+            microsoft_authority=settings.oauth2_microsoft_authority,
+            redirect_url=settings.redirect_url,
+            state_ttl_seconds=settings.oauth2_state_ttl_seconds,
+        )
+        self._connect = ConnectFlow(pool, self.secret_box, endpoints, google, microsoft, self._tokens)
 
     async def start(self) -> None:
         self._pool = await create_pool(self._database_url, wait_seconds=self._wait_seconds)
@@ -72,6 +113,7 @@ class Runtime:
             self._retention = asyncio.create_task(
                 run_retention(self._pool, self._retention_days, self._cleanup_interval), name="email-log-retention"
             )
+        self._start_oauth2(self._pool)
         log.info("config api started")
 
     async def stop(self) -> None:
@@ -80,6 +122,9 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retention
             self._retention = None
+        if self._http is not None:
+            await self._http.aclose()
+        self._http, self._tokens, self._connect = None, None, None
         await close_connections(self._broker, self._pool)
         self._broker, self._pool = None, None
         log.info("config api stopped")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Iterator
 
 import structlog
@@ -40,6 +41,21 @@ class _DropCancelledLifespan(logging.Filter):
         return not (text.startswith("Traceback") and text.endswith("CancelledError"))
 
 
+# Query parameters that carry credentials: the OAuth2 callback's one-time code and its state.
+_CREDENTIAL_QUERY = re.compile(r"(?i)([?&](?:code|state|access_token|refresh_token|client_secret)=)[^&\s]*")
+
+
+class _RedactCredentialQuery(logging.Filter):
+    """Blanks credentials in the request targets of uvicorn's access log (the OAuth2 callback's code and state)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _CREDENTIAL_QUERY.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
+
 def create_server(app: FastAPI, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
     """A uvicorn server for `app` that logs through the root logger (configured by `configure_logging`)."""
     config = uvicorn.Config(
@@ -53,6 +69,7 @@ def create_server(app: FastAPI, host: str, port: int, log_level: str = "info") -
         server_header=False,
     )
     logging.getLogger("uvicorn.error").addFilter(_DropCancelledLifespan())
+    logging.getLogger("uvicorn.access").addFilter(_RedactCredentialQuery())
     return _Server(config)
 
 
