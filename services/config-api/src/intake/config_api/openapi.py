@@ -24,7 +24,9 @@ def openapi_document() -> dict[str, Any]:
     """The document /openapi.json serves; it depends on the code only, never on settings."""
     # Throwaway secrets only satisfy the settings' validation; the app is never started.
     settings = ConfigApiSettings(
-        secret_key=SecretStr(SecretBox.generate_key()), admin_token=SecretStr(secrets.token_urlsafe(32))
+        secret_key=SecretStr(SecretBox.generate_key()),
+        admin_token=SecretStr(secrets.token_urlsafe(32)),
+        service_token=SecretStr(secrets.token_urlsafe(32)),
     )
     document: dict[str, Any] = create_app(settings).openapi()
     return document
