@@ -51,6 +51,7 @@ class RecordedRequest:
     method: str
     path: str
     form: dict[str, str]
+    status: int | None = None  # the HTTP status answered (token requests)
 
     @property
     def grant_type(self) -> str | None:
@@ -158,6 +159,12 @@ class FakeOAuth2Server:
         with self.lock:
             for token in self._access.values():
                 token.expires_at = 0.0
+
+    def active_access_tokens(self, client_id: str) -> list[str]:
+        """The client's access tokens that have not expired yet."""
+        now = time.time()
+        with self.lock:
+            return [t for t, at in self._access.items() if at.client_id == client_id and at.expires_at > now]
 
     def live_refresh_tokens(self, client_id: str) -> list[str]:
         with self.lock:
@@ -302,16 +309,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _record(self, form: dict[str, str]) -> str:
-        path = urllib.parse.urlsplit(self.path).path
+    def _record(self, form: dict[str, str]) -> RecordedRequest:
+        record = RecordedRequest(self.command, urllib.parse.urlsplit(self.path).path, form)
         with self.fake.lock:
-            self.fake.requests.append(RecordedRequest(self.command, path, form))
-        return path
+            self.fake.requests.append(record)
+        return record
 
     def do_GET(self) -> None:
         parts = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(parts.query))
-        path = self._record(query)
+        path = self._record(query).path
         segments = path.strip("/").split("/")
         if self.fake.outage_status is not None and path != "/introspect":
             self._send(self.fake.outage_status, {"error": "temporarily_unavailable"})
@@ -339,9 +346,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
-        path = self._record(form)
+        record = self._record(form)
+        path = record.path
         if path.endswith("/token"):
             status, body = self.fake.token(form, self._basic())
+            record.status = status
             self._send(status, body, {"Cache-Control": "no-store"})
         elif path == "/introspect":
             self._send(200, self.fake.introspect(form.get("token") or self._bearer()))
