@@ -320,3 +320,26 @@ async def test_a_loop_that_swallows_a_cancellation_is_cancelled_again() -> None:
     assert swallowed == [1]
     assert sup.running == frozenset()
     assert table.owners == {}
+
+
+async def test_a_claim_lost_to_another_replica_is_made_up_at_once() -> None:
+    """Two replicas racing for free inboxes: the loser looks again at once, not a whole tick later."""
+    config, table = FakeConfig(), FakeLeaseTable()
+    config.inboxes = [FakeInbox(i, T0) for i in range(1, 5)]
+    table.replicas.add("other")  # share: 2 each
+
+    class Raced(FakeOwnership):
+        raced = False
+
+        async def claim(self, inbox_ids: Collection[int]) -> frozenset[int]:
+            if not self.raced:  # the other replica wins the first inbox wanted, just before us
+                self.raced = True
+                table.owners[sorted(inbox_ids)[0]] = "other"
+            return await super().claim(inbox_ids)
+
+    # Ticks every 200 s: only the prompt second look explains a second claim within the wait below.
+    sup = Supervisor(config.load, FakeLoops().run, 3600, Raced(table, "me", lease_seconds=600))
+    runner = asyncio.create_task(sup.run())
+    await until(lambda: len(sup.running) == 2, "the second claim")
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)

@@ -210,6 +210,9 @@ class Supervisor(Generic[InboxT]):
                 async with asyncio.timeout(self._step_timeout):
                     claimed = await self._ownership.claim(decision.claim)
                 self._held = self._held | claimed
+                if len(claimed) < len(decision.claim):
+                    # Another replica won some of them: look again at once, not a whole tick later.
+                    self._recheck_in = 0.0
                 if claimed:
                     log.info("leases claimed", inbox_ids=sorted(claimed), share=decision.share, reason=decision.reason)
         except Exception as error:
