@@ -51,3 +51,17 @@ async def test_openapi_document_lists_the_api(anonymous: httpx.AsyncClient) -> N
     document = (await anonymous.get("/openapi.json")).json()
     assert {"/api/v1/inboxes", "/api/v1/email-log", "/api/v1/issues/{number}", "/readyz"} <= set(document["paths"])
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+async def test_text_with_nul_is_a_client_error(client: httpx.AsyncClient) -> None:
+    # PostgreSQL text cannot hold U+0000; without a field rule of its own a value with one is still a 422.
+    response = await client.post("/api/v1/issue-types", json={"name": "Support\u0000"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["msg"] == "text must not contain NUL characters"
+
+
+async def test_openapi_documents_the_common_errors(anonymous: httpx.AsyncClient) -> None:
+    document = (await anonymous.get("/openapi.json")).json()
+    operation = document["paths"]["/api/v1/email-log/{entry_id}/reprocess"]["post"]
+    assert {"401", "404", "409", "422", "503"} <= set(operation["responses"])
+    assert "400" in document["paths"]["/api/v1/issue-types"]["post"]["responses"]

@@ -113,6 +113,8 @@ async def test_exact_page_has_no_next_cursor(client: httpx.AsyncClient) -> None:
         ({"cursor": "garbage"}, "cursor"),
         ({"outcome": "exploded"}, "outcome"),
         ({"since": "yesterday"}, "since"),
+        ({"sender": "a\u0000b"}, "sender"),
+        ({"q": "\u0000"}, "q"),
     ],
 )
 async def test_bad_parameters_are_field_errors(client: httpx.AsyncClient, params: dict[str, Any], field: str) -> None:

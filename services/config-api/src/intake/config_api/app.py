@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -67,6 +69,37 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": public_errors(error.errors())}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+_ERROR_MESSAGE_SCHEMA = {
+    "title": "ErrorMessage",
+    "type": "object",
+    "properties": {"detail": {"type": "string", "title": "Detail"}},
+    "required": ["detail"],
+}
+
+
+async def _text_not_storable(_: Request, error: Exception) -> JSONResponse:
+    # PostgreSQL text cannot hold NUL (U+0000): a value with one is the client's error, never a 500.
+    detail = [{"type": "string_not_storable", "loc": ["request"], "msg": "text must not contain NUL characters"}]
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def document_common_errors(document: dict[str, Any]) -> None:
+    """Add the answers every operation may give to the OpenAPI document, so clients (and schemathesis) know them:
+    401 on each operation that needs the bearer token, 400 on each that takes a body that may not parse, 404 on
+    each with a path parameter (it may name nothing)."""
+    document.setdefault("components", {}).setdefault("schemas", {})["ErrorMessage"] = _ERROR_MESSAGE_SCHEMA
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorMessage"}}}
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if operation.get("security"):
+                responses.setdefault("401", {"description": "no valid bearer token", "content": error})
+            if "requestBody" in operation:
+                responses.setdefault("400", {"description": "the body cannot be parsed as JSON", "content": error})
+            if any(parameter.get("in") == "path" for parameter in operation.get("parameters", [])):
+                responses.setdefault("404", {"description": "nothing has that id", "content": error})
+
+
 def create_app(settings: ConfigApiSettings, *, wait_seconds: float = 60.0) -> FastAPI:
     """The config API for `settings`; `wait_seconds` bounds waiting for PostgreSQL/RabbitMQ at start."""
     runtime = Runtime(settings, wait_seconds=wait_seconds)
@@ -88,6 +121,7 @@ def create_app(settings: ConfigApiSettings, *, wait_seconds: float = 60.0) -> Fa
     app.state.runtime = runtime
     app.add_exception_handler(ConfigApiError, _config_api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(asyncpg.CharacterNotInRepertoireError, _text_not_storable)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_token)])
     for module in (
@@ -108,4 +142,13 @@ def create_app(settings: ConfigApiSettings, *, wait_seconds: float = 60.0) -> Fa
     # The provider sends the browser back without a bearer token; the single-use state authenticates it.
     app.include_router(oauth2.callback_router, prefix=API_PREFIX)
     app.include_router(internal.router)
+
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document_common_errors(generate_openapi())  # FastAPI caches the document it returns; amend it once
+        return app.openapi_schema or generate_openapi()
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

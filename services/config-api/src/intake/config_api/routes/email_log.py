@@ -17,6 +17,7 @@ router = APIRouter(prefix="/email-log", tags=["email log"])
 
 EntryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 RAW_STATE_HEADER = "X-Intake-Raw-State"
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold U+0000
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such email log entry"}}
 
@@ -28,8 +29,10 @@ async def list_email_log(
     outcome: LogOutcome | None = None,
     since: Annotated[datetime | None, Query(description="fetched at or after (ISO 8601; naive = UTC)")] = None,
     until: Annotated[datetime | None, Query(description="fetched before (ISO 8601; naive = UTC)")] = None,
-    sender: Annotated[str | None, Query(max_length=320, description="part of the sender address")] = None,
-    q: Annotated[str | None, Query(max_length=500, description="part of the subject")] = None,
+    sender: Annotated[
+        str | None, Query(max_length=320, pattern=NO_NUL, description="part of the sender address")
+    ] = None,
+    q: Annotated[str | None, Query(max_length=500, pattern=NO_NUL, description="part of the subject")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[EmailLogEntry]:
