@@ -536,3 +536,70 @@ async def test_oauth2_without_a_service_token(
     async with running(fetcher_settings):
         status = await bus.next_status(lambda s: s.state is InboxState.ERROR, "an error status")
     assert status.last_error == "INTAKE_SERVICE_TOKEN is not set"
+
+
+async def test_a_failed_action_is_retried_without_a_second_fetch(
+    dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus, db: asyncpg.Connection
+) -> None:
+    mailbox = dovecot.new_user()
+    inbox_id = await make_inbox(mailbox)
+    uid = mailbox.append(message("action retried"))
+    async with running(fetcher_settings):
+        event = await bus.next_fetched()
+        await eventually(lambda: _state_is(db, inbox_id, uid, "published"), "the row to be published")
+    # The state a refused `UID STORE` leaves behind (processed, action pending, one failed attempt).
+    await db.execute(
+        """UPDATE fetcher.messages SET state = 'processed', outcome = 'issue_created', action = 'mark_read',
+               action_state = 'pending', action_attempts = 1, action_error = 'store: NO try later'
+           WHERE inbox_id = $1 AND uid = $2""",
+        inbox_id,
+        uid,
+    )
+
+    async with running(fetcher_settings):
+        row = await eventually(lambda: _action_done(db, inbox_id, uid), "the action to be retried")
+        assert (row["action_attempts"], row["action_error"]) == (2, None)
+        assert await _flag_set(mailbox, uid)
+    assert await bus.pending_fetched() == 0  # never fetched or published a second time
+    assert event.uid == uid
+
+
+async def test_a_large_message_is_stored_whole(
+    dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus, db: asyncpg.Connection
+) -> None:
+    mailbox = dovecot.new_user()
+    await make_inbox(mailbox)
+    raw = message("three megabytes") + (b"z" * 998 + b"\r\n") * 3000  # streamed to the blob store in chunks
+    uid = mailbox.append(raw)
+
+    async with running(fetcher_settings):
+        event = await bus.next_fetched()
+    assert (event.uid, event.size, event.rejected) == (uid, len(raw), None)
+    assert await get_blob(db, event.raw_sha256) == raw
+
+
+async def test_a_message_the_server_cannot_serve_does_not_block_the_inbox(
+    dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus, db: asyncpg.Connection
+) -> None:
+    mailbox = dovecot.new_user()
+    inbox_id = await make_inbox(mailbox)
+    poison = mailbox.append(message("poison") + b"p" * 4000 + b"\r\n")
+    # Cut the message's maildir file short: Dovecot drops the connection on every FETCH of its body.
+    files = list((dovecot.mail_root / mailbox.username / "Maildir").glob("*/*,S=*"))
+    assert len(files) == 1
+    files[0].write_bytes(files[0].read_bytes()[:100])
+    healthy = mailbox.append(message("behind the poison"))
+
+    async with running(fetcher_settings):
+        events = {event.uid: event for event in [await bus.next_fetched(), await bus.next_fetched()]}
+    assert set(events) == {poison, healthy}
+    assert events[healthy].rejected is None
+    # Published once: whole if Dovecot could serve it after all, else rejected with the reason.
+    rejected = events[poison].rejected
+    if rejected is not None:
+        assert rejected.startswith("unreadable: fetching it failed 3 times")
+        assert rejected.endswith("(last: fetch: the server closed the connection)")
+    # Settled either way: no attempts left to count.
+    assert await db.fetchval("SELECT count(*) FROM fetcher.fetch_attempts WHERE inbox_id = $1", inbox_id) == 0
+    assert await bus.pending_fetched() == 0
+    assert poison in mailbox.uids()

@@ -7,7 +7,7 @@ import hashlib
 
 import asyncpg
 
-from intake.shared.blobs import get_blob, put_blob
+from intake.shared.blobs import get_blob, put_blob, put_blob_streamed
 from intake.shared.migrations import migrate_blobs
 
 
@@ -42,3 +42,29 @@ async def test_blob_written_in_a_rolled_back_transaction_is_gone(db: asyncpg.Con
     key = await put_blob(db, b"attachment")
     await tx.rollback()
     assert await get_blob(db, key) is None
+
+
+async def test_streamed_put_round_trip_and_dedupe(database_url: str) -> None:
+    pool = await asyncpg.create_pool(database_url, min_size=2, max_size=2)
+    assert pool is not None
+    content = bytearray(bytes(range(256)) * 12_000 + b"\x00tail")  # ~3 MB, not a multiple of a chunk
+    try:
+        async with pool.acquire() as conn:
+            await migrate_blobs(conn)
+
+        async def write() -> str:
+            async with pool.acquire() as conn, conn.transaction():
+                return await put_blob_streamed(conn, content)
+
+        keys = await asyncio.gather(write(), write())
+        again = await write()
+        async with pool.acquire() as conn:
+            assert keys[0] == keys[1] == again == hashlib.sha256(content).hexdigest()
+            assert await get_blob(conn, again) == bytes(content)
+            assert await conn.fetchval("SELECT size FROM blobs.blobs WHERE sha256 = $1", again) == len(content)
+            assert await conn.fetchval("SELECT count(*) FROM blobs.blobs") == 1
+            async with conn.transaction():
+                empty = await put_blob_streamed(conn, b"")
+            assert await get_blob(conn, empty) == b""
+    finally:
+        await pool.close()

@@ -439,7 +439,7 @@ class ImapClient:
             sizes.update(imap_responses.parse_sizes(response.lines))
         return sizes
 
-    async def fetch_body(self, uid: int, size_hint: int = 0) -> bytes | None:
+    async def fetch_body(self, uid: int, size_hint: int = 0) -> bytes | bytearray | None:
         """The raw bytes of `uid` without setting \\Seen (BODY.PEEK, RFC 3501 §6.4.5); None if it is gone."""
         seconds = self._timeout + size_hint / BODY_BYTES_PER_SECOND
         response = await self._command(
@@ -447,7 +447,7 @@ class ImapClient:
         )
         return imap_responses.parse_body(response.lines, uid)
 
-    async def fetch_header(self, uid: int) -> bytes | None:
+    async def fetch_header(self, uid: int) -> bytes | bytearray | None:
         """Only the header block of `uid`, without setting \\Seen (BODY.PEEK[HEADER]); None if it is gone."""
         response = await self._command("fetch", lambda: self._raw.uid("fetch", str(uid), "(UID BODY.PEEK[HEADER])"))
         return imap_responses.parse_body(response.lines, uid, section="HEADER")

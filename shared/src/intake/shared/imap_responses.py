@@ -84,17 +84,19 @@ def parse_sizes(lines: Lines) -> dict[int, int]:
     return sizes
 
 
-def parse_body(lines: Lines, uid: int, section: str = "") -> bytes | None:
+def parse_body(lines: Lines, uid: int, section: str = "") -> bytes | bytearray | None:
     """The raw message of `uid` from a `UID FETCH uid (BODY.PEEK[])` response (or with `section`
     "HEADER", its header from `BODY.PEEK[HEADER]`); None if the server sent none.
 
     The UID may come before the literal or after it (`* 1 FETCH (BODY[] {n} … UID 5)`); FETCH
     responses for other messages (flag changes pushed by the server) are skipped.
 
+    The literal is returned as aioimaplib read it (a bytearray), not copied: a message may be 25 MB.
+
     >>> parse_body([b"1 FETCH (UID 5 BODY[] {2}", bytearray(b"hi"), b")", b"Fetch completed."], 5)
-    b'hi'
+    bytearray(b'hi')
     >>> parse_body([b"1 FETCH (UID 5 BODY[HEADER] {2}", bytearray(b"hi"), b")", b"Done."], 5, "HEADER")
-    b'hi'
+    bytearray(b'hi')
     """
     pattern = _BODY_LITERALS[section]
     items = _untagged(lines)
@@ -108,7 +110,7 @@ def parse_body(lines: Lines, uid: int, section: str = "") -> bytes | None:
         trailer = items[index + 2] if index + 2 < len(items) else b""
         found = _FETCH_UID.search(bytes(line)) or _FETCH_UID.search(b" " + bytes(trailer))
         if found and int(found.group(1)) == uid:
-            return bytes(content)
+            return content
     return None
 
 

@@ -24,14 +24,14 @@ class HeaderSummary:
     subject: str | None
 
 
-def header_block(raw: bytes) -> bytes:
+def header_block(raw: bytes | bytearray) -> bytes:
     """The bytes up to and including the blank line that ends the header (all of `raw` without one).
 
     >>> header_block(b"Subject: x\\r\\n\\r\\nbody")
     b'Subject: x\\r\\n\\r\\n'
     """
     ends = [raw.find(marker) + len(marker) for marker in _HEADER_END if marker in raw]
-    return raw[: min(ends)] if ends else raw
+    return bytes(raw[: min(ends)] if ends else raw)
 
 
 def decode_words(value: str) -> str:
@@ -59,7 +59,7 @@ def _clean(value: str | None) -> str | None:
     return text[:MAX_VALUE_CHARS] or None
 
 
-def summarize(raw: bytes) -> HeaderSummary:
+def summarize(raw: bytes | bytearray) -> HeaderSummary:
     """Message-ID, From and Subject of `raw`; None for a header that is missing or unreadable."""
     try:
         headers = BytesHeaderParser(policy=compat32).parsebytes(header_block(raw))

@@ -27,11 +27,14 @@ from intake.fetcher.inboxes import InboxSettings
 from intake.fetcher.settings import FetcherSettings
 from intake.shared import bus, topology
 from intake.shared.imap import IdleEnd, ImapClient, SelectedFolder
-from intake.shared.imap_errors import ImapCommandError, ImapError, ImapSettingsError, ImapTimeout
+from intake.shared.imap_errors import ImapCommandError, ImapConnectError, ImapError, ImapSettingsError, ImapTimeout
 from intake.shared.secrets import SecretBox
 
 log = structlog.get_logger(__name__)
 
+# Stored messages are published (each confirmed) this many at a time: one confirm round trip per
+# message would bound a cycle's throughput; order on the bus does not matter downstream.
+PUBLISH_BATCH = 32
 # A message that still exists but whose FETCH answer cannot be read is tried this often (one try per
 # cycle) before it is published as rejected, so it neither vanishes silently nor blocks the inbox.
 MAX_READ_ATTEMPTS = 3
@@ -67,6 +70,7 @@ class InboxPoller:
         self._wake = wake
         self._log = log.bind(inbox_id=inbox.id)
         self._cycles = 0  # cycles completed in this process; a session that completed one was healthy
+        self._unpublished: list[repository.FetchedMessage] = []  # stored this cycle, not yet published
         self._health = health.Health(inbox.id)
         service_token = self._settings.service_token
         self._tokens = AccessTokens(
@@ -245,10 +249,23 @@ class InboxPoller:
         held = False
         if selection.uids:
             sizes = await client.fetch_sizes(selection.uids)
-            for uid in selection.uids:
-                step = await self._fetch_one(client, checkpoint, uid, sizes.get(uid), held)
-                checkpoint = step.checkpoint
-                held = held or not step.settled
+            tried = await repository.fetch_attempts(self._pool, self.inbox.id, checkpoint.uidvalidity, selection.uids)
+            try:
+                for uid in selection.uids:
+                    step = await self._fetch_one(client, checkpoint, uid, sizes.get(uid), held, tried.get(uid))
+                    checkpoint = step.checkpoint
+                    held = held or not step.settled
+                    if len(self._unpublished) >= PUBLISH_BATCH:
+                        await self._publish_stored()
+            finally:
+                # Also after an error or a stop: what is stored is published now, and finished before
+                # the loop ends (a lease release must not leave a confirmed publish unmarked).
+                flush = asyncio.ensure_future(self._publish_stored())
+                try:
+                    await asyncio.shield(flush)
+                except asyncio.CancelledError:
+                    await asyncio.wait([flush])
+                    raise
         if held:
             return checkpoint, False  # a message must be read again: next cycle, after the wait
         finished = finish_scan(checkpoint, selection)
@@ -265,11 +282,22 @@ class InboxPoller:
         return _Step(advanced)
 
     async def _fetch_one(
-        self, client: ImapClient, checkpoint: Checkpoint, uid: int, size: int | None, held: bool
+        self,
+        client: ImapClient,
+        checkpoint: Checkpoint,
+        uid: int,
+        size: int | None,
+        held: bool,
+        tried: repository.FetchAttempts | None = None,
     ) -> _Step:
         uidvalidity = checkpoint.uidvalidity
         if await repository.message_known(self._pool, self.inbox.id, uidvalidity, uid):
             return await self._pass_over(checkpoint, uid, held)  # in flight or done: never published again
+        if tried is not None and tried.attempts >= MAX_READ_ATTEMPTS:
+            # Each try ended the connection (a message the server cannot serve): do not try again.
+            reason = f"unreadable: fetching it failed {tried.attempts} times (last: {tried.last_error})"
+            self._log.warning("message unreadable, published as rejected; left in the mailbox", uid=uid)
+            return await self._store(checkpoint, uid, b"", held, size=size or 0, rejected=reason)
         if size is None:
             return await self._unreadable(client, checkpoint, uid, size, "the server sent no size for it", held)
         limit = self._settings.fetcher_max_message_bytes
@@ -280,7 +308,7 @@ class InboxPoller:
             else:
                 raw = await client.fetch_body(uid, size)
                 rejected = None
-        except (ImapCommandError, ImapTimeout) as error:
+        except (ImapCommandError, ImapTimeout, ImapConnectError) as error:
             if error.stage != "fetch":
                 raise
             return await self._unreadable(client, checkpoint, uid, size, str(error), held, error)
@@ -291,7 +319,14 @@ class InboxPoller:
         return await self._store(checkpoint, uid, raw, held, size=size if rejected else None, rejected=rejected)
 
     async def _store(
-        self, checkpoint: Checkpoint, uid: int, raw: bytes, held: bool, *, size: int | None, rejected: str | None
+        self,
+        checkpoint: Checkpoint,
+        uid: int,
+        raw: bytes | bytearray,
+        held: bool,
+        *,
+        size: int | None,
+        rejected: str | None,
     ) -> _Step:
         advanced = checkpoint if held else advance(checkpoint, uid)
         stored = await repository.store_message(
@@ -306,8 +341,13 @@ class InboxPoller:
             rejected=rejected,
         )
         if stored is not None:
-            await self._publish(stored)
+            self._unpublished.append(stored)
         return _Step(advanced)
+
+    async def _publish_stored(self) -> None:
+        batch, self._unpublished = self._unpublished, []
+        if batch:
+            await asyncio.gather(*(self._publish(message) for message in batch))
 
     async def _unreadable(
         self,
@@ -321,8 +361,9 @@ class InboxPoller:
     ) -> _Step:
         """A UID whose FETCH gave nothing usable: passed over only if it is really gone (UID SEARCH);
         else read again next cycle, and after MAX_READ_ATTEMPTS published as rejected with the reason."""
-        if isinstance(error, ImapTimeout):
-            # The connection's state is unknown after a timeout: count the try, then reconnect.
+        if isinstance(error, ImapTimeout | ImapConnectError):
+            # The connection is gone or in an unknown state: count the try, then reconnect. A message
+            # that ends the connection every time is rejected before the next try (_fetch_one).
             await repository.count_fetch_attempt(self._pool, self.inbox.id, checkpoint.uidvalidity, uid, what)
             raise error
         if not await client.uid_exists(uid):
@@ -341,7 +382,7 @@ class InboxPoller:
             checkpoint, uid, header, held, size=size if size is not None else len(header), rejected=reason
         )
 
-    async def _header_or_nothing(self, client: ImapClient, uid: int) -> bytes:
+    async def _header_or_nothing(self, client: ImapClient, uid: int) -> bytes | bytearray:
         try:
             return await client.fetch_header(uid) or b""
         except ImapCommandError:

@@ -7,6 +7,7 @@ row and the checkpoint move in one transaction, so a crash leaves either all of 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,7 +16,7 @@ import asyncpg
 from intake.fetcher.actions import MailboxAction
 from intake.fetcher.checkpoint import Checkpoint
 from intake.fetcher.headers import HeaderSummary
-from intake.shared.blobs import put_blob
+from intake.shared.blobs import STREAM_ABOVE_BYTES, put_blob, put_blob_streamed
 from intake.shared.contracts import MessageFetched, MessageProcessed
 from intake.shared.database import Executor, Session
 
@@ -110,7 +111,7 @@ async def store_message(
     inbox_id: int,
     uidvalidity: int,
     uid: int,
-    raw: bytes,
+    raw: bytes | bytearray,
     summary: HeaderSummary,
     checkpoint: Checkpoint,
     *,
@@ -122,7 +123,8 @@ async def store_message(
     A rejected message stores only what was read of it (its header) with its real `size`.
     """
     async with pool.acquire() as conn, conn.transaction():
-        sha256 = await put_blob(conn, raw)
+        # A large message goes in chunks: as one parameter it would sit in memory about 3 more times.
+        sha256 = await (put_blob_streamed if len(raw) > STREAM_ABOVE_BYTES else put_blob)(conn, raw)
         row = await conn.fetchrow(
             f"""INSERT INTO fetcher.messages
                     (inbox_id, uidvalidity, uid, state, raw_sha256, size, message_id, sender, subject, rejected)
@@ -147,6 +149,26 @@ async def store_message(
             uid,
         )
     return _message(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class FetchAttempts:
+    attempts: int
+    last_error: str
+
+
+async def fetch_attempts(
+    conn: Executor, inbox_id: int, uidvalidity: int, uids: Sequence[int]
+) -> dict[int, FetchAttempts]:
+    """Failed reads so far of each of `uids` that has any."""
+    rows = await conn.fetch(
+        """SELECT uid, attempts, last_error FROM fetcher.fetch_attempts
+           WHERE inbox_id = $1 AND uidvalidity = $2 AND uid = ANY($3::bigint[])""",
+        inbox_id,
+        uidvalidity,
+        list(uids),
+    )
+    return {row["uid"]: FetchAttempts(row["attempts"], row["last_error"]) for row in rows}
 
 
 async def count_fetch_attempt(conn: Executor, inbox_id: int, uidvalidity: int, uid: int, error: str) -> int:
