@@ -424,3 +424,39 @@ async def test_status_shows_the_stored_report(client: httpx.AsyncClient, db: asy
     disabled = (await client.patch(url, json={"active": False})).json()["status"]
     assert disabled["state"] == "disabled"
     assert disabled["last_error"] == "login refused: AUTHENTICATIONFAILED"
+
+
+PATCHABLE = [
+    ("email", "new@example.com"),
+    ("username", "new-login"),
+    ("directory", "Archiv/Kunden ä"),
+    ("ca_certificate", CA_PEM),
+    ("processed_action", "delete"),
+    ("unmatched_action", "ignore"),
+    ("ignored_senders", ["@spam.example"]),
+    ("default_language", "fr"),
+    ("active", False),
+    ("poll_interval_seconds", 15),
+    ("first_fetch", "all"),
+]
+
+
+async def test_patch_each_setting(client: httpx.AsyncClient) -> None:
+    inbox = await create(client, provider="custom", hostname="mail.example.org", port=993)
+    url = f"/api/v1/inboxes/{inbox['id']}"
+    references = await reference_ids(client)
+    for name, value in [*PATCHABLE, *references.items(), ("hostname", "imap2.example.org"), ("port", 1993)]:
+        response = await client.patch(url, json={name: value})
+        assert response.status_code == 200, (name, response.text)
+        assert (await client.get(url)).json()[name] == value, name
+    for name in ("ca_certificate", "default_language", *references):
+        assert (await client.patch(url, json={name: None})).json()[name] is None, name
+    oauth2 = await client.patch(url, json={"oauth2": {"client_id": "app", "tenant_id": "t"}})
+    assert oauth2.json()["oauth2"] == {"client_id": "app", "tenant_id": "t"}
+    cleared = await client.patch(url, json={"oauth2": None})
+    assert (cleared.json()["oauth2"], cleared.json()["client_secret_set"]) == (
+        {"client_id": None, "tenant_id": None},
+        False,
+    )
+    unknown = await client.patch(url, json={"id": 5, "password_set": False})
+    assert set(fields(unknown)) == {"id", "password_set"}

@@ -47,7 +47,7 @@ async def test_create_get_update_delete(client: httpx.AsyncClient, path: str, bo
 
 @pytest.mark.parametrize(("path", "body", "label"), KINDS)
 async def test_field_errors(client: httpx.AsyncClient, path: str, body: dict[str, Any], label: str) -> None:
-    for bad in ({"name": "   "}, {"name": "x" * 201}, {}, body | {"colour": "red"}):
+    for bad in ({"name": "   "}, {"name": "x" * 201}, {"name": "nul\x00"}, {}, body | {"colour": "red"}):
         response = await client.post(path, json=bad)
         assert response.status_code == 422, bad
     row = (await client.post(path, json=body)).json()

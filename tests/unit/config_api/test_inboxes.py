@@ -174,6 +174,10 @@ def test_oauth2_client_is_kept() -> None:
     ("fields", "field"),
     [
         ({"email": "nobody"}, "email"),
+        ({"email": "no\x00body@example.com"}, "email"),
+        ({"username": "log\x00in"}, "username"),
+        ({"oauth2": {"client_id": "app\nid"}}, "client_id"),
+        ({"ca_certificate": CA_PEM + "\x00"}, "ca_certificate"),
         ({"port": 0}, "port"),
         ({"port": 65536}, "port"),
         ({"port": "imap"}, "port"),

@@ -82,6 +82,8 @@ def _check_language(value: str) -> str:
 
 def _check_ca_certificate(value: str) -> str:
     """One or more PEM certificates that parse; the text is stored as given."""
+    if "\x00" in value:
+        raise ValueError("must be PEM text, without NUL characters")
     if "-----BEGIN CERTIFICATE-----" not in value:
         raise ValueError("must be a PEM certificate starting with -----BEGIN CERTIFICATE-----")
     try:
@@ -91,9 +93,12 @@ def _check_ca_certificate(value: str) -> str:
     return value
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+# One line of text: no control characters (PostgreSQL text cannot even hold NUL).
+SINGLE_LINE = r"^[^\x00-\x1f\x7f]+$"
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=SINGLE_LINE)]
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$"
 EmailAddress = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320, pattern=EMAIL_PATTERN)
 ]
 # A DNS name, an IPv4 address or a bracketless IPv6 address.
 Hostname = Annotated[

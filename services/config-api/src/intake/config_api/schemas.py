@@ -13,7 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from intake.config_api.connection_diagnosis import Stage
 from intake.config_api.email_log_rules import RawState
-from intake.config_api.inboxes import AuthMethod, FirstFetch, ProcessedAction, StatusState, UnmatchedAction
+from intake.config_api.inboxes import (
+    EMAIL_PATTERN,
+    SINGLE_LINE,
+    AuthMethod,
+    FirstFetch,
+    ProcessedAction,
+    StatusState,
+    UnmatchedAction,
+)
 from intake.config_api.providers import Encryption, Provider
 from intake.shared.contracts import Outcome
 
@@ -27,9 +35,9 @@ class Page(BaseModel, Generic[Item]):
     next_cursor: str | None
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=SINGLE_LINE)]
 OptionalEmail = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320, pattern=EMAIL_PATTERN)
 ]
 
 
