@@ -94,6 +94,8 @@ class FakeOAuth2Server:
     requests: list[RecordedRequest] = field(default_factory=list)
     # While set, every request but introspection answers this HTTP status (an outage), e.g. 503.
     outage_status: int | None = None
+    # While set, token requests are answered 200 with an HTML page instead of JSON (a broken proxy).
+    garbled_token_answers: bool = False
     # The next authorize request is answered with this OAuth2 error instead of a code, e.g. "access_denied".
     deny_next_authorize: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -348,7 +350,15 @@ class _Handler(BaseHTTPRequestHandler):
         form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
         record = self._record(form)
         path = record.path
-        if path.endswith("/token"):
+        if path.endswith("/token") and self.fake.garbled_token_answers:
+            record.status = 200
+            page = b"<html><body>Proxy error</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+        elif path.endswith("/token"):
             status, body = self.fake.token(form, self._basic())
             record.status = status
             self._send(status, body, {"Cache-Control": "no-store"})

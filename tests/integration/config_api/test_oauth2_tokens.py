@@ -212,6 +212,24 @@ async def test_outage_is_unavailable_not_needs_reauth(
     assert (await tokens.access_token(inbox_id)).username == "hank"
 
 
+@pytest.mark.parametrize("provider", ["gmail", "outlook"])
+async def test_a_garbled_answer_is_unavailable_not_needs_reauth(
+    provider: str, tokens: TokenService, db: asyncpg.Connection, box: SecretBox, oauth2_server: FakeOAuth2Server
+) -> None:
+    client = oauth2_server.register_client("jill")
+    inbox_id = await insert_oauth2_inbox(
+        db, box, client, provider=provider, refresh_token=oauth2_server.issue_refresh_token(client)
+    )
+    oauth2_server.garbled_token_answers = True
+
+    with pytest.raises(ProviderUnavailable):
+        await tokens.access_token(inbox_id)
+
+    assert await _status(db, inbox_id) is None
+    oauth2_server.garbled_token_answers = False
+    assert (await tokens.access_token(inbox_id)).username == "jill"
+
+
 async def test_unreachable_provider_is_unavailable(
     tokens: TokenService, db: asyncpg.Connection, box: SecretBox, oauth2_server: FakeOAuth2Server
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import ssl
 import warnings
 from dataclasses import dataclass
@@ -159,6 +160,10 @@ class Microsoft:
                 result = getattr(app, call)(*args, **kwargs)
         except (requests.RequestException, OSError) as error:
             return Unavailable(f"the Microsoft identity platform could not be reached: {type(error).__name__}")
+        except json.JSONDecodeError:
+            # msal parses the token endpoint's answer itself: not JSON (an HTML error page, a proxy) is
+            # trouble on the way, not a verdict on the grant.
+            return Unavailable("the Microsoft identity platform answered something that is not JSON")
         except msal.exceptions.MsalServiceError as error:
             # msal raises this for an HTTP 5xx (discovery or token endpoint) instead of returning the body.
             return Unavailable(f"the Microsoft identity platform failed: {error}")

@@ -145,7 +145,7 @@ class TokenService:
             return await self._microsoft.client_credentials(client)
         assert inbox.refresh_token_encrypted is not None
         refresh_token = self._box.decrypt(inbox.refresh_token_encrypted)
-        log.info("oauth2 access token refreshed", inbox_id=inbox.id, provider=inbox.provider)
+        log.info("oauth2 access token refresh requested", inbox_id=inbox.id, provider=inbox.provider)
         provider = self._google if flavour is Flavour.GOOGLE else self._microsoft
         return await provider.refresh(client, refresh_token)
 
