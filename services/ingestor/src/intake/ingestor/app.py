@@ -73,6 +73,8 @@ class IngestorApp:
         )
         async with self._pool.acquire() as conn:
             await apply_migrations(conn)
+            # The pool does not reset sessions on release; whatever a migration set, clear it once here.
+            await conn.reset()
         broker = bus.create_broker(
             settings.amqp_url.get_secret_value(),
             prefetch_count=settings.ingestor_prefetch,
