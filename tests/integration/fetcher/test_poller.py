@@ -226,6 +226,31 @@ async def test_uidvalidity_change_rescans_the_folder(
     assert tuple(checkpoint) == (after.uidvalidity, uid)
 
 
+async def test_uidvalidity_change_loses_nothing_even_read_mail(
+    dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus
+) -> None:
+    mailbox = dovecot.new_user()
+    mailbox.create_folder("Support")
+    await make_inbox(mailbox, directory="Support", first_fetch="unread")
+    old = message("before the change", "<old@example.com>")
+    mailbox.append(old, folder="Support")
+    async with running(fetcher_settings):
+        assert (await bus.next_fetched()).message_id == "<old@example.com>"
+
+    # The folder is rebuilt (a server migration): the old message comes back, and mail arrived
+    # meanwhile, one of them already read by a person.
+    mailbox.delete_folder("Support")
+    mailbox.create_folder("Support")
+    mailbox.append(old, folder="Support", flags="\\Seen")
+    mailbox.append(message("arrived and read", "<read@example.com>"), folder="Support", flags="\\Seen")
+    mailbox.append(message("arrived unread", "<unread@example.com>"), folder="Support")
+    async with running(fetcher_settings):
+        ids = {(await bus.next_fetched()).message_id for _ in range(3)}
+    # Nothing skipped; the old one comes again under its new UID and the ingestor dedupes it by Message-ID.
+    assert ids == {"<old@example.com>", "<read@example.com>", "<unread@example.com>"}
+    assert await bus.pending_fetched() == 0
+
+
 async def test_rows_stored_but_not_published_are_published_on_the_next_cycle(
     dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus, db: asyncpg.Connection
 ) -> None:

@@ -43,7 +43,7 @@ def test_start(uidvalidity: int, uidnext: int | None, first_fetch: FirstFetch, e
     [
         (None, 7, Checkpoint(7, 0, 9), True, "first connection"),
         (Checkpoint(7, 4), 7, Checkpoint(7, 4), False, "resuming"),
-        (Checkpoint(6, 4), 7, Checkpoint(7, 0, 9), True, "UIDVALIDITY changed from 6 to 7; re-scanning"),
+        (Checkpoint(6, 4), 7, Checkpoint(7), True, "UIDVALIDITY changed from 6 to 7; re-scanning every message"),
     ],
 )
 def test_reconcile(

@@ -61,16 +61,21 @@ def start(uidvalidity: int, uidnext: int | None, first_fetch: FirstFetch) -> Che
 def reconcile(stored: Checkpoint | None, uidvalidity: int, uidnext: int | None, first_fetch: FirstFetch) -> Reconciled:
     """Compare the stored checkpoint with what SELECT said about the folder.
 
-    A changed UIDVALIDITY means every UID we know is void (RFC 3501 §2.3.1.1): start over under
-    the first-fetch rule; messages seen before are deduplicated downstream by Message-ID.
+    A changed UIDVALIDITY means every UID we know is void (RFC 3501 §2.3.1.1): the folder is read
+    again from its first UID, read messages included (the unread rule is only for a first connection:
+    mail that arrived and was read since the last check would be lost). Messages fetched before are
+    deduplicated downstream by Message-ID.
+
+    >>> reconcile(Checkpoint(6, 40), 7, 11, FirstFetch.UNREAD).checkpoint
+    Checkpoint(uidvalidity=7, last_uid=0, initial_scan_until=None)
     """
     if stored is None:
         return Reconciled(start(uidvalidity, uidnext, first_fetch), True, "first connection")
     if stored.uidvalidity != uidvalidity:
         return Reconciled(
-            start(uidvalidity, uidnext, first_fetch),
+            start(uidvalidity, uidnext, FirstFetch.ALL),
             True,
-            f"UIDVALIDITY changed from {stored.uidvalidity} to {uidvalidity}; re-scanning",
+            f"UIDVALIDITY changed from {stored.uidvalidity} to {uidvalidity}; re-scanning every message",
         )
     return Reconciled(stored, False, "resuming")
 
