@@ -78,6 +78,23 @@ async def test_refresh_saves_the_rotated_refresh_token(
         assert oauth2_server.token_requests("refresh_token")[0].path == "/contoso/oauth2/v2.0/token"
 
 
+@pytest.mark.parametrize("provider", ["gmail", "outlook"])
+async def test_public_client_without_a_secret_refreshes(
+    provider: str, tokens: TokenService, db: asyncpg.Connection, box: SecretBox, oauth2_server: FakeOAuth2Server
+) -> None:
+    # Outlook without a client secret goes through msal's PublicClientApplication.
+    client = oauth2_server.register_client("kim", client_secret=None)
+    inbox_id = await insert_oauth2_inbox(
+        db, box, client, provider=provider, refresh_token=oauth2_server.issue_refresh_token(client)
+    )
+
+    token = await tokens.access_token(inbox_id)
+
+    assert oauth2_server.introspect(token.access_token)["username"] == "kim"
+    (request,) = oauth2_server.token_requests("refresh_token")
+    assert "client_secret" not in request.form
+
+
 async def test_access_token_is_cached_until_shortly_before_expiry(
     tokens: TokenService, db: asyncpg.Connection, box: SecretBox, oauth2_server: FakeOAuth2Server
 ) -> None:
