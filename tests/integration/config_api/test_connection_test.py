@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from intake.config_api.connection_test import OAUTH2_NOT_TESTABLE
+from intake.config_api.connection_test import LoginUnavailable, saved_target
 from intake.shared.secrets import SecretBox
 from tests.support.dovecot import HOST, Dovecot, Mailbox, _free_port
 
@@ -188,7 +188,7 @@ async def test_saved_inbox_with_a_wrong_password(
     assert (result["ok"], result["stage"]) == (False, "login")
 
 
-async def test_saved_oauth2_inbox_says_login_cannot_be_tested(
+async def test_saved_oauth2_inbox_of_a_provider_without_oauth2(
     client: httpx.AsyncClient, db: asyncpg.Connection, secret_key: str, dovecot: Dovecot, mailbox: Mailbox
 ) -> None:
     inbox_id = await save_inbox(
@@ -196,7 +196,27 @@ async def test_saved_oauth2_inbox_says_login_cannot_be_tested(
         password=None, ca=dovecot.ca_pem, auth="oauth2",
     )  # fmt: skip
     result = (await client.post(f"/api/v1/inboxes/{inbox_id}/test")).json()
-    assert result == {"ok": False, "stage": "login", "detail": OAUTH2_NOT_TESTABLE}
+    assert (result["ok"], result["stage"]) == (False, "login")  # connect and TLS passed
+    assert result["detail"].startswith("OAuth2 sign-in cannot be tried: ")
+    assert "OAuth2 works for gmail and outlook" in result["detail"]
+
+
+async def test_saved_oauth2_inbox_that_needs_a_new_connect(app: FastAPI, db: asyncpg.Connection) -> None:
+    # A Gmail inbox's host is imap.gmail.com, so only the login step is asked for here: no connection is made.
+    inbox_id = await db.fetchval(
+        """INSERT INTO config.inboxes (provider, email, username, hostname, port, encryption, auth, oauth2_client_id,
+               oauth2_reauth_reason, oauth2_reauth_since, updated_at)
+           VALUES ('gmail', 'desk@example.com', 'desk@example.com', 'imap.gmail.com', 993, 'ssl', 'oauth2',
+                   'client-1', 'the refresh token was revoked', now(), now() - interval '1 minute')
+           RETURNING id"""
+    )
+    runtime = app.state.runtime
+    target = await saved_target(runtime.pool, runtime.secret_box, runtime.tokens, inbox_id)
+    with pytest.raises(LoginUnavailable) as raised:
+        await target.login()
+    assert raised.value.reason == (
+        "OAuth2 sign-in needs the inbox to be connected again (Connect): the refresh token was revoked"
+    )
 
 
 async def test_unknown_saved_inbox_is_404(client: httpx.AsyncClient) -> None:

@@ -82,7 +82,7 @@ def succeeded(attempt: Attempt) -> Diagnosis:
     )
 
 
-def oauth2_unavailable(reason: str) -> Diagnosis:
+def login_unavailable(reason: str) -> Diagnosis:
     return Diagnosis(False, Stage.LOGIN, reason)
 
 

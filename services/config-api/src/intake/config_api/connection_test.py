@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -20,33 +21,52 @@ from intake.config_api.connection_diagnosis import (
     Stage,
     diagnose,
     host_not_found,
-    oauth2_unavailable,
+    login_unavailable,
     succeeded,
 )
 from intake.config_api.errors import NotFound
-from intake.shared.imap import Authenticator, Encryption, ImapClient, ImapEndpoint, PasswordLogin
+from intake.config_api.oauth2_tokens import NeedsReauth, NotAnOAuth2Inbox, ProviderUnavailable, TokenService
+from intake.shared.imap import Authenticator, Encryption, ImapClient, ImapEndpoint, PasswordLogin, XOAuth2Login
 from intake.shared.imap_errors import ImapError, ImapSettingsError
 from intake.shared.secrets import SecretBox, SecretDecryptionError
 
 log = structlog.get_logger(__name__)
 
-OAUTH2_NOT_TESTABLE = (
-    "OAuth2 sign-in cannot be tested yet: the config API cannot obtain an access token for this inbox"
-    " (the OAuth2 connect flow is not available); the connection and TLS steps passed"
-)
+
+class LoginUnavailable(Exception):
+    """No credentials to try (an OAuth2 token that cannot be had); `reason` says why, in words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+Login = Callable[[], Awaitable[Authenticator]]
+
+
+def fixed_login(authenticator: Authenticator) -> Login:
+    async def login() -> Authenticator:
+        return authenticator
+
+    return login
+
+
+def no_login(reason: str) -> Login:
+    async def login() -> Authenticator:
+        raise LoginUnavailable(reason)
+
+    return login
 
 
 @dataclass(frozen=True)
 class ConnectionTarget:
-    """What to try: where, as whom, which folder.
-
-    `authenticator` None means login cannot be tried; `no_login_reason` says why."""
+    """What to try: where, as whom, which folder. `login` gives the credentials once connect and TLS
+    passed (an OAuth2 access token is asked for only then), or raises LoginUnavailable."""
 
     endpoint: ImapEndpoint
     username: str
     folder: str
-    authenticator: Authenticator | None = field(repr=False)
-    no_login_reason: str = OAUTH2_NOT_TESTABLE
+    login: Login = field(repr=False)
 
 
 async def _look_up(host: str, port: int, seconds: float) -> None:
@@ -73,9 +93,11 @@ async def run_connection_test(target: ConnectionTarget, step_seconds: float) -> 
     except (ImapError, ImapSettingsError) as error:
         return diagnose(error, attempt)
     try:
-        if target.authenticator is None:
-            return oauth2_unavailable(target.no_login_reason)
-        await client.authenticate(target.authenticator)
+        try:
+            authenticator = await target.login()
+        except LoginUnavailable as unavailable:
+            return login_unavailable(unavailable.reason)
+        await client.authenticate(authenticator)
         await client.select(target.folder)
     except ImapError as error:
         return diagnose(error, attempt)
@@ -84,8 +106,27 @@ async def run_connection_test(target: ConnectionTarget, step_seconds: float) -> 
     return succeeded(attempt)
 
 
-async def saved_target(pool: asyncpg.Pool, box: SecretBox, inbox_id: int) -> ConnectionTarget | Diagnosis:
-    """The stored settings of inbox `inbox_id` (password decrypted), or a Diagnosis when they cannot be tried."""
+def oauth2_login(tokens: TokenService, inbox_id: int) -> Login:
+    """XOAUTH2 with an access token from config-api's token service (refreshed as needed)."""
+
+    async def login() -> Authenticator:
+        try:
+            token = await tokens.access_token(inbox_id)
+        except NeedsReauth as error:
+            raise LoginUnavailable(f"OAuth2 sign-in needs the inbox to be connected again (Connect): {error}") from None
+        except ProviderUnavailable as error:
+            raise LoginUnavailable(
+                f"the identity provider could not be reached for an access token ({error}); try again later"
+            ) from None
+        except NotAnOAuth2Inbox as error:
+            raise LoginUnavailable(f"OAuth2 sign-in cannot be tried: {error}") from None
+        return XOAuth2Login(token.username, token.access_token)
+
+    return login
+
+
+async def saved_target(pool: asyncpg.Pool, box: SecretBox, tokens: TokenService, inbox_id: int) -> ConnectionTarget:
+    """The stored settings of inbox `inbox_id`: the password decrypted, or OAuth2 tokens from `tokens`."""
     row = await pool.fetchrow(
         """SELECT hostname, port, encryption, ca_certificate, username, password_encrypted, directory, auth
            FROM config.inboxes WHERE id = $1""",
@@ -94,18 +135,15 @@ async def saved_target(pool: asyncpg.Pool, box: SecretBox, inbox_id: int) -> Con
     if row is None:
         raise NotFound(f"no inbox with id {inbox_id}")
     endpoint = ImapEndpoint(row["hostname"], row["port"], Encryption(row["encryption"]), row["ca_certificate"])
-    authenticator: Authenticator | None = None
-    if row["auth"] == "password":
-        if row["password_encrypted"] is None:
-            return Diagnosis(False, Stage.LOGIN, "no password is stored for this inbox: set one, then test again")
+    login: Login
+    if row["auth"] == "oauth2":
+        login = oauth2_login(tokens, inbox_id)
+    elif row["password_encrypted"] is None:
+        login = no_login("no password is stored for this inbox: set one, then test again")
+    else:
         try:
-            password = box.decrypt(row["password_encrypted"])
+            login = fixed_login(PasswordLogin(row["username"], box.decrypt(row["password_encrypted"])))
         except SecretDecryptionError:
             log.error("stored inbox password cannot be decrypted", inbox_id=inbox_id)
-            return Diagnosis(
-                False,
-                Stage.LOGIN,
-                "the stored password cannot be decrypted with this INTAKE_SECRET_KEY: set the password again",
-            )
-        authenticator = PasswordLogin(row["username"], password)
-    return ConnectionTarget(endpoint, row["username"], row["directory"], authenticator)
+            login = no_login("the stored password cannot be decrypted with this INTAKE_SECRET_KEY: set it again")
+    return ConnectionTarget(endpoint, row["username"], row["directory"], login)

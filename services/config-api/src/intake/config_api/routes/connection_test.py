@@ -9,12 +9,19 @@ from fastapi import APIRouter, Path
 from pydantic import SecretStr
 
 from intake.config_api.connection_diagnosis import Diagnosis
-from intake.config_api.connection_test import ConnectionTarget, run_connection_test, saved_target
+from intake.config_api.connection_test import (
+    ConnectionTarget,
+    Login,
+    fixed_login,
+    no_login,
+    run_connection_test,
+    saved_target,
+)
 from intake.config_api.errors import InvalidFields
 from intake.config_api.inboxes import AuthMethod, InboxCreate, resolve_create
 from intake.config_api.routes.deps import RuntimeDep
 from intake.config_api.schemas import ConnectionTestResult
-from intake.shared.imap import Authenticator, Encryption, ImapEndpoint, PasswordLogin
+from intake.shared.imap import Encryption, ImapEndpoint, PasswordLogin
 
 log = structlog.get_logger(__name__)
 
@@ -39,15 +46,14 @@ async def test_unsaved_inbox(body: InboxCreate, runtime: RuntimeDep) -> Connecti
     if isinstance(resolved, list):
         raise InvalidFields(resolved)
     inbox = resolved.settings
-    authenticator: Authenticator | None = None
+    login: Login = no_login(UNSAVED_OAUTH2)
     if inbox.auth is AuthMethod.PASSWORD and isinstance(resolved.password, SecretStr):
-        authenticator = PasswordLogin(inbox.username, resolved.password.get_secret_value())
+        login = fixed_login(PasswordLogin(inbox.username, resolved.password.get_secret_value()))
     target = ConnectionTarget(
         ImapEndpoint(inbox.hostname, inbox.port, Encryption(inbox.encryption.value), inbox.ca_certificate),
         inbox.username,
         inbox.directory,
-        authenticator,
-        no_login_reason=UNSAVED_OAUTH2,
+        login,
     )
     diagnosis = await run_connection_test(target, runtime.connection_test_seconds)
     log.info("connection test", inbox_id=None, ok=diagnosis.ok, stage=diagnosis.stage.value, detail=diagnosis.detail)
@@ -61,10 +67,8 @@ async def test_saved_inbox(
     """Try a saved inbox's settings: connect → TLS → login → select folder.
 
     `ok` false names the failing `stage` and says why in `detail`."""
-    target = await saved_target(runtime.pool, runtime.secret_box, inbox_id)
-    diagnosis = (
-        target if isinstance(target, Diagnosis) else await run_connection_test(target, runtime.connection_test_seconds)
-    )
+    target = await saved_target(runtime.pool, runtime.secret_box, runtime.tokens, inbox_id)
+    diagnosis = await run_connection_test(target, runtime.connection_test_seconds)
     log.info(
         "connection test", inbox_id=inbox_id, ok=diagnosis.ok, stage=diagnosis.stage.value, detail=diagnosis.detail
     )
