@@ -77,6 +77,10 @@ async def test_filters(client: httpx.AsyncClient) -> None:
     assert await uids(client, since="2025-01-01T00:18:00Z") == [20, 19, 18]
     assert await uids(client, until="2025-01-01T00:03:00") == [2, 1]  # naive means UTC; until is exclusive
     assert await uids(client, sender="ACME") == [18, 15, 12, 9, 6, 3]
+    assert await uids(client, sender="Bob@ACME.example") == [18, 15, 12, 9, 6, 3]  # a whole address
+    assert await uids(client, sender="ob@acme.example") == []  # ... is not a substring
+    assert await uids(client, sender="@Other.Example") == [20, 19, 17, 16, 14, 13, 11, 10, 8, 7, 5, 4, 2, 1]
+    assert await uids(client, sender="@other") == []  # a domain is matched whole
     assert await uids(client, q="100%") == [20, 15, 10, 5]
     assert await uids(client, q="_") == []  # wildcards are literal
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import doctest
 from datetime import UTC, datetime
 
+import pytest
+
+from intake.config_api import email_log
 from intake.config_api.cursors import Position
 from intake.config_api.email_log import EmailLogFilter, as_utc, email_log_query, like_pattern
 from intake.config_api.schemas import LogOutcome
@@ -60,3 +64,25 @@ def test_every_filter_and_the_cursor_are_parameters() -> None:
 def test_empty_text_filters_are_ignored() -> None:
     sql, _ = email_log_query(EmailLogFilter(sender="", q=""), None, 5)
     assert "WHERE" not in sql
+
+
+def test_docstring_examples() -> None:
+    result = doctest.testmod(email_log)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+@pytest.mark.parametrize(
+    ("sender", "clause", "value"),
+    [
+        ("Bob@Acme.example", "lower(sender) = lower($1)", "Bob@Acme.example"),
+        (" @acme.example ", "split_part(lower(sender), '@', -1) = lower($1)", "acme.example"),
+        ("acme", "sender ILIKE $1 ESCAPE '\\'", "%acme%"),
+        ("a@b@c", "sender ILIKE $1 ESCAPE '\\'", "%a@b@c%"),
+        ("@", "sender ILIKE $1 ESCAPE '\\'", "%@%"),
+    ],
+)
+def test_sender_matches_an_address_a_domain_or_a_fragment(sender: str, clause: str, value: str) -> None:
+    sql, args = email_log_query(EmailLogFilter(sender=sender), None, 5)
+    assert f"WHERE {clause} ORDER BY" in sql
+    assert args[0] == value

@@ -9,8 +9,10 @@ blob store, the issue from the tracker's view; both may be missing, which is sho
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import asyncpg
@@ -125,7 +127,7 @@ class EmailLogFilter:
     outcome: LogOutcome | None = None
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
-    sender: str | None = None  # case-insensitive substring of the sender address
+    sender: str | None = None  # a whole address, `@domain`, or a case-insensitive substring (`sender_match`)
     q: str | None = None  # case-insensitive substring of the subject
 
 
@@ -137,6 +139,35 @@ def like_pattern(text: str) -> str:
     """
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+class SenderMatch(StrEnum):
+    ADDRESS = "address"  # the whole address, case-insensitive
+    DOMAIN = "domain"  # everything after the last "@", case-insensitive
+    FRAGMENT = "fragment"  # a case-insensitive substring
+
+
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
+_DOMAIN = re.compile(r"^@[^@\s]+$")
+
+
+def sender_match(text: str) -> tuple[SenderMatch, str]:
+    """How the `sender` filter matches: a whole address that address, `@domain` that domain, else a substring.
+
+    Whole addresses and domains are looked up by their own indexes: a substring search through trigrams
+    is slow exactly for the common parts of addresses (`gmail.com`).
+
+    >>> sender_match(" Ann@Example.com ")
+    (<SenderMatch.ADDRESS: 'address'>, 'Ann@Example.com')
+    >>> sender_match("@example.com"), sender_match("ann")
+    ((<SenderMatch.DOMAIN: 'domain'>, 'example.com'), (<SenderMatch.FRAGMENT: 'fragment'>, 'ann'))
+    """
+    stripped = text.strip()
+    if _ADDRESS.match(stripped):
+        return SenderMatch.ADDRESS, stripped
+    if _DOMAIN.match(stripped):
+        return SenderMatch.DOMAIN, stripped[1:]
+    return SenderMatch.FRAGMENT, text
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -162,7 +193,13 @@ def email_log_query(filters: EmailLogFilter, after: Position | None, limit: int)
     if filters.until is not None:
         clauses.append(f"logged_at < {arg(as_utc(filters.until))}")
     if filters.sender:
-        clauses.append(f"sender ILIKE {arg(like_pattern(filters.sender))} ESCAPE '\\'")
+        kind, value = sender_match(filters.sender)
+        if kind is SenderMatch.ADDRESS:
+            clauses.append(f"lower(sender) = lower({arg(value)})")
+        elif kind is SenderMatch.DOMAIN:
+            clauses.append(f"split_part(lower(sender), '@', -1) = lower({arg(value)})")
+        else:
+            clauses.append(f"sender ILIKE {arg(like_pattern(value))} ESCAPE '\\'")
     if filters.q:
         clauses.append(f"subject ILIKE {arg(like_pattern(filters.q))} ESCAPE '\\'")
     if after is not None:
