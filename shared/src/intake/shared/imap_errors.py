@@ -25,7 +25,8 @@ class ImapSettingsError(Exception):
 
 
 class ImapError(Exception):
-    """An IMAP step failed. `stage` is one of connect, tls, login, select, search, fetch, store, expunge, logout."""
+    """An IMAP step failed. `stage` is one of connect, tls, login, capability, select, noop, search, fetch,
+    store, expunge, idle, logout."""
 
     def __init__(self, stage: str, detail: str) -> None:
         super().__init__(f"{stage}: {detail}")
