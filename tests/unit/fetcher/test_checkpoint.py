@@ -8,7 +8,6 @@ import pytest
 
 from intake.fetcher import checkpoint
 from intake.fetcher.checkpoint import (
-    MAX_UID,
     Checkpoint,
     FirstFetch,
     Selection,
@@ -31,7 +30,7 @@ def test_docstring_examples() -> None:
         (5, 11, FirstFetch.ALL, Checkpoint(5, 0, None)),
         (5, 11, FirstFetch.UNREAD, Checkpoint(5, 0, 10)),
         (5, 1, FirstFetch.UNREAD, Checkpoint(5, 0, None)),  # empty folder: nothing to filter
-        (5, None, FirstFetch.UNREAD, Checkpoint(5, 0, MAX_UID)),  # no UIDNEXT: filter everything there is
+        (5, None, FirstFetch.UNREAD, Checkpoint(5, 0, None)),  # no UIDNEXT, no ceiling: take all
     ],
 )
 def test_start(uidvalidity: int, uidnext: int | None, first_fetch: FirstFetch, expected: Checkpoint) -> None:
@@ -105,3 +104,13 @@ def test_advance(cp: Checkpoint, uid: int, expected: Checkpoint) -> None:
 )
 def test_finish_scan(cp: Checkpoint, selection: Selection, expected: Checkpoint) -> None:
     assert finish_scan(cp, selection) == expected
+
+
+def test_a_first_scan_without_uidnext_never_hides_later_mail() -> None:
+    checkpoint = start(7, None, FirstFetch.UNREAD)
+    first = select_new(checkpoint, [3, 5], limit=10)
+    for uid in first.uids:
+        checkpoint = advance(checkpoint, uid)
+    checkpoint = finish_scan(checkpoint, first)
+    assert checkpoint.last_uid == 5
+    assert select_new(checkpoint, [5, 9], limit=10).uids == (9,)

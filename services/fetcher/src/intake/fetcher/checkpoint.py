@@ -49,12 +49,15 @@ def start(uidvalidity: int, uidnext: int | None, first_fetch: FirstFetch) -> Che
     Checkpoint(uidvalidity=7, last_uid=0, initial_scan_until=10)
     >>> start(7, 11, FirstFetch.ALL)
     Checkpoint(uidvalidity=7, last_uid=0, initial_scan_until=None)
+    >>> start(7, None, FirstFetch.UNREAD)
+    Checkpoint(uidvalidity=7, last_uid=0, initial_scan_until=None)
     """
-    if first_fetch is FirstFetch.ALL:
+    if first_fetch is FirstFetch.ALL or uidnext is None:
+        # Without UIDNEXT (RFC 3501 §6.3.1 makes it optional) there is no ceiling for the unread rule,
+        # and a guessed one (the largest UID) would end the scan above every future UID: take all
+        # instead. The poller derives UIDNEXT from the folder's highest UID before calling this.
         return Checkpoint(uidvalidity)
-    # Without UIDNEXT (RFC 3501 §6.3.1 makes it optional) the unread rule covers every UID that
-    # exists now; the scan ends when no unread UID is left below the ceiling.
-    ceiling = MAX_UID if uidnext is None else uidnext - 1
+    ceiling = uidnext - 1
     return Checkpoint(uidvalidity, 0, ceiling if ceiling >= 1 else None)
 
 

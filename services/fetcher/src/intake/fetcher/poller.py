@@ -119,7 +119,7 @@ class InboxPoller:
         try:
             await client.authenticate(authenticator)
             folder = await client.select(self.inbox.directory)
-            checkpoint = await self._reconciled_checkpoint(folder)
+            checkpoint = await self._reconciled_checkpoint(client, folder)
             push = client.supports_idle
             self._log.info(
                 "inbox connected", folder_uidvalidity=folder.uidvalidity, last_uid=checkpoint.last_uid, push=push
@@ -137,9 +137,13 @@ class InboxPoller:
         finally:
             await asyncio.shield(client.logout())
 
-    async def _reconciled_checkpoint(self, folder: SelectedFolder) -> Checkpoint:
+    async def _reconciled_checkpoint(self, client: ImapClient, folder: SelectedFolder) -> Checkpoint:
         stored = await repository.load_checkpoint(self._pool, self.inbox.id)
-        result = reconcile(stored, folder.uidvalidity, folder.uidnext, self.inbox.first_fetch)
+        uidnext = folder.uidnext
+        if uidnext is None and (stored is None or stored.uidvalidity != folder.uidvalidity):
+            # UIDNEXT is optional (RFC 3501 §6.3.1): the unread rule needs the folder's real ceiling.
+            uidnext = max(await client.uid_search("ALL"), default=0) + 1
+        result = reconcile(stored, folder.uidvalidity, uidnext, self.inbox.first_fetch)
         if result.changed:
             await repository.save_checkpoint(self._pool, self.inbox.id, result.checkpoint)
             self._log.info(
