@@ -9,6 +9,7 @@ import pytest
 from intake.shared import imap_responses
 from intake.shared.imap_responses import (
     encode_mailbox,
+    parse_bodies,
     parse_body,
     parse_search,
     parse_sizes,
@@ -67,6 +68,27 @@ def test_parse_sizes_skips_unsolicited_fetches() -> None:
 )
 def test_parse_body(lines: list[bytes | bytearray], uid: int, body: bytes | None) -> None:
     assert parse_body(lines, uid) == body
+
+
+def test_parse_bodies_reads_a_batch_in_one_pass() -> None:
+    lines: list[bytes | bytearray] = [
+        b"1 FETCH (UID 5 BODY[] {4}",
+        bytearray(b"a\r\nb"),
+        b")",
+        b"2 FETCH (FLAGS (\\Seen))",  # pushed by the server: no literal
+        b"3 FETCH (BODY[] {2}",
+        bytearray(b"hi"),
+        b" UID 9)",
+        b"4 FETCH (UID 12 BODY[] {9}",  # length mismatch: not a usable body
+        bytearray(b"short"),
+        b")",
+        b"5 FETCH (UID 14 BODY[] {0}",
+        bytearray(),
+        b")",
+        b"Fetch completed.",
+    ]
+    assert parse_bodies(lines) == {5: b"a\r\nb", 9: b"hi", 14: b""}
+    assert parse_bodies(lines, "HEADER") == {}
 
 
 @pytest.mark.parametrize(

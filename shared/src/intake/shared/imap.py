@@ -10,7 +10,9 @@ nowhere else, each covered by tests/integration/shared/test_imap.py against Dove
   (`_QuietProtocol._continuation`), so the server says NO instead of waiting for ever.
 - RecursionError on a FETCH answer of ~1,000 lines: responses are split in a loop, not by recursion
   (`_QuietProtocol._handle_responses`), and metadata FETCHes stay at MAX_FETCH_LINES messages.
-- quadratic parsing of big batched fetches: bodies are fetched one at a time.
+- quadratic parsing of batched fetches (aioimaplib re-joins every line of the answer after each
+  line to match parentheses): `_FetchCommand` keeps the count as lines arrive; callers of
+  `fetch_bodies` still keep batches small (the fetcher: intake.fetcher.batches).
 - no per-chunk (or per-command) debug formatting (`_QuietProtocol.data_received`, `send`).
 - a connection that drops fails the pending commands at once instead of leaving them waiting.
 """
@@ -26,7 +28,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import aioimaplib
 import structlog
@@ -211,6 +213,28 @@ class _QuietProtocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
                 command._exception = aioimaplib.Abort("the server closed the connection")
                 command.close(b"connection lost", "KO")
         super().connection_lost(exc)
+
+
+class _FetchCommand(aioimaplib.FetchCommand):  # type: ignore[misc]
+    """aioimaplib's FETCH command without its quadratic `wait_data`: that one joins every text line
+    since the last `n FETCH (` again after each line to compare parentheses; this one counts them
+    as the lines arrive (same answer: literals are not counted, a new FETCH line starts afresh)."""
+
+    _resp_lines: list[bytes | bytearray]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open_parentheses = 0
+
+    def append_to_resp(self, line: bytes | bytearray, result: str = "Pending") -> None:
+        super().append_to_resp(line, result)
+        if isinstance(line, bytes):
+            if aioimaplib.FetchCommand.FETCH_MESSAGE_DATA_RE.match(line):
+                self._open_parentheses = 0
+            self._open_parentheses += line.count(b"(") - line.count(b")")
+
+    def wait_data(self) -> bool:
+        return self._open_parentheses != 0
 
 
 class _Imap4(aioimaplib.IMAP4):  # type: ignore[misc]
@@ -427,6 +451,15 @@ class ImapClient:
         """Whether message `uid` is still in the folder (a set without `*` matches only existing UIDs)."""
         return uid in await self.uid_search("UID", str(uid))
 
+    def _uid_fetch(self, message_set: str, parts: str) -> Awaitable[Any]:
+        """`UID FETCH message_set parts` through `_FetchCommand`: aioimaplib's `uid("fetch", …)` (same
+        inactivity timer) with linear response handling."""
+        protocol = self._raw.protocol
+        command = _FetchCommand(
+            protocol.new_tag(), message_set, parts, prefix="UID", loop=protocol.loop, timeout=self._timeout
+        )
+        return cast(Awaitable[Any], protocol.execute(command))
+
     async def fetch_sizes(self, uids: Iterable[int]) -> dict[int, int]:
         """RFC822.SIZE of each UID that still exists, in FETCHes of at most MAX_FETCH_LINES messages."""
         ordered = sorted(set(uids))
@@ -434,22 +467,31 @@ class ImapClient:
         for start in range(0, len(ordered), MAX_FETCH_LINES):
             message_set = imap_responses.uid_set(ordered[start : start + MAX_FETCH_LINES])
             response = await self._command(
-                "fetch", functools.partial(self._raw.uid, "fetch", message_set, "(UID RFC822.SIZE)")
+                "fetch", functools.partial(self._uid_fetch, message_set, "(UID RFC822.SIZE)")
             )
             sizes.update(imap_responses.parse_sizes(response.lines))
         return sizes
 
     async def fetch_body(self, uid: int, size_hint: int = 0) -> bytes | bytearray | None:
         """The raw bytes of `uid` without setting \\Seen (BODY.PEEK, RFC 3501 §6.4.5); None if it is gone."""
+        return (await self.fetch_bodies([uid], size_hint)).get(uid)
+
+    async def fetch_bodies(self, uids: Iterable[int], size_hint: int = 0) -> dict[int, bytes | bytearray]:
+        """UID → raw bytes of each of `uids` the server sent, with one UID FETCH, without setting
+        \\Seen; a UID that is gone is missing. `size_hint` (their total size) extends the timeout.
+
+        Callers keep a batch small (a few dozen small messages): the whole answer sits in memory
+        until the command ends."""
+        message_set = imap_responses.uid_set(uids)
         seconds = self._timeout + size_hint / BODY_BYTES_PER_SECOND
         response = await self._command(
-            "fetch", lambda: self._raw.uid("fetch", str(uid), "(UID BODY.PEEK[])"), seconds=seconds
+            "fetch", functools.partial(self._uid_fetch, message_set, "(UID BODY.PEEK[])"), seconds=seconds
         )
-        return imap_responses.parse_body(response.lines, uid)
+        return imap_responses.parse_bodies(response.lines)
 
     async def fetch_header(self, uid: int) -> bytes | bytearray | None:
         """Only the header block of `uid`, without setting \\Seen (BODY.PEEK[HEADER]); None if it is gone."""
-        response = await self._command("fetch", lambda: self._raw.uid("fetch", str(uid), "(UID BODY.PEEK[HEADER])"))
+        response = await self._command("fetch", functools.partial(self._uid_fetch, str(uid), "(UID BODY.PEEK[HEADER])"))
         return imap_responses.parse_body(response.lines, uid, section="HEADER")
 
     async def add_flags(self, uid: int, *flags: str) -> None:

@@ -84,23 +84,26 @@ def parse_sizes(lines: Lines) -> dict[int, int]:
     return sizes
 
 
-def parse_body(lines: Lines, uid: int, section: str = "") -> bytes | bytearray | None:
-    """The raw message of `uid` from a `UID FETCH uid (BODY.PEEK[])` response (or with `section`
-    "HEADER", its header from `BODY.PEEK[HEADER]`); None if the server sent none.
+def parse_bodies(lines: Lines, section: str = "") -> dict[int, bytes | bytearray]:
+    """UID → raw message from a `UID FETCH set (UID BODY.PEEK[])` response (or with `section`
+    "HEADER", each header from `BODY.PEEK[HEADER]`), read in one pass; a UID the server sent no
+    body for is missing.
 
     The UID may come before the literal or after it (`* 1 FETCH (BODY[] {n} … UID 5)`); FETCH
-    responses for other messages (flag changes pushed by the server) are skipped.
+    responses without such a literal (flag changes pushed by the server) are skipped, and so is a
+    literal whose length differs from the size announced for it.
 
-    The literal is returned as aioimaplib read it (a bytearray), not copied: a message may be 25 MB.
+    The literals are returned as aioimaplib read them (bytearrays), not copied: a message may be 25 MB.
 
-    >>> parse_body([b"1 FETCH (UID 5 BODY[] {2}", bytearray(b"hi"), b")", b"Fetch completed."], 5)
-    bytearray(b'hi')
-    >>> parse_body([b"1 FETCH (UID 5 BODY[HEADER] {2}", bytearray(b"hi"), b")", b"Done."], 5, "HEADER")
-    bytearray(b'hi')
+    >>> parse_bodies([b"1 FETCH (UID 5 BODY[] {2}", bytearray(b"hi"), b")",
+    ...               b"2 FETCH (BODY[] {3}", bytearray(b"you"), b" UID 7)", b"Fetch completed."])
+    {5: bytearray(b'hi'), 7: bytearray(b'you')}
     """
     pattern = _BODY_LITERALS[section]
     items = _untagged(lines)
-    for index, line in enumerate(items[:-1]):
+    bodies: dict[int, bytes | bytearray] = {}
+    for index in range(len(items) - 1):
+        line = items[index]
         if isinstance(line, bytearray) or not _FETCH_START.match(line):
             continue
         literal = pattern.search(line)
@@ -108,10 +111,22 @@ def parse_body(lines: Lines, uid: int, section: str = "") -> bytes | bytearray |
         if literal is None or not isinstance(content, bytearray) or len(content) != int(literal.group(1)):
             continue
         trailer = items[index + 2] if index + 2 < len(items) else b""
-        found = _FETCH_UID.search(bytes(line)) or _FETCH_UID.search(b" " + bytes(trailer))
-        if found and int(found.group(1)) == uid:
-            return content
-    return None
+        found = _FETCH_UID.search(line) or _FETCH_UID.search(b" " + bytes(trailer))
+        if found:
+            bodies[int(found.group(1))] = content
+    return bodies
+
+
+def parse_body(lines: Lines, uid: int, section: str = "") -> bytes | bytearray | None:
+    """The raw message of `uid` from a `UID FETCH uid (BODY.PEEK[])` response (or with `section`
+    "HEADER", its header from `BODY.PEEK[HEADER]`); None if the server sent none (see parse_bodies).
+
+    >>> parse_body([b"1 FETCH (UID 5 BODY[] {2}", bytearray(b"hi"), b")", b"Fetch completed."], 5)
+    bytearray(b'hi')
+    >>> parse_body([b"1 FETCH (UID 5 BODY[HEADER] {2}", bytearray(b"hi"), b")", b"Done."], 5, "HEADER")
+    bytearray(b'hi')
+    """
+    return parse_bodies(lines, section).get(uid)
 
 
 def uid_set(uids: Iterable[int]) -> str:

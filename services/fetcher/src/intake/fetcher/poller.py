@@ -16,7 +16,7 @@ import asyncpg
 import structlog
 from faststream.rabbit import RabbitBroker
 
-from intake.fetcher import health, inboxes, repository
+from intake.fetcher import batches, health, inboxes, repository
 from intake.fetcher.actions import DELETED, SEEN, MailboxAction
 from intake.fetcher.auth import AccessTokens, authenticator_for
 from intake.fetcher.backoff import reconnect_delay
@@ -32,8 +32,9 @@ from intake.shared.secrets import SecretBox
 
 log = structlog.get_logger(__name__)
 
-# Stored messages are published (each confirmed) this many at a time: one confirm round trip per
-# message would bound a cycle's throughput; order on the bus does not matter downstream.
+# Messages left `stored` (a crash or a failed publish) are republished this many at a time, their
+# confirms awaited together (a fetched batch is published the same way); order on the bus does not
+# matter downstream.
 PUBLISH_BATCH = 32
 # A message that still exists but whose FETCH answer cannot be read is tried this often (one try per
 # cycle) before it is published as rejected, so it neither vanishes silently nor blocks the inbox.
@@ -51,12 +52,18 @@ class PollerContext:
 
 
 @dataclass(frozen=True)
-class _Step:
-    """After one UID: the checkpoint to carry on with, and whether the UID was settled (False: it
-    still exists and must be read again, so the checkpoint may not move past it)."""
+class _Read:
+    """What one UID came to: a message to store, or none (gone, or known already), and whether the
+    UID was settled (False: it still exists and must be read again, so the checkpoint may not move
+    past it)."""
 
-    checkpoint: Checkpoint
+    message: repository.NewMessage | None = None
     settled: bool = True
+
+
+def _rejected(uid: int, raw: bytes | bytearray, size: int, reason: str) -> _Read:
+    """A message published as rejected: only what was read of it (its header, or nothing), its real size."""
+    return _Read(repository.NewMessage(uid, raw, summarize(raw), size=size, rejected=reason))
 
 
 class InboxPoller:
@@ -70,7 +77,7 @@ class InboxPoller:
         self._wake = wake
         self._log = log.bind(inbox_id=inbox.id)
         self._cycles = 0  # cycles completed in this process; a session that completed one was healthy
-        self._unpublished: list[repository.FetchedMessage] = []  # stored this cycle, not yet published
+        self._in_flight: asyncio.Future[None] | None = None  # a batch being stored and published
         self._health = health.Health(inbox.id)
         service_token = self._settings.service_token
         self._tokens = AccessTokens(
@@ -213,37 +220,48 @@ class InboxPoller:
         )
 
     # -- publishing -------------------------------------------------------------------------------
-    async def _publish(self, message: repository.FetchedMessage) -> None:
-        """Publish and mark the row as one step, finished even when the loop is cancelled meanwhile.
+    async def _publish(self, messages: list[repository.FetchedMessage]) -> None:
+        """Publish `messages` (confirms awaited together) and mark the confirmed ones as one step,
+        finished even when the loop is cancelled meanwhile.
 
         A loop is cancelled when its lease is released (fair share, SIGTERM): a confirmed publish
         whose row stayed `stored` would be published a second time by the next owner.
         """
-        step = asyncio.ensure_future(self._publish_and_mark(message))
+        step = asyncio.ensure_future(self._publish_and_mark(messages))
         try:
             await asyncio.shield(step)
         except asyncio.CancelledError:
             await asyncio.wait([step])  # finish the step; the cancellation goes on afterwards
             if not step.cancelled() and step.exception() is not None:
-                self._log.warning("publish failed while stopping", uid=message.uid, error=str(step.exception()))
+                uids = [message.uid for message in messages]
+                self._log.warning("publish failed while stopping", uids=uids, error=str(step.exception()))
             raise
 
-    async def _publish_and_mark(self, message: repository.FetchedMessage) -> None:
-        await bus.publish(self._context.broker, message.event(), topology.MESSAGE_FETCHED)
-        await repository.mark_published(self._pool, message.id)
-        self._log.info(
-            "message fetched",
-            uidvalidity=message.uidvalidity,
-            uid=message.uid,
-            size=message.size,
-            sha256=message.raw_sha256,
-            rejected=message.rejected,
+    async def _publish_and_mark(self, messages: list[repository.FetchedMessage]) -> None:
+        broker = self._context.broker
+        results = await asyncio.gather(
+            *(bus.publish(broker, message.event(), topology.MESSAGE_FETCHED) for message in messages),
+            return_exceptions=True,
         )
+        confirmed = [message for message, result in zip(messages, results, strict=True) if result is None]
+        if confirmed:
+            await repository.mark_published(self._pool, [message.id for message in confirmed])
+            self._log.info(
+                "messages fetched",
+                uidvalidity=confirmed[0].uidvalidity,
+                uids=[message.uid for message in confirmed],
+                bytes=sum(message.size for message in confirmed),
+            )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result  # the rest stays `stored` and is republished at the next cycle
 
     async def _republish(self) -> None:
-        for message in await repository.unpublished(self._pool, self.inbox.id):
-            self._log.info("republishing a stored message", uid=message.uid, uidvalidity=message.uidvalidity)
-            await self._publish(message)
+        stored = await repository.unpublished(self._pool, self.inbox.id)
+        if stored:
+            self._log.info("republishing stored messages", uids=[message.uid for message in stored])
+        for start in range(0, len(stored), PUBLISH_BATCH):
+            await self._publish(stored[start : start + PUBLISH_BATCH])
 
     # -- fetching ---------------------------------------------------------------------------------
     async def _fetch_new(self, client: ImapClient, checkpoint: Checkpoint) -> tuple[Checkpoint, bool]:
@@ -252,23 +270,27 @@ class InboxPoller:
         selection = select_new(checkpoint, found, self._settings.fetcher_max_messages_per_cycle)
         held = False
         if selection.uids:
+            uidvalidity = checkpoint.uidvalidity
             sizes = await client.fetch_sizes(selection.uids)
-            tried = await repository.fetch_attempts(self._pool, self.inbox.id, checkpoint.uidvalidity, selection.uids)
+            tried = await repository.fetch_attempts(self._pool, self.inbox.id, uidvalidity, selection.uids)
+            known = await repository.known_uids(self._pool, self.inbox.id, uidvalidity, selection.uids)
+            limit = min(self._settings.fetcher_max_message_bytes, batches.MAX_BATCHED_BODY_BYTES)
+            batchable = {
+                uid
+                for uid in selection.uids
+                if uid not in known and uid not in tried and (size := sizes.get(uid)) is not None and size <= limit
+            }
             try:
-                for uid in selection.uids:
-                    step = await self._fetch_one(client, checkpoint, uid, sizes.get(uid), held, tried.get(uid))
-                    checkpoint = step.checkpoint
-                    held = held or not step.settled
-                    if len(self._unpublished) >= PUBLISH_BATCH:
-                        await self._publish_stored()
+                for batch in batches.plan(selection.uids, sizes, batchable):
+                    checkpoint, held = await self._fetch_batch(client, checkpoint, batch, sizes, known, tried, held)
             finally:
                 # Also after an error or a stop: what is stored is published now, and finished before
                 # the loop ends (a lease release must not leave a confirmed publish unmarked).
-                flush = asyncio.ensure_future(self._publish_stored())
+                settle = asyncio.ensure_future(self._settle())
                 try:
-                    await asyncio.shield(flush)
+                    await asyncio.shield(settle)
                 except asyncio.CancelledError:
-                    await asyncio.wait([flush])
+                    await asyncio.wait([settle])
                     raise
         if held:
             return checkpoint, False  # a message must be read again: next cycle, after the wait
@@ -278,32 +300,103 @@ class InboxPoller:
             self._log.info("initial scan finished", last_uid=finished.last_uid)
         return finished, selection.truncated
 
-    async def _pass_over(self, checkpoint: Checkpoint, uid: int, held: bool) -> _Step:
-        if held:  # an earlier UID must be read again: the checkpoint stays below it
-            return _Step(checkpoint)
-        advanced = advance(checkpoint, uid)
-        await repository.save_checkpoint(self._pool, self.inbox.id, advanced)
-        return _Step(advanced)
+    async def _fetch_batch(
+        self,
+        client: ImapClient,
+        checkpoint: Checkpoint,
+        batch: batches.Batch,
+        sizes: dict[int, int],
+        known: set[int],
+        tried: dict[int, repository.FetchAttempts],
+        held: bool,
+    ) -> tuple[Checkpoint, bool]:
+        """Read one batch (its small bodies with one FETCH, the rest one by one), then hand its
+        messages and the checkpoint past them to `_commit`. Returns the checkpoint and whether a UID
+        must be read again (the checkpoint then stays below it for the rest of the cycle)."""
+        bodies: dict[int, bytes | bytearray] = {}
+        one_by_one = False
+        if batch.together:
+            try:
+                bodies = await client.fetch_bodies(batch.together, sum(sizes[uid] for uid in batch.together))
+            except (ImapCommandError, ImapTimeout, ImapConnectError) as error:
+                if error.stage != "fetch":
+                    raise
+                if isinstance(error, ImapTimeout | ImapConnectError):
+                    # Count a try for each: next cycle each is fetched alone (tried before), so a
+                    # message that ends the connection every time is soon rejected on its own.
+                    for uid in batch.together:
+                        await repository.count_fetch_attempt(
+                            self._pool, self.inbox.id, checkpoint.uidvalidity, uid, str(error)
+                        )
+                    raise
+                one_by_one = True  # the server said NO to the batch: ask for each alone
+        start = checkpoint
+        new: list[repository.NewMessage] = []
+        for uid in batch.uids:
+            if uid in known:
+                read = _Read()  # in flight or done: never published again
+            elif uid in bodies:
+                read = _Read(repository.NewMessage(uid, bodies[uid], summarize(bodies[uid])))
+            elif uid in batch.together and not one_by_one:
+                what = "its FETCH answer held no body"
+                read = await self._unreadable(client, checkpoint.uidvalidity, uid, sizes.get(uid), what)
+            else:
+                read = await self._fetch_one(client, checkpoint.uidvalidity, uid, sizes.get(uid), tried.get(uid))
+            if not read.settled:
+                held = True
+                continue
+            if read.message is not None:
+                new.append(read.message)
+            if not held:  # an earlier UID must be read again: the checkpoint stays below it
+                checkpoint = advance(checkpoint, uid)
+        if new or checkpoint != start:
+            await self._commit(new, checkpoint)
+        return checkpoint, held
+
+    async def _commit(self, messages: list[repository.NewMessage], checkpoint: Checkpoint) -> None:
+        """Store `messages` with `checkpoint` (one transaction), then publish them, in the background:
+        the next batch's FETCH goes out meanwhile. One batch at a time, in order, so checkpoints
+        only move forward; `_settle` waits for the one in flight."""
+        await self._settle()
+        self._in_flight = asyncio.ensure_future(self._store_and_publish(messages, checkpoint))
+
+    async def _store_and_publish(self, messages: list[repository.NewMessage], checkpoint: Checkpoint) -> None:
+        if not messages:
+            await repository.save_checkpoint(self._pool, self.inbox.id, checkpoint)
+            return
+        stored = await repository.store_messages(
+            self._pool, self.inbox.id, checkpoint.uidvalidity, messages, checkpoint
+        )
+        if stored:
+            await self._publish(stored)
+
+    async def _settle(self) -> None:
+        """Wait for the batch being stored and published; its error, if any, is raised here."""
+        in_flight = self._in_flight
+        if in_flight is None:
+            return
+        try:
+            await asyncio.shield(in_flight)  # a stop while waiting leaves it running: settled in _fetch_new
+        finally:
+            if in_flight.done():
+                self._in_flight = None
 
     async def _fetch_one(
         self,
         client: ImapClient,
-        checkpoint: Checkpoint,
+        uidvalidity: int,
         uid: int,
         size: int | None,
-        held: bool,
         tried: repository.FetchAttempts | None = None,
-    ) -> _Step:
-        uidvalidity = checkpoint.uidvalidity
-        if await repository.message_known(self._pool, self.inbox.id, uidvalidity, uid):
-            return await self._pass_over(checkpoint, uid, held)  # in flight or done: never published again
+    ) -> _Read:
+        """A UID not fetched with its batch: too large (header only), tried before, or without a size."""
         if tried is not None and tried.attempts >= MAX_READ_ATTEMPTS:
             # Each try ended the connection (a message the server cannot serve): do not try again.
             reason = f"unreadable: fetching it failed {tried.attempts} times (last: {tried.last_error})"
             self._log.warning("message unreadable, published as rejected; left in the mailbox", uid=uid)
-            return await self._store(checkpoint, uid, b"", held, size=size or 0, rejected=reason)
+            return _rejected(uid, b"", size or 0, reason)
         if size is None:
-            return await self._unreadable(client, checkpoint, uid, size, "the server sent no size for it", held)
+            return await self._unreadable(client, uidvalidity, uid, size, "the server sent no size for it")
         limit = self._settings.fetcher_max_message_bytes
         try:
             if size > limit:
@@ -315,76 +408,43 @@ class InboxPoller:
         except (ImapCommandError, ImapTimeout, ImapConnectError) as error:
             if error.stage != "fetch":
                 raise
-            return await self._unreadable(client, checkpoint, uid, size, str(error), held, error)
+            return await self._unreadable(client, uidvalidity, uid, size, str(error), error)
         if raw is None:
-            return await self._unreadable(client, checkpoint, uid, size, "its FETCH answer held no body", held)
+            return await self._unreadable(client, uidvalidity, uid, size, "its FETCH answer held no body")
         if rejected is not None:
             self._log.warning("message too large, only its header is stored; left in the mailbox", uid=uid, size=size)
-        return await self._store(checkpoint, uid, raw, held, size=size if rejected else None, rejected=rejected)
-
-    async def _store(
-        self,
-        checkpoint: Checkpoint,
-        uid: int,
-        raw: bytes | bytearray,
-        held: bool,
-        *,
-        size: int | None,
-        rejected: str | None,
-    ) -> _Step:
-        advanced = checkpoint if held else advance(checkpoint, uid)
-        stored = await repository.store_message(
-            self._pool,
-            self.inbox.id,
-            checkpoint.uidvalidity,
-            uid,
-            raw,
-            summarize(raw),
-            advanced,
-            size=size,
-            rejected=rejected,
-        )
-        if stored is not None:
-            self._unpublished.append(stored)
-        return _Step(advanced)
-
-    async def _publish_stored(self) -> None:
-        batch, self._unpublished = self._unpublished, []
-        if batch:
-            await asyncio.gather(*(self._publish(message) for message in batch))
+            return _rejected(uid, raw, size, rejected)
+        return _Read(repository.NewMessage(uid, raw, summarize(raw)))
 
     async def _unreadable(
         self,
         client: ImapClient,
-        checkpoint: Checkpoint,
+        uidvalidity: int,
         uid: int,
         size: int | None,
         what: str,
-        held: bool,
         error: ImapError | None = None,
-    ) -> _Step:
+    ) -> _Read:
         """A UID whose FETCH gave nothing usable: passed over only if it is really gone (UID SEARCH);
         else read again next cycle, and after MAX_READ_ATTEMPTS published as rejected with the reason."""
         if isinstance(error, ImapTimeout | ImapConnectError):
             # The connection is gone or in an unknown state: count the try, then reconnect. A message
             # that ends the connection every time is rejected before the next try (_fetch_one).
-            await repository.count_fetch_attempt(self._pool, self.inbox.id, checkpoint.uidvalidity, uid, what)
+            await repository.count_fetch_attempt(self._pool, self.inbox.id, uidvalidity, uid, what)
             raise error
         if not await client.uid_exists(uid):
             self._log.info("message vanished before it was fetched", uid=uid)
-            return await self._pass_over(checkpoint, uid, held)
-        attempts = await repository.count_fetch_attempt(self._pool, self.inbox.id, checkpoint.uidvalidity, uid, what)
+            return _Read()
+        attempts = await repository.count_fetch_attempt(self._pool, self.inbox.id, uidvalidity, uid, what)
         if attempts < MAX_READ_ATTEMPTS:
             self._log.warning(
                 "message could not be read; trying again next cycle", uid=uid, attempts=attempts, error=what
             )
-            return _Step(checkpoint, settled=False)
+            return _Read(settled=False)
         header = await self._header_or_nothing(client, uid)
         reason = f"unreadable: the server's answer to FETCH could not be read after {attempts} attempts ({what})"
         self._log.warning("message unreadable, published as rejected; left in the mailbox", uid=uid, error=what)
-        return await self._store(
-            checkpoint, uid, header, held, size=size if size is not None else len(header), rejected=reason
-        )
+        return _rejected(uid, header, size if size is not None else len(header), reason)
 
     async def _header_or_nothing(self, client: ImapClient, uid: int) -> bytes | bytearray:
         try:

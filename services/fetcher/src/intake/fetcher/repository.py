@@ -16,7 +16,7 @@ import asyncpg
 from intake.fetcher.actions import MailboxAction
 from intake.fetcher.checkpoint import Checkpoint
 from intake.fetcher.headers import HeaderSummary
-from intake.shared.blobs import STREAM_ABOVE_BYTES, put_blob, put_blob_streamed
+from intake.shared.blobs import STREAM_ABOVE_BYTES, blob_key, put_blob_streamed
 from intake.shared.contracts import MessageFetched, MessageProcessed
 from intake.shared.database import Executor, Session
 
@@ -96,59 +96,83 @@ async def save_checkpoint(conn: Executor, inbox_id: int, checkpoint: Checkpoint)
     )
 
 
-async def message_known(conn: Executor, inbox_id: int, uidvalidity: int, uid: int) -> bool:
-    found = await conn.fetchval(
-        "SELECT 1 FROM fetcher.messages WHERE inbox_id = $1 AND uidvalidity = $2 AND uid = $3",
+async def known_uids(conn: Executor, inbox_id: int, uidvalidity: int, uids: Sequence[int]) -> set[int]:
+    """Which of `uids` already have a row (in flight or done: never stored or published again)."""
+    rows = await conn.fetch(
+        """SELECT uid FROM fetcher.messages
+           WHERE inbox_id = $1 AND uidvalidity = $2 AND uid = ANY($3::bigint[])""",
         inbox_id,
         uidvalidity,
-        uid,
+        list(uids),
     )
-    return found is not None
+    return {row["uid"] for row in rows}
 
 
-async def store_message(
-    pool: asyncpg.Pool,
-    inbox_id: int,
-    uidvalidity: int,
-    uid: int,
-    raw: bytes | bytearray,
-    summary: HeaderSummary,
-    checkpoint: Checkpoint,
-    *,
-    size: int | None = None,
-    rejected: str | None = None,
-) -> FetchedMessage | None:
-    """Store the blob, the `stored` row and the checkpoint at once; None if the row existed.
+@dataclass(frozen=True)
+class NewMessage:
+    """A message read from the mailbox, to be stored. A rejected one carries only what was read of it
+    (its header, or nothing) and its real `size`."""
 
-    A rejected message stores only what was read of it (its header) with its real `size`.
+    uid: int
+    raw: bytes | bytearray
+    summary: HeaderSummary
+    size: int | None = None  # None: len(raw)
+    rejected: str | None = None
+
+
+async def store_messages(
+    pool: asyncpg.Pool, inbox_id: int, uidvalidity: int, messages: Sequence[NewMessage], checkpoint: Checkpoint
+) -> list[FetchedMessage]:
+    """Store the blobs, the `stored` rows and the checkpoint in one transaction; return the rows
+    that are new (a UID that already had a row is left as it was), in UID order.
+
+    Small blobs and all rows go in one multi-row statement each; a blob over STREAM_ABOVE_BYTES goes
+    alone in chunks (as one parameter it would sit in memory about 3 more times).
     """
+    keys: dict[int, str] = {}
+    small: dict[str, bytes | bytearray] = {}
     async with pool.acquire() as conn, conn.transaction():
-        # A large message goes in chunks: as one parameter it would sit in memory about 3 more times.
-        sha256 = await (put_blob_streamed if len(raw) > STREAM_ABOVE_BYTES else put_blob)(conn, raw)
-        row = await conn.fetchrow(
+        for message in messages:
+            if len(message.raw) > STREAM_ABOVE_BYTES:
+                keys[message.uid] = await put_blob_streamed(conn, message.raw)
+            else:
+                key = keys[message.uid] = blob_key(message.raw)
+                small[key] = message.raw
+        if small:
+            await conn.execute(
+                """INSERT INTO blobs.blobs (sha256, size, content)
+                   SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])
+                   ON CONFLICT (sha256) DO NOTHING""",
+                list(small),
+                [len(content) for content in small.values()],
+                list(small.values()),
+            )
+        rows = await conn.fetch(
             f"""INSERT INTO fetcher.messages
                     (inbox_id, uidvalidity, uid, state, raw_sha256, size, message_id, sender, subject, rejected)
-                VALUES ($1, $2, $3, 'stored', $4, $5, $6, $7, $8, $9)
+                SELECT $1, $2, uid, 'stored', sha256, size, message_id, sender, subject, rejected
+                FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[])
+                    AS new (uid, sha256, size, message_id, sender, subject, rejected)
                 ON CONFLICT (inbox_id, uidvalidity, uid) DO NOTHING
                 RETURNING {_MESSAGE_COLUMNS}""",
             inbox_id,
             uidvalidity,
-            uid,
-            sha256,
-            len(raw) if size is None else size,
-            summary.message_id,
-            summary.sender,
-            summary.subject,
-            rejected,
+            [message.uid for message in messages],
+            [keys[message.uid] for message in messages],
+            [len(message.raw) if message.size is None else message.size for message in messages],
+            [message.summary.message_id for message in messages],
+            [message.summary.sender for message in messages],
+            [message.summary.subject for message in messages],
+            [message.rejected for message in messages],
         )
         await save_checkpoint(conn, inbox_id, checkpoint)
         await conn.execute(
-            "DELETE FROM fetcher.fetch_attempts WHERE inbox_id = $1 AND uidvalidity = $2 AND uid = $3",
+            "DELETE FROM fetcher.fetch_attempts WHERE inbox_id = $1 AND uidvalidity = $2 AND uid = ANY($3::bigint[])",
             inbox_id,
             uidvalidity,
-            uid,
+            [message.uid for message in messages],
         )
-    return _message(row) if row is not None else None
+    return sorted((_message(row) for row in rows), key=lambda message: message.uid)
 
 
 @dataclass(frozen=True)
@@ -197,11 +221,13 @@ async def unpublished(conn: Executor, inbox_id: int) -> list[FetchedMessage]:
     return [_message(row) for row in rows]
 
 
-async def mark_published(conn: Executor, message_id: int) -> None:
-    # The outcome may already have arrived (a fast ingestor): never move `processed` back.
+async def mark_published(conn: Executor, message_ids: Sequence[int]) -> None:
+    """Mark rows confirmed on the bus. The outcome may already have arrived (a fast ingestor): a row
+    is never moved back from `processed`."""
     await conn.execute(
-        "UPDATE fetcher.messages SET state = 'published', published_at = now() WHERE id = $1 AND state = 'stored'",
-        message_id,
+        """UPDATE fetcher.messages SET state = 'published', published_at = now()
+           WHERE id = ANY($1::bigint[]) AND state = 'stored'""",
+        list(message_ids),
     )
 
 
