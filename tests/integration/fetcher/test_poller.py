@@ -202,6 +202,54 @@ async def test_too_large_message_is_published_rejected_with_its_header_and_left_
     assert mailbox.flags(large) == set()
 
 
+async def test_a_cycle_of_mixed_sizes_fetches_small_ones_together_and_big_ones_alone(
+    dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus, db: asyncpg.Connection
+) -> None:
+    mailbox = dovecot.new_user()
+    inbox_id = await make_inbox(mailbox)
+    big = message("big, fetched alone") + b"b" * (100 * 1024) + b"\r\n"  # over batches.MAX_BATCHED_BODY_BYTES
+    too_large = message("too large") + b"t" * (300 * 1024) + b"\r\n"
+    raws = [message(f"small {index}") for index in range(40)]  # more than one FETCH's worth
+    raws[10:10] = [big]
+    raws[30:30] = [too_large]
+    uids = mailbox.append_many(raws)
+
+    async with running(fetcher_settings.model_copy(update={"fetcher_max_message_bytes": 200 * 1024})):
+        events = {event.uid: event for event in [await bus.next_fetched() for _ in raws]}
+        await eventually(lambda: _last_uid_is(db, inbox_id, uids[-1]), "the checkpoint past the last message")
+    assert set(events) == set(uids)
+    for uid, raw in zip(uids, raws, strict=True):
+        event = events[uid]
+        assert event.size == len(raw)
+        if raw is too_large:
+            assert event.rejected == f"too large: {len(raw)} bytes, the limit is {200 * 1024} bytes"
+            continue
+        assert event.rejected is None
+        assert await get_blob(db, event.raw_sha256) == raw
+    states = await db.fetch("SELECT DISTINCT state FROM fetcher.messages WHERE inbox_id = $1", inbox_id)
+    assert [row["state"] for row in states] == ["published"]
+    assert await bus.pending_fetched() == 0  # each published once
+
+
+async def test_batches_cross_the_per_cycle_limit_without_loss_or_repeat(
+    dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus, db: asyncpg.Connection
+) -> None:
+    mailbox = dovecot.new_user()
+    inbox_id = await make_inbox(mailbox)
+    uids = mailbox.append_many([message(f"limited {index}") for index in range(23)])
+
+    async with running(fetcher_settings.model_copy(update={"fetcher_max_messages_per_cycle": 5})):
+        received = [(await bus.next_fetched()).uid for _ in uids]
+        await eventually(lambda: _last_uid_is(db, inbox_id, uids[-1]), "the checkpoint past the last message")
+    assert sorted(received) == uids
+    assert await bus.pending_fetched() == 0
+
+
+async def _last_uid_is(db: asyncpg.Connection, inbox_id: int, uid: int) -> bool:
+    last: int | None = await db.fetchval("SELECT last_uid FROM fetcher.checkpoints WHERE inbox_id = $1", inbox_id)
+    return last == uid
+
+
 async def test_uidvalidity_change_rescans_the_folder(
     dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus, db: asyncpg.Connection
 ) -> None:

@@ -66,6 +66,21 @@ async def test_select_search_and_fetch_without_marking_seen(client: ImapClient, 
     assert mailbox.flags(first) == set()
 
 
+async def test_fetch_bodies_reads_several_with_one_command_and_leaves_out_a_vanished_one(
+    client: ImapClient, mailbox: Mailbox
+) -> None:
+    raws = [message(f"batch {index}") + b"y" * (index * 700) + b"\r\n" for index in range(6)]
+    uids = mailbox.append_many(raws)
+    await client.select("INBOX")
+    await client.add_flags(uids[2], "\\Deleted")
+    await client.uid_expunge(uids[2])  # gone between the size fetch and the body fetch
+
+    bodies = await client.fetch_bodies([*uids, uids[-1] + 10], sum(len(raw) for raw in raws))
+
+    assert bodies == {uid: raw for index, (uid, raw) in enumerate(zip(uids, raws, strict=True)) if index != 2}
+    assert all(mailbox.flags(uid) == set() for index, uid in enumerate(uids) if index != 2)
+
+
 async def test_store_and_uid_expunge_touch_only_the_given_uid(client: ImapClient, mailbox: Mailbox) -> None:
     keep = mailbox.append(message("keep"))
     read = mailbox.append(message("read"))
