@@ -9,6 +9,7 @@ import pytest
 
 from intake.ingestor import (
     auto_generated,
+    batching,
     decision,
     filenames,
     handler,
@@ -23,7 +24,7 @@ from intake.ingestor import (
 
 @pytest.mark.parametrize(
     "module",
-    [auto_generated, decision, filenames, handler, html_text, limits, matching, parsing, senders, tnef],
+    [auto_generated, batching, decision, filenames, handler, html_text, limits, matching, parsing, senders, tnef],
     ids=lambda m: m.__name__,
 )
 def test_docstring_examples(module: ModuleType) -> None:

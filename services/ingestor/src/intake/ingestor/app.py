@@ -16,6 +16,7 @@ from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.message import RabbitMessage
 
+from intake.ingestor.batches import BatchingHandler
 from intake.ingestor.database_watch import DatabaseWatch
 from intake.ingestor.handler import MessageFetchedHandler
 from intake.ingestor.ingest import Ingestor
@@ -53,6 +54,7 @@ class IngestorApp:
         self._pool: asyncpg.Pool | None = None
         self._broker: RabbitBroker | None = None
         self._database_watch: DatabaseWatch | None = None
+        self._batches: BatchingHandler | None = None
 
     async def start(self) -> None:
         try:
@@ -89,18 +91,21 @@ class IngestorApp:
                 await conn.fetchval("SELECT 1", timeout=PROBE_TIMEOUT_SECONDS)
 
         self._database_watch = DatabaseWatch(probe)
-        handler = MessageFetchedHandler(
-            Ingestor(
-                pool,
-                limits=settings.attachment_limits(),
-                tag_pattern=settings.subject_tag,
-                inbox_cache_seconds=settings.ingestor_inbox_cache_seconds,
-            ),
+        ingestor = Ingestor(
+            pool,
+            limits=settings.attachment_limits(),
+            tag_pattern=settings.subject_tag,
+            inbox_cache_seconds=settings.ingestor_inbox_cache_seconds,
+        )
+        one = MessageFetchedHandler(
+            ingestor,
             broker,
             settings.delivery_limit,
             self._database_watch,
             database_wait_seconds=settings.ingestor_database_wait_seconds,
         )
+        handler = BatchingHandler(ingestor, one, broker, batch_size=settings.ingestor_batch_size)
+        self._batches = handler
 
         async def on_message_fetched(message: RabbitMessage) -> None:
             await handler(message)
@@ -110,7 +115,12 @@ class IngestorApp:
             on_message_fetched
         )
         await bus.start_broker(broker, settings.delivery_limit, self._wait_seconds)
-        log.info("ingestor started", queue=topology.INGESTOR_QUEUE, prefetch=settings.ingestor_prefetch)
+        log.info(
+            "ingestor started",
+            queue=topology.INGESTOR_QUEUE,
+            prefetch=settings.ingestor_prefetch,
+            batch_size=settings.ingestor_batch_size,
+        )
 
     async def stop(self) -> None:
         """Stop consuming, let in-flight messages finish (the broker's graceful timeout), close connections.
@@ -120,7 +130,12 @@ class IngestorApp:
         if self._database_watch is not None:
             await self._database_watch.close()
             self._database_watch = None
-        await close_connections(self._broker, self._pool)
+        # The broker first (consuming ends, in-flight handlers finish), then the batches in progress, then the pool.
+        await close_connections(self._broker, None)
+        if self._batches is not None:
+            await self._batches.close()
+            self._batches = None
+        await close_connections(None, self._pool)
         self._broker, self._pool = None, None
         log.info("ingestor stopped")
 

@@ -57,6 +57,15 @@ def is_last_attempt(attempt: int, delivery_limit: int) -> bool:
     return attempt > delivery_limit
 
 
+async def publish_result(broker: RabbitBroker, result: Result) -> None:
+    """`message.processed`, then the issue event if any, each confirmed."""
+    # message.processed first: it is what the fetcher and the email log act on.
+    await bus.publish(broker, result.processed, topology.MESSAGE_PROCESSED)
+    if result.event is not None:
+        # A notification: having no queue bound to `issue.*` is normal, so it is not mandatory.
+        await bus.publish(broker, result.event, ISSUE_EVENT_ROUTING_KEYS[result.event.kind], mandatory=False)
+
+
 class MessageFetchedHandler:
     """Consumes one `message.fetched` delivery with explicit acknowledgement."""
 
@@ -78,6 +87,12 @@ class MessageFetchedHandler:
         self._backoff = backoff
 
     async def __call__(self, message: RabbitMessage) -> None:
+        decoded = await self.decode(message)
+        if decoded is not None:
+            await self.handle(message, *decoded)
+
+    async def decode(self, message: RabbitMessage) -> tuple[MessageFetched, int] | None:
+        """The delivery's `MessageFetched` and attempt; None when the payload is invalid (then it is dead-lettered)."""
         try:
             fetched = MessageFetched.model_validate_json(message.body)
         except ValidationError as error:
@@ -87,8 +102,11 @@ class MessageFetchedHandler:
                 errors=error.error_count(),
             )
             await message.reject(requeue=False)
-            return
-        attempt = bus.delivery_attempt(message.headers)
+            return None
+        return fetched, bus.delivery_attempt(message.headers)
+
+    async def handle(self, message: RabbitMessage, fetched: MessageFetched, attempt: int) -> None:
+        """Process one delivery on its own and settle it (ack, requeue or dead-letter)."""
         key = {"inbox_id": fetched.inbox_id, "uidvalidity": fetched.uidvalidity, "uid": fetched.uid}
         with structlog.contextvars.bound_contextvars(**key, attempt=attempt):
             await self._handle(message, fetched, attempt)
@@ -137,11 +155,7 @@ class MessageFetchedHandler:
         return time.monotonic() - started
 
     async def _publish(self, result: Result) -> None:
-        # message.processed first: it is what the fetcher and the email log act on.
-        await bus.publish(self._broker, result.processed, topology.MESSAGE_PROCESSED)
-        if result.event is not None:
-            # A notification: having no queue bound to `issue.*` is normal, so it is not mandatory.
-            await bus.publish(self._broker, result.event, ISSUE_EVENT_ROUTING_KEYS[result.event.kind], mandatory=False)
+        await publish_result(self._broker, result)
 
     async def _retry_or_give_up(
         self, message: RabbitMessage, fetched: MessageFetched, attempt: int, error: Exception

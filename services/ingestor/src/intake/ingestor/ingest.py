@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import asyncpg
@@ -19,10 +19,11 @@ import structlog
 
 from intake.ingestor import repository
 from intake.ingestor.auto_generated import auto_generated
+from intake.ingestor.batching import LockKeys, independent, lock_order
 from intake.ingestor.decision import AppendToIssue, CreateIssue, Decision, Facts, Skip, decide
 from intake.ingestor.errors import DatabaseUnavailable, MissingBlob, PermanentError, TooLarge, UnknownInbox
 from intake.ingestor.limits import AttachmentLimits, over_limit
-from intake.ingestor.matching import DEFAULT_TAG, match_reply, match_subject, reply_candidates
+from intake.ingestor.matching import DEFAULT_TAG, SubjectMatch, match_reply, match_subject, reply_candidates
 from intake.ingestor.parsing import ParsedMessage, parse_message
 from intake.ingestor.repository import InboxSettings
 from intake.ingestor.threads import issue_lock_key, message_lock_key, thread_lock_key, thread_root
@@ -58,6 +59,31 @@ class Result:
 
     processed: MessageProcessed
     event: IssueEvent | None = None
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What became of a batch, by position: committed results, the messages that share something with
+    an earlier one (for the next batch), and those the one-message path takes (repeats, replays,
+    rejections, attachments, redeliveries: the rare cases it already handles)."""
+
+    results: dict[int, Result] = field(default_factory=dict)
+    deferred: list[int] = field(default_factory=list)
+    single: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One message of a batch, parsed, before its locks."""
+
+    position: int
+    fetched: MessageFetched
+    attempt: int
+    message: ParsedMessage
+    inbox: InboxSettings
+    subject: SubjectMatch
+    root: str | None
+    candidates: tuple[str, ...]
 
 
 def decides_again(fetched: MessageFetched, stored: MessageProcessed) -> bool:
@@ -116,6 +142,173 @@ class Ingestor:
             except PermanentError as error:
                 return await self._reject(conn, fetched, error.reason, attempt)
             return await self._store(conn, fetched, message, inbox, attempt)
+
+    async def process_batch(self, items: Sequence[tuple[MessageFetched, int]]) -> BatchOutcome:
+        """Several new messages (each with its delivery attempt) stored in one transaction; see `BatchOutcome`."""
+        try:
+            return await self._process_batch(items)
+        except UNREACHABLE as error:
+            raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
+
+    async def _process_batch(self, items: Sequence[tuple[MessageFetched, int]]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        async with self._pool.acquire() as conn:
+            fetched_all = [fetched for fetched, _ in items]
+            firsts = await repository.stored_or_raw_many(conn, fetched_all, [f.raw_sha256 for f in fetched_all])
+            prepared: list[_Prepared] = []
+            for position, ((fetched, attempt), (stored, raw)) in enumerate(zip(items, firsts, strict=True)):
+                ready = await self._prepare(conn, position, fetched, attempt, stored, raw)
+                if ready is None:
+                    outcome.single.append(position)
+                else:
+                    prepared.append(ready)
+            tagged = sorted({p.subject.number for p in prepared if p.subject.number is not None})
+            existing = await repository.existing_issues(conn, tagged) if tagged else set()
+            keys = [self._lock_keys(p, existing) for p in prepared]
+            kept, deferred = independent([self._names(p, k) for p, k in zip(prepared, keys, strict=True)])
+            outcome.deferred.extend(prepared[index].position for index in deferred)
+            if kept:
+                await self._store_batch(conn, [prepared[i] for i in kept], [keys[i] for i in kept], existing, outcome)
+        return outcome
+
+    async def _prepare(
+        self, conn: Executor, position: int, fetched: MessageFetched, attempt: int, stored: bool, raw: bytes | None
+    ) -> _Prepared | None:
+        """The parsed message when the batch can take it; None sends it down the one-message path."""
+        if stored or raw is None or fetched.replay or fetched.rejected is not None or len(raw) > INLINE_PARSE_BYTES:
+            return None
+        inbox = await self._inbox_settings(conn, fetched.inbox_id, fresh=False)
+        if inbox is None:
+            return None
+        try:
+            message = parse_message(raw)
+        except Exception:  # the one-message path parses again and rejects it or fails with a reason.
+            return None
+        if message.attachments:
+            return None
+        return _Prepared(
+            position=position,
+            fetched=fetched,
+            attempt=attempt,
+            message=message,
+            inbox=inbox,
+            subject=match_subject(message.subject, self._tag_pattern),
+            root=thread_root(message),
+            candidates=reply_candidates(message),
+        )
+
+    @staticmethod
+    def _lock_keys(p: _Prepared, existing: set[int]) -> LockKeys:
+        """The keys `_store` takes for this message (see there)."""
+        inbox_id = p.fetched.inbox_id
+        return LockKeys(
+            thread=thread_lock_key(inbox_id, p.root, p.fetched.raw_sha256),
+            message=message_lock_key(inbox_id, p.message.message_id) if p.message.message_id is not None else None,
+            issue=issue_lock_key(p.subject.number) if p.subject.number in existing else None,
+        )
+
+    @staticmethod
+    def _names(p: _Prepared, keys: LockKeys) -> frozenset[Hashable]:
+        """What two messages of one batch must not share: a lock key, or a Message-ID one names."""
+        inbox_id = p.fetched.inbox_id
+        names: set[Hashable] = {("lock", key) for key in (keys.thread, keys.message, keys.issue) if key is not None}
+        names.update(("id", inbox_id, candidate) for candidate in p.candidates)
+        if p.root is not None:
+            names.add(("id", inbox_id, p.root))
+        names.add(("uid", inbox_id, p.fetched.uidvalidity, p.fetched.uid))
+        return frozenset(names)
+
+    async def _store_batch(
+        self,
+        conn: Session,
+        batch: list[_Prepared],
+        keys: list[LockKeys],
+        existing: set[int],
+        outcome: BatchOutcome,
+    ) -> None:
+        """`_store` for independent messages: the same locks, reads and decisions, multi-row statements."""
+        async with conn.transaction():
+            await repository.lock(conn, *lock_order(keys))
+            candidates = list(dict.fromkeys((p.fetched.inbox_id, c) for p in batch for c in p.candidates))
+            found = await repository.read_under_lock_many(conn, [p.fetched for p in batch], candidates)
+            decided: list[tuple[_Prepared, Decision]] = []
+            for p in batch:
+                fetched = p.fetched
+                if (fetched.inbox_id, fetched.uidvalidity, fetched.uid) in found.stored:
+                    outcome.single.append(p.position)  # finished elsewhere meanwhile: re-emitted there.
+                    continue
+                on_issues = {
+                    c: found.on_issues[(fetched.inbox_id, c)]
+                    for c in p.candidates
+                    if (fetched.inbox_id, c) in found.on_issues
+                }
+                roots = {
+                    c: found.thread_roots[(fetched.inbox_id, c)]
+                    for c in p.candidates
+                    if (fetched.inbox_id, c) in found.thread_roots
+                }
+                subject_issue_exists = p.subject.number is not None and p.subject.number in existing
+                message = p.message
+                facts = Facts(
+                    subject=p.subject,
+                    subject_issue_exists=subject_issue_exists,
+                    reply=None if subject_issue_exists else match_reply(message, on_issues, roots),
+                    stored_on_issue=on_issues.get(message.message_id) if message.message_id is not None else None,
+                    message_id=message.message_id,
+                    sender=message.sender.address if message.sender else None,
+                    auto=auto_generated(message),
+                )
+                decided.append((p, decide(facts, p.inbox.rules)))
+            creates = [p for p, d in decided if isinstance(d, CreateIssue)]
+            created = iter(
+                await repository.create_issues_with_messages(
+                    conn,
+                    [p.fetched for p in creates],
+                    [p.fetched.raw_sha256 for p in creates],
+                    [p.message for p in creates],
+                    [p.inbox for p in creates],
+                )
+                if creates
+                else []
+            )
+            appends = [(p, d) for p, d in decided if isinstance(d, AppendToIssue)]
+            titles = (
+                await repository.append_messages(
+                    conn,
+                    [d.number for _, d in appends],
+                    [p.fetched for p, _ in appends],
+                    [p.fetched.raw_sha256 for p, _ in appends],
+                    [p.message for p, _ in appends],
+                )
+                if appends
+                else {}
+            )
+            planned: list[tuple[_Prepared, MessageProcessed, str | None]] = []
+            for p, decision in decided:
+                number: int | None
+                title: str | None
+                if isinstance(decision, CreateIssue):
+                    number, title = next(created)
+                    kind = Outcome.ISSUE_CREATED
+                elif isinstance(decision, AppendToIssue):
+                    number, title, kind = decision.number, titles[decision.number], Outcome.ISSUE_UPDATED
+                else:
+                    assert isinstance(decision, Skip)
+                    number, title, kind = decision.issue_number, None, decision.outcome
+                processed = self._outcome(p.fetched, p.message.message_id, kind, decision.reason, number, p.attempt)
+                planned.append((p, processed, title))
+            recorded = await repository.record_outcomes(
+                conn, [(processed, p.root if title is not None else None) for p, processed, title in planned]
+            )
+            for p, processed, title in planned:
+                mine = recorded.get((processed.inbox_id, processed.uidvalidity, processed.uid))
+                if mine is None:  # recorded by someone else first (a rejection): that one counts.
+                    stored = await repository.stored_outcome(conn, processed)
+                    assert stored is not None
+                    outcome.results[p.position] = await self._reemit(conn, stored)
+                    continue
+                event = self._event(mine, title) if title is not None and mine.outcome.stored_on_issue else None
+                outcome.results[p.position] = Result(mine, event)
 
     @staticmethod
     async def _parse(raw: bytes) -> ParsedMessage:

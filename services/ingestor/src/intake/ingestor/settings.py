@@ -19,7 +19,10 @@ class IngestorSettings(LoggingSettings, DatabaseSettings, AmqpSettings):
     `INTAKE_SUBJECT_TAG_PATTERN`, `INTAKE_INGESTOR_*`."""
 
     # Messages RabbitMQ hands this process before it acks any (INTAKE_INGESTOR_PREFETCH).
-    ingestor_prefetch: int = Field(default=16, ge=1, le=1000)
+    ingestor_prefetch: int = Field(default=256, ge=1, le=1000)
+    # At most this many new messages are stored in one transaction (INTAKE_INGESTOR_BATCH_SIZE); 1 stores
+    # each on its own. Batches are taken from the prefetched messages, so keep the prefetch larger.
+    ingestor_batch_size: int = Field(default=100, ge=1, le=1000)
     # Largest attachment and largest sum of one message's attachments, in bytes; a message over
     # either is `rejected` and stays in the mailbox (INTAKE_INGESTOR_MAX_ATTACHMENT_BYTES,
     # INTAKE_INGESTOR_MAX_MESSAGE_ATTACHMENT_BYTES).

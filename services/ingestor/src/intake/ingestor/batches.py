@@ -1,0 +1,188 @@
+"""Working through prefetched deliveries in batches: one transaction, pipelined publishes, then the acks.
+
+Each delivery's handler call queues it and waits until it is settled. A few workers take up to
+`batch_size` queued deliveries at a time and have them stored in one transaction
+(`Ingestor.process_batch`); then they publish every outcome and issue event at once, wait for all
+the confirms, and only then ack each delivery (DESIGN §2: ack after commit and confirmed publish).
+
+Whatever the batch cannot take goes down the one-message path of `MessageFetchedHandler`, with its
+guarantees unchanged: repeats, replays, rejections, messages with attachments, redeliveries (a
+message that failed once is retried on its own, so a poison message never fails a batch twice), and
+every message of a batch whose transaction or publishes failed (a database outage then holds them
+through `database_watch.py` as before). A message that shares a thread, a Message-ID or an issue
+with an earlier one of its batch goes back to the front of the queue for the next batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+from faststream.rabbit import RabbitBroker
+from faststream.rabbit.message import RabbitMessage
+
+from intake.ingestor.handler import MessageFetchedHandler, publish_result
+from intake.ingestor.ingest import BatchOutcome
+from intake.shared.contracts import MessageFetched
+
+log = structlog.get_logger(__name__)
+
+# How long a worker waits for more deliveries when fewer than a full batch are queued. Deliveries
+# arrive in bursts (one socket read holds many); a few milliseconds let a burst become one batch.
+GATHER_SECONDS = 0.003
+
+
+class BatchProcessor(Protocol):
+    async def process_batch(self, items: Sequence[tuple[MessageFetched, int]]) -> BatchOutcome: ...
+
+
+@dataclass(eq=False)
+class _Delivery:
+    message: RabbitMessage
+    fetched: MessageFetched
+    attempt: int
+    settled: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def settle(self) -> None:
+        if not self.settled.done():
+            self.settled.set_result(None)
+
+
+class BatchingHandler:
+    """The `message.fetched` consumer that stores deliveries in batches (see the module docstring)."""
+
+    def __init__(
+        self,
+        processor: BatchProcessor,
+        one: MessageFetchedHandler,
+        broker: RabbitBroker,
+        *,
+        batch_size: int,
+        workers: int = 2,
+        gather_seconds: float = GATHER_SECONDS,
+    ) -> None:
+        self._processor = processor
+        self._one = one
+        self._broker = broker
+        self._batch_size = batch_size
+        self._worker_count = workers
+        self._gather_seconds = gather_seconds
+        self._queued: deque[_Delivery] = deque()
+        self._wake = asyncio.Event()
+        self._workers: list[asyncio.Task[None]] = []
+        self._alone: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    async def __call__(self, message: RabbitMessage) -> None:
+        decoded = await self._one.decode(message)
+        if decoded is None:
+            return
+        fetched, attempt = decoded
+        if self._batch_size <= 1 or attempt > 1 or self._closing:
+            await self._one.handle(message, fetched, attempt)
+            return
+        delivery = _Delivery(message, fetched, attempt)
+        self._queued.append(delivery)
+        self._start_workers()
+        self._wake.set()
+        await delivery.settled
+
+    def _start_workers(self) -> None:
+        if not self._workers:
+            self._workers = [asyncio.create_task(self._work()) for _ in range(self._worker_count)]
+
+    async def _work(self) -> None:
+        while not self._closing:
+            await self._wake.wait()
+            if 0 < len(self._queued) < self._batch_size:
+                await asyncio.sleep(self._gather_seconds)
+            if not self._queued or self._closing:
+                self._wake.clear()
+                continue
+            batch = [self._queued.popleft() for _ in range(min(self._batch_size, len(self._queued)))]
+            if not self._queued:
+                self._wake.clear()
+            try:
+                await self._run(batch)
+            except BaseException as error:
+                # Never leave a handler waiting; RabbitMQ redelivers whatever is not acked.
+                for delivery in batch:
+                    if delivery not in self._queued:
+                        delivery.settle()
+                if not isinstance(error, Exception):
+                    raise
+                log.error("a batch could not be settled", error=f"{type(error).__name__}: {error}")
+
+    async def _run(self, batch: list[_Delivery]) -> None:
+        try:
+            outcome = await self._processor.process_batch([(d.fetched, d.attempt) for d in batch])
+        except Exception as error:
+            log.warning(
+                "batch failed, processing its messages one by one",
+                error=f"{type(error).__name__}: {error}",
+                messages=len(batch),
+            )
+            self._alone_each(batch)
+            return
+        if outcome.deferred:
+            # Back to the front, in their order: the next batch starts after this one committed.
+            self._queued.extendleft(reversed([batch[position] for position in outcome.deferred]))
+            self._wake.set()
+        self._alone_each([batch[position] for position in outcome.single])
+        committed = [(batch[position], result) for position, result in outcome.results.items()]
+        published = await asyncio.gather(
+            *(publish_result(self._broker, result) for _, result in committed), return_exceptions=True
+        )
+        failed = [error for error in published if isinstance(error, BaseException)]
+        if failed:
+            # Committed, so the one-message path re-emits each stored outcome (at least once).
+            log.warning(
+                "publishing a batch's outcomes failed, re-emitting them one by one",
+                error=f"{type(failed[0]).__name__}: {failed[0]}",
+                messages=len(committed),
+            )
+            self._alone_each([delivery for delivery, _ in committed])
+            return
+        for delivery, _ in committed:
+            try:
+                await delivery.message.ack()
+            finally:
+                delivery.settle()
+        log.debug("batch stored", messages=len(committed), deferred=len(outcome.deferred), alone=len(outcome.single))
+
+    def _alone_each(self, deliveries: Sequence[_Delivery]) -> None:
+        for delivery in deliveries:
+            task = asyncio.create_task(self._alone_one(delivery))
+            self._alone.add(task)
+            task.add_done_callback(self._alone.discard)
+
+    async def _alone_one(self, delivery: _Delivery) -> None:
+        try:
+            await self._one.handle(delivery.message, delivery.fetched, delivery.attempt)
+        except Exception as error:  # the handler settles every delivery itself; this is a closing channel.
+            log.warning("a message could not be settled", error=f"{type(error).__name__}: {error}")
+        finally:
+            delivery.settle()
+
+    async def close(self, wait_seconds: float = 30.0) -> None:
+        """Finish the batches in progress (at most `wait_seconds`), take no more; deliveries still
+        queued are left unacknowledged (RabbitMQ gives them back when the channel closes)."""
+        self._closing = True
+        self._wake.set()
+        if self._workers:
+            _, late = await asyncio.wait(self._workers, timeout=wait_seconds)
+            for task in late:
+                task.cancel()
+            for task in late:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._workers = []
+        while self._queued:
+            self._queued.popleft().settle()
+        if self._alone:
+            await asyncio.wait(set(self._alone), timeout=wait_seconds)

@@ -1,0 +1,139 @@
+"""batches.BatchingHandler on real PostgreSQL and RabbitMQ: messages queued before the ingestor starts
+arrive together and are stored in batches; what a batch cannot take goes one by one, and every
+guarantee of the one-message path holds."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from intake.ingestor.app import IngestorApp, apply_migrations
+from intake.shared import bus
+from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
+from tests.integration.ingestor.conftest import Mailroom, MakeInbox, TestBus, make_mail, settings
+from tests.integration.ingestor.test_app import dead_letters
+
+
+@pytest.fixture
+async def queued_bus(amqp_url: str) -> AsyncIterator[TestBus]:
+    """The test's bus with the whole topology declared, so messages can wait in the ingestor's queue
+    before the ingestor starts (then they arrive in one burst of prefetched deliveries)."""
+    test_bus = TestBus(amqp_url)
+    await test_bus.broker.start()
+    await bus.declare_topology(test_bus.broker, delivery_limit=3)
+    try:
+        yield test_bus
+    finally:
+        await test_bus.broker.stop()
+
+
+async def run_until_processed(
+    database_url: str, amqp_url: str, test_bus: TestBus, fetched: list[MessageFetched], count: int
+) -> dict[int, MessageProcessed]:
+    """Queue `fetched`, start the ingestor, and collect `count` outcomes (the last one per UID)."""
+    for item in fetched:
+        await test_bus.publish(item)
+    async with IngestorApp(settings(database_url, amqp_url, delivery_limit=3, prefetch=64)):
+        arrivals = [await test_bus.next_processed() for _ in range(count)]
+    return {p.uid: p for p in arrivals}
+
+
+async def test_two_messages_of_one_new_thread_in_one_batch_end_on_one_issue_in_order(
+    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: TestBus
+) -> None:
+    inbox_id = await make_inbox()
+    mailroom = Mailroom(db, queued_bus)
+    first = await mailroom.fetched(inbox_id, make_mail("Question", "<q-1@x>"))
+    others = [await mailroom.fetched(inbox_id, make_mail(f"other {i}", f"<o-{i}@x>")) for i in range(5)]
+    reply = await mailroom.fetched(inbox_id, make_mail("Re: Question", "<q-2@x>", references=("<q-1@x>",)))
+
+    outcomes = await run_until_processed(database_url, amqp_url, queued_bus, [first, *others, reply], 7)
+
+    assert outcomes[first.uid].outcome is Outcome.ISSUE_CREATED
+    assert outcomes[reply.uid].outcome is Outcome.ISSUE_UPDATED
+    assert outcomes[reply.uid].issue_number == outcomes[first.uid].issue_number
+    assert [outcomes[o.uid].outcome for o in others] == [Outcome.ISSUE_CREATED] * 5
+    assert await db.fetchval("SELECT count(*) FROM tracker.issues") == 6
+    messages = await db.fetch(
+        "SELECT message_id FROM tracker.messages WHERE issue_number = $1 ORDER BY id",
+        outcomes[first.uid].issue_number,
+    )
+    assert [m["message_id"] for m in messages] == ["<q-1@x>", "<q-2@x>"]
+    assert all(p.attempts == 1 for p in outcomes.values())
+
+
+async def test_a_duplicate_message_id_in_one_batch_is_stored_once(
+    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: TestBus
+) -> None:
+    inbox_id = await make_inbox()
+    mailroom = Mailroom(db, queued_bus)
+    raw = make_mail("Copied", "<copy@x>")
+    original = await mailroom.fetched(inbox_id, raw, uid=10)
+    copy = await mailroom.fetched(inbox_id, raw, uid=11)
+    other = await mailroom.fetched(inbox_id, make_mail("Another", "<another@x>"), uid=12)
+
+    outcomes = await run_until_processed(database_url, amqp_url, queued_bus, [original, copy, other], 3)
+
+    assert outcomes[10].outcome is Outcome.ISSUE_CREATED
+    assert outcomes[11].outcome is Outcome.DUPLICATE
+    assert outcomes[11].issue_number == outcomes[10].issue_number
+    assert outcomes[12].outcome is Outcome.ISSUE_CREATED
+    assert await db.fetchval("SELECT count(*) FROM tracker.messages WHERE message_id = '<copy@x>'") == 1
+
+
+async def test_a_poison_message_fails_alone_and_its_batch_is_filed(
+    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: TestBus
+) -> None:
+    """The poison fails its batch's transaction; the batch goes one by one: the others are filed at their
+    first attempt, the poison is retried on its own and dead-lettered as `failed` after the limit."""
+    inbox_id = await make_inbox()
+    await apply_migrations(db)
+    await db.execute(
+        """CREATE FUNCTION public.refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+               IF NEW.subject LIKE '%poison%' THEN RAISE EXCEPTION 'poison refused for the test'; END IF;
+               RETURN NEW;
+           END $$;
+           CREATE TRIGGER refuse_poison BEFORE INSERT ON tracker.messages
+               FOR EACH ROW EXECUTE FUNCTION public.refuse_poison();"""
+    )
+    mailroom = Mailroom(db, queued_bus)
+    good = [await mailroom.fetched(inbox_id, make_mail(f"fine {i}", f"<fine-{i}@x>")) for i in range(5)]
+    poison = await mailroom.fetched(inbox_id, make_mail("poison", "<poison@x>"))
+    more = [await mailroom.fetched(inbox_id, make_mail(f"also fine {i}", f"<also-{i}@x>")) for i in range(5)]
+
+    outcomes = await run_until_processed(database_url, amqp_url, queued_bus, [*good, poison, *more], 11)
+
+    assert [(outcomes[f.uid].outcome, outcomes[f.uid].attempts) for f in [*good, *more]] == [
+        (Outcome.ISSUE_CREATED, 1)
+    ] * 10
+    assert (outcomes[poison.uid].outcome, outcomes[poison.uid].attempts) == (Outcome.FAILED, 4)
+    [dead] = await dead_letters(amqp_url)
+    assert f'"uid":{poison.uid}'.encode() in dead.body
+
+
+async def test_a_failing_batch_transaction_falls_back_to_one_by_one_without_using_up_attempts(
+    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: TestBus
+) -> None:
+    """A failure only a batch meets (here: a statement storing more than one message) costs no delivery."""
+    inbox_id = await make_inbox()
+    await apply_migrations(db)
+    await db.execute(
+        """CREATE FUNCTION public.one_at_a_time() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+               IF (SELECT count(*) FROM new_rows) > 1 THEN RAISE EXCEPTION 'one message at a time'; END IF;
+               RETURN NULL;
+           END $$;
+           CREATE TRIGGER one_at_a_time AFTER INSERT ON tracker.messages
+               REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.one_at_a_time();"""
+    )
+    mailroom = Mailroom(db, queued_bus)
+    fetched = [await mailroom.fetched(inbox_id, make_mail(f"mail {i}", f"<mail-{i}@x>")) for i in range(8)]
+
+    outcomes = await run_until_processed(database_url, amqp_url, queued_bus, fetched, 8)
+
+    assert {(p.outcome, p.attempts) for p in outcomes.values()} == {(Outcome.ISSUE_CREATED, 1)}
+    assert await db.fetchval("SELECT count(*) FROM tracker.issues") == 8
+    assert await dead_letters(amqp_url) == []
