@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
+
+from intake.config_api.app import _text_not_storable
 
 
 async def test_healthz_needs_no_token(anonymous: httpx.AsyncClient) -> None:
@@ -53,11 +57,16 @@ async def test_openapi_document_lists_the_api(anonymous: httpx.AsyncClient) -> N
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
 
-async def test_text_with_nul_is_a_client_error(client: httpx.AsyncClient) -> None:
-    # PostgreSQL text cannot hold U+0000; without a field rule of its own a value with one is still a 422.
+async def test_text_with_nul_is_a_client_error(client: httpx.AsyncClient, app: FastAPI) -> None:
+    # PostgreSQL text cannot hold U+0000: a field rule may refuse it first, else the handler does; never a 500.
     response = await client.post("/api/v1/issue-types", json={"name": "Support\u0000"})
     assert response.status_code == 422
-    assert response.json()["detail"][0]["msg"] == "text must not contain NUL characters"
+    async with app.state.runtime.pool.acquire() as conn:
+        with pytest.raises(asyncpg.CharacterNotInRepertoireError) as raised:
+            await conn.execute("SELECT $1::text", "a\u0000b")
+    handled = await _text_not_storable(None, raised.value)  # type: ignore[arg-type]
+    assert handled.status_code == 422
+    assert b"text must not contain NUL characters" in handled.body
 
 
 async def test_openapi_documents_the_common_errors(anonymous: httpx.AsyncClient) -> None:
