@@ -332,7 +332,13 @@ async def test_patch_to_custom_and_starttls(client: httpx.AsyncClient) -> None:
     inbox = await create(client)
     response = await client.patch(
         f"/api/v1/inboxes/{inbox['id']}",
-        json={"provider": "custom", "hostname": "mail.example.org", "port": 143, "encryption": "tls"},
+        json={
+            "provider": "custom",
+            "hostname": "mail.example.org",
+            "port": 143,
+            "encryption": "tls",
+            "password": PASSWORD,
+        },
     )
     assert response.status_code == 200, response.text
     assert {k: response.json()[k] for k in ("provider", "hostname", "port", "encryption")} == {
@@ -341,6 +347,65 @@ async def test_patch_to_custom_and_starttls(client: httpx.AsyncClient) -> None:
         "port": 143,
         "encryption": "tls",
     }
+
+
+async def test_patch_cannot_send_the_stored_password_to_another_server(
+    client: httpx.AsyncClient, db: asyncpg.Connection, secret_key: str, changes: Changes
+) -> None:
+    inbox = await create(client)
+    url = f"/api/v1/inboxes/{inbox['id']}"
+    moved = {"provider": "custom", "hostname": "attacker.example", "port": 143, "encryption": "none"}
+    assert fields(await client.patch(url, json=moved)) == {
+        "password": "re-enter the password when changing the server (provider, hostname, port, encryption), "
+        "or send null to clear it"
+    }
+    assert fields(await client.patch(url, json={"ca_certificate": CA_PEM})) == {
+        "password": "re-enter the password when changing the server (ca_certificate), or send null to clear it"
+    }
+    assert (await client.get(url)).json() == inbox
+    marker = await create(client, email="marker@example.com")
+    assert await eventually(lambda: _at_least(changes, 2)) == [inbox["id"], marker["id"]]
+
+    typed = await client.patch(url, json=moved | {"password": "the new server's password"})
+    assert typed.status_code == 200, typed.text
+    stored = await db.fetchval("SELECT password_encrypted FROM config.inboxes WHERE id = $1", inbox["id"])
+    assert SecretBox(secret_key).decrypt(stored) == "the new server's password"
+
+
+async def test_patch_of_the_oauth2_client_needs_its_secret_and_drops_the_grant(
+    client: httpx.AsyncClient, db: asyncpg.Connection, secret_key: str
+) -> None:
+    inbox = await create(
+        client,
+        provider="outlook",
+        auth="oauth2",
+        password=None,
+        oauth2={"client_id": "app", "tenant_id": "contoso", "client_secret": CLIENT_SECRET},
+    )
+    url = f"/api/v1/inboxes/{inbox['id']}"
+    grant = SecretBox(secret_key).encrypt("refresh-token-of-contoso")
+    await db.execute("UPDATE config.inboxes SET oauth2_refresh_token_encrypted = $2 WHERE id = $1", inbox["id"], grant)
+
+    assert fields(await client.patch(url, json={"oauth2": {"tenant_id": "attacker"}})) == {
+        "oauth2.client_secret": "re-enter the client secret when changing the OAuth2 client (oauth2.tenant_id), "
+        "or send null to clear it"
+    }
+    assert (await client.patch(url, json={"poll_interval_seconds": 30})).status_code == 200
+    assert (
+        await db.fetchval("SELECT oauth2_refresh_token_encrypted FROM config.inboxes WHERE id = $1", inbox["id"])
+        == grant
+    )
+
+    moved = await client.patch(url, json={"oauth2": {"tenant_id": "fabrikam", "client_secret": "fabrikam-secret"}})
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["oauth2"], moved.json()["client_secret_set"]) == (
+        {"client_id": "app", "tenant_id": "fabrikam"},
+        True,
+    )
+    assert (
+        await db.fetchval("SELECT oauth2_refresh_token_encrypted FROM config.inboxes WHERE id = $1", inbox["id"])
+        is None
+    )
 
 
 # DELETE
@@ -446,11 +511,14 @@ async def test_patch_each_setting(client: httpx.AsyncClient) -> None:
     url = f"/api/v1/inboxes/{inbox['id']}"
     references = await reference_ids(client)
     for name, value in [*PATCHABLE, *references.items(), ("hostname", "imap2.example.org"), ("port", 1993)]:
-        response = await client.patch(url, json={name: value})
+        # A change of the server needs the password again (the same one, here).
+        again = {"password": PASSWORD} if name in ("username", "ca_certificate", "hostname", "port") else {}
+        response = await client.patch(url, json={name: value} | again)
         assert response.status_code == 200, (name, response.text)
         assert (await client.get(url)).json()[name] == value, name
     for name in ("ca_certificate", "default_language", *references):
-        assert (await client.patch(url, json={name: None})).json()[name] is None, name
+        again = {"password": PASSWORD} if name == "ca_certificate" else {}
+        assert (await client.patch(url, json={name: None} | again)).json()[name] is None, name
     oauth2 = await client.patch(url, json={"oauth2": {"client_id": "app", "tenant_id": "t"}})
     assert oauth2.json()["oauth2"] == {"client_id": "app", "tenant_id": "t"}
     cleared = await client.patch(url, json={"oauth2": None})

@@ -279,9 +279,9 @@ def test_patch_oauth2_fields_left_out_are_kept() -> None:
 
 def test_patch_provider_change_applies_the_new_preset() -> None:
     custom = stored(provider="custom", hostname="mail.example.org", port=143, encryption="tls")
-    to_yahoo = patched(custom, provider="yahoo").settings
+    to_yahoo = patched(custom, provider="yahoo", password=PASSWORD).settings
     assert (to_yahoo.hostname, to_yahoo.port, to_yahoo.encryption) == ("imap.mail.yahoo.com", 993, "ssl")
-    back = patched(StoredInbox(to_yahoo, True, False), provider="custom", port=1143).settings
+    back = patched(StoredInbox(to_yahoo, True, False), provider="custom", port=1143, password=PASSWORD).settings
     assert (back.hostname, back.port, back.encryption) == ("imap.mail.yahoo.com", 1143, "ssl")
 
 
@@ -293,13 +293,92 @@ def test_patch_of_a_named_provider_cannot_move_its_server() -> None:
 
 def test_patch_custom_server_fields() -> None:
     custom = stored(provider="custom", hostname="mail.example.org", port=143)
-    assert patched(custom, hostname="imap.example.org").settings.hostname == "imap.example.org"
+    assert patched(custom, hostname="imap.example.org", password=PASSWORD).settings.hostname == "imap.example.org"
     assert patch_problems(custom, hostname=None) == {"hostname": "required when provider is 'custom'"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "changed"),
+    [
+        (
+            {"provider": "custom", "hostname": "attacker.example", "port": 143, "encryption": "none"},
+            "hostname, port, encryption",
+        ),
+        ({"provider": "zoho"}, "provider, hostname"),
+        ({"hostname": "attacker.example"}, "hostname"),
+        ({"port": 1993}, "port"),
+        ({"encryption": "tls"}, "encryption"),
+        ({"ca_certificate": CA_PEM}, "ca_certificate"),
+        ({"username": "someone-else"}, "username"),
+    ],
+)
+def test_patch_moving_the_server_needs_the_password_again(fields: dict[str, Any], changed: str) -> None:
+    custom = stored(provider="custom", hostname="mail.example.org", port=993)
+    assert patch_problems(custom, **fields) == {
+        "password": f"re-enter the password when changing the server ({changed}), or send null to clear it"
+    }
+    again = patched(custom, **fields, password="typed-again")
+    assert isinstance(again.password, SecretStr)
+    assert again.drop_refresh_token
+
+
+def test_patch_sending_the_server_back_unchanged_keeps_the_password() -> None:
+    custom = stored(provider="custom", hostname="mail.example.org", port=993, username="desk")
+    result = patched(
+        custom, provider="custom", hostname="mail.example.org", port=993, encryption="ssl", username="desk"
+    )
+    assert result.password is KEEP
+    assert not result.drop_refresh_token
+    assert patched(custom, email="other@example.com", directory="Support").password is KEEP
+
+
+def test_patch_moving_the_server_may_clear_the_password_instead() -> None:
+    custom = stored(provider="custom", hostname="mail.example.org", port=993, oauth2={"client_id": "app"})
+    result = patched(custom, hostname="imap.example.org", auth="oauth2", password=None)
+    assert result.password is None
+
+
+def oauth2_stored(**oauth2: Any) -> StoredInbox:
+    inbox = resolved(
+        provider="outlook",
+        auth="oauth2",
+        password=None,
+        oauth2={"client_id": "app", "tenant_id": "contoso", "client_secret": "cs"} | oauth2,
+    )
+    return StoredInbox(inbox.settings, password_set=False, client_secret_set=True)
+
+
+@pytest.mark.parametrize(
+    ("fields", "changed"),
+    [
+        ({"oauth2": {"client_id": "their-app"}}, "oauth2.client_id"),
+        ({"oauth2": {"tenant_id": "their-tenant"}}, "oauth2.tenant_id"),
+        ({"provider": "gmail", "oauth2": {"tenant_id": None}}, "provider, oauth2.tenant_id"),
+    ],
+)
+def test_patch_moving_the_oauth2_client_needs_the_client_secret_again(fields: dict[str, Any], changed: str) -> None:
+    current = oauth2_stored()
+    assert patch_problems(current, **fields)["oauth2.client_secret"] == (
+        f"re-enter the client secret when changing the OAuth2 client ({changed}), or send null to clear it"
+    )
+    with_secret = fields | {"oauth2": fields["oauth2"] | {"client_secret": "typed-again"}}
+    result = patched(current, **with_secret)
+    assert isinstance(result.client_secret, SecretStr)
+    assert result.drop_refresh_token
+
+
+def test_patch_of_the_oauth2_server_drops_the_grant_and_other_edits_keep_it() -> None:
+    current = oauth2_stored()
+    assert patched(current, ca_certificate=CA_PEM).drop_refresh_token
+    assert patched(current, username="other@contoso.example").drop_refresh_token
+    kept = patched(current, poll_interval_seconds=30, oauth2={"client_id": "app"})
+    assert not kept.drop_refresh_token
+    assert kept.client_secret is KEEP
 
 
 def test_patch_null_clears_optional_settings_and_refuses_required_ones() -> None:
     current = stored(default_language="en", ca_certificate=CA_PEM, issue_type_id=1)
-    result = patched(current, default_language=None, ca_certificate=None, issue_type_id=None)
+    result = patched(current, default_language=None, ca_certificate=None, issue_type_id=None, password=PASSWORD)
     assert (result.settings.default_language, result.settings.ca_certificate, result.settings.issue_type_id) == (
         None,
         None,

@@ -260,11 +260,15 @@ class StoredInbox:
 
 @dataclass(frozen=True)
 class ResolvedInbox:
-    """What to store: the settings, and per secret its new plain value (in SecretStr), None to clear, or KEEP."""
+    """What to store: the settings, and per secret its new plain value (in SecretStr), None to clear, or KEEP.
+
+    `drop_refresh_token`: the stored OAuth2 grant was given for another server or client and must go.
+    """
 
     settings: InboxSettings
     password: SecretChange
     client_secret: SecretChange
+    drop_refresh_token: bool = False
 
 
 @dataclass(frozen=True)
@@ -299,6 +303,50 @@ def _loc(*path: str) -> tuple[str, ...]:
 
 
 _SERVER_FIELDS = ("hostname", "port", "encryption")
+# Who receives the login: change any of these and a stored password would go to another party.
+SERVER_IDENTITY = ("provider", "hostname", "port", "encryption", "ca_certificate", "username")
+# Who receives the OAuth2 client secret and refresh token (the provider's token endpoint, per tenant).
+OAUTH2_CLIENT_IDENTITY = ("provider", "oauth2_client_id", "oauth2_tenant_id")
+
+
+def _changed(before: InboxSettings, after: InboxSettings, names: tuple[str, ...]) -> list[str]:
+    """The fields among `names` that differ, named as in a request (`oauth2.client_id`)."""
+    return [name.replace("oauth2_", "oauth2.", 1) for name in names if getattr(before, name) != getattr(after, name)]
+
+
+def _secret_rebinding(
+    stored: StoredInbox, settings: InboxSettings, password: SecretChange, client_secret: SecretChange
+) -> tuple[list[FieldError], bool]:
+    """The errors for stored secrets that a patch would send to another party, and whether the grant must go.
+
+    A stored password is kept across a change of the server (provider, hostname, port, encryption,
+    ca_certificate, username) only if the same PATCH sends it again (or clears it): else an API
+    client could point the inbox at its own server and receive the password at the next login. The
+    OAuth2 client secret likewise, across a change of provider, client_id or tenant_id. The stored
+    refresh token is dropped on any of these changes: it was granted for the old server and client
+    (the inbox is connected again through the consent page).
+    """
+    errors: list[FieldError] = []
+    server = _changed(stored.settings, settings, SERVER_IDENTITY)
+    client = _changed(stored.settings, settings, OAUTH2_CLIENT_IDENTITY)
+    if server and stored.password_set and password is KEEP:
+        errors.append(
+            FieldError(
+                _loc("password"),
+                f"re-enter the password when changing the server ({', '.join(server)}), or send null to clear it",
+                "secret_required",
+            )
+        )
+    if client and stored.client_secret_set and client_secret is KEEP:
+        errors.append(
+            FieldError(
+                _loc("oauth2", "client_secret"),
+                f"re-enter the client secret when changing the OAuth2 client ({', '.join(client)}), "
+                "or send null to clear it",
+                "secret_required",
+            )
+        )
+    return errors, bool(server or client)
 
 
 def _resolve(draft: _Draft, given: frozenset[str], *, has_password: bool) -> InboxSettings | list[FieldError]:
@@ -391,6 +439,7 @@ def resolve_patch(stored: StoredInbox, patch: InboxPatch) -> ResolvedInbox | lis
     """The inbox after applying `patch` to `stored`, or every field error found.
 
     Only the fields the client sent change. A secret not sent is KEEP; a secret sent as null is cleared.
+    A stored secret is never kept across a change of who would receive it (see `_secret_rebinding`).
     """
     sent = patch.model_fields_set
     errors = [
@@ -432,7 +481,10 @@ def resolve_patch(stored: StoredInbox, patch: InboxPatch) -> ResolvedInbox | lis
     if errors:
         return errors
     assert isinstance(settings, InboxSettings)
-    return ResolvedInbox(settings, password, client_secret)
+    errors, drop_refresh_token = _secret_rebinding(stored, settings, password, client_secret)
+    if errors:
+        return errors
+    return ResolvedInbox(settings, password, client_secret, drop_refresh_token)
 
 
 StatusState = Literal["unknown", "ok", "error", "needs_reauth", "disabled"]

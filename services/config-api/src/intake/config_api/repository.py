@@ -188,14 +188,20 @@ async def update_inbox(
     *,
     password: EncryptedChange,
     client_secret: EncryptedChange,
+    drop_refresh_token: bool = False,
 ) -> None:
-    """Write every setting of the inbox; each secret is replaced, cleared (None) or left (KEEP)."""
+    """Write every setting of the inbox; each secret is replaced, cleared (None) or left (KEEP).
+
+    `drop_refresh_token` clears the stored OAuth2 grant (it was given for another server or client).
+    """
     assignments = [f"{column} = ${n}" for n, column in enumerate(_SETTINGS_COLUMNS, start=2)]
     values: list[Any] = [inbox_id, *_values(settings)]
     for column, change in (("password_encrypted", password), ("oauth2_client_secret_encrypted", client_secret)):
         if change is not KEEP:
             values.append(change)
             assignments.append(f"{column} = ${len(values)}")
+    if drop_refresh_token:
+        assignments.append("oauth2_refresh_token_encrypted = NULL")
     try:
         await conn.execute(
             f"UPDATE config.inboxes SET {', '.join(assignments)}, updated_at = now() WHERE id = $1", *values

@@ -68,7 +68,13 @@ async def get_inbox(inbox_id: InboxId, pool: PoolDep) -> Inbox:
 
 @router.patch("/{inbox_id}", responses=_NOT_FOUND)
 async def update_inbox(inbox_id: InboxId, body: InboxPatch, runtime: RuntimeDep) -> Inbox:
-    """Change the fields sent. A secret left out stays; a secret sent as null is cleared."""
+    """Change the fields sent. A secret left out stays; a secret sent as null is cleared.
+
+    Changing the server (provider, hostname, port, encryption, ca_certificate, username) of an inbox
+    with a stored password needs the password again in the same request; changing the OAuth2 client
+    (provider, client_id, tenant_id) needs a stored client secret again. Either change drops a
+    connected OAuth2 grant: connect the inbox again.
+    """
     async with runtime.pool.acquire() as conn, conn.transaction():
         stored = await repository.load_for_update(conn, inbox_id)
         resolved = resolve_patch(stored, body)
@@ -81,9 +87,15 @@ async def update_inbox(inbox_id: InboxId, body: InboxPatch, runtime: RuntimeDep)
             resolved.settings,
             password=_encrypted(runtime.secret_box, resolved.password),
             client_secret=_encrypted(runtime.secret_box, resolved.client_secret),
+            drop_refresh_token=resolved.drop_refresh_token,
         )
     await publish_inbox_changed(runtime.broker, inbox_id)
-    log.info("inbox updated", inbox_id=inbox_id, fields=sorted(body.model_fields_set))
+    log.info(
+        "inbox updated",
+        inbox_id=inbox_id,
+        fields=sorted(body.model_fields_set),
+        oauth2_grant_dropped=resolved.drop_refresh_token,
+    )
     return await repository.get_inbox(runtime.pool, inbox_id)
 
 
