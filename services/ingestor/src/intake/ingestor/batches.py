@@ -26,8 +26,9 @@ import structlog
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.message import RabbitMessage
 
-from intake.ingestor.handler import MessageFetchedHandler, publish_result
+from intake.ingestor.handler import MessageFetchedHandler, events_of
 from intake.ingestor.ingest import BatchOutcome
+from intake.shared import bus
 from intake.shared.contracts import MessageFetched
 
 log = structlog.get_logger(__name__)
@@ -135,15 +136,13 @@ class BatchingHandler:
             self._wake.set()
         self._alone_each([batch[position] for position in outcome.single])
         committed = [(batch[position], result) for position, result in outcome.results.items()]
-        published = await asyncio.gather(
-            *(publish_result(self._broker, result) for _, result in committed), return_exceptions=True
-        )
-        failed = [error for error in published if isinstance(error, BaseException)]
-        if failed:
+        try:
+            await bus.publish_all(self._broker, [event for _, result in committed for event in events_of(result)])
+        except Exception as error:
             # Committed, so the one-message path re-emits each stored outcome (at least once).
             log.warning(
                 "publishing a batch's outcomes failed, re-emitting them one by one",
-                error=f"{type(failed[0]).__name__}: {failed[0]}",
+                error=f"{type(error).__name__}: {error}",
                 messages=len(committed),
             )
             self._alone_each([delivery for delivery, _ in committed])

@@ -24,7 +24,7 @@ from intake.ingestor.database_watch import Wait
 from intake.ingestor.errors import DatabaseUnavailable
 from intake.ingestor.ingest import Result
 from intake.shared import bus, topology
-from intake.shared.contracts import IssueEventKind, MessageFetched, MessageProcessed, Outcome
+from intake.shared.contracts import Contract, IssueEventKind, MessageFetched, MessageProcessed, Outcome
 
 log = structlog.get_logger(__name__)
 
@@ -57,13 +57,14 @@ def is_last_attempt(attempt: int, delivery_limit: int) -> bool:
     return attempt > delivery_limit
 
 
-async def publish_result(broker: RabbitBroker, result: Result) -> None:
-    """`message.processed`, then the issue event if any, each confirmed."""
+def events_of(result: Result) -> list[tuple[Contract, str, bool]]:
+    """What to publish for `result`, in order: (event, routing key, mandatory)."""
     # message.processed first: it is what the fetcher and the email log act on.
-    await bus.publish(broker, result.processed, topology.MESSAGE_PROCESSED)
+    events: list[tuple[Contract, str, bool]] = [(result.processed, topology.MESSAGE_PROCESSED, True)]
     if result.event is not None:
         # A notification: having no queue bound to `issue.*` is normal, so it is not mandatory.
-        await bus.publish(broker, result.event, ISSUE_EVENT_ROUTING_KEYS[result.event.kind], mandatory=False)
+        events.append((result.event, ISSUE_EVENT_ROUTING_KEYS[result.event.kind], False))
+    return events
 
 
 class MessageFetchedHandler:
@@ -155,7 +156,8 @@ class MessageFetchedHandler:
         return time.monotonic() - started
 
     async def _publish(self, result: Result) -> None:
-        await publish_result(self._broker, result)
+        for event, routing_key, mandatory in events_of(result):
+            await bus.publish(self._broker, event, routing_key, mandatory=mandatory)
 
     async def _retry_or_give_up(
         self, message: RabbitMessage, fetched: MessageFetched, attempt: int, error: Exception
