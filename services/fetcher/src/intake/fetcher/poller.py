@@ -335,7 +335,7 @@ class InboxPoller:
         for uid in batch.uids:
             if uid in known:
                 read = _Read()  # in flight or done: never published again
-            elif uid in bodies:
+            elif uid in batch.together and uid in bodies:
                 read = _Read(repository.NewMessage(uid, bodies[uid], summarize(bodies[uid])))
             elif uid in batch.together and not one_by_one:
                 what = "its FETCH answer held no body"
