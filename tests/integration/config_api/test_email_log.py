@@ -75,6 +75,7 @@ async def test_filters(client: httpx.AsyncClient) -> None:
     assert await uids(client, outcome="ignored_sender") == [20, 16, 12, 8, 4]
     assert await uids(client, outcome="issue_created", inbox_id=2) == [18, 14]
     assert await uids(client, since="2025-01-01T00:18:00Z") == [20, 19, 18]
+    assert await uids(client, since="2025-01-01T02:18:00+02:00") == [20, 19, 18]
     assert await uids(client, until="2025-01-01T00:03:00") == [2, 1]  # naive means UTC; until is exclusive
     assert await uids(client, sender="ACME") == [18, 15, 12, 9, 6, 3]
     assert await uids(client, sender="Bob@ACME.example") == [18, 15, 12, 9, 6, 3]  # a whole address
@@ -117,6 +118,9 @@ async def test_exact_page_has_no_next_cursor(client: httpx.AsyncClient) -> None:
         ({"cursor": "garbage"}, "cursor"),
         ({"outcome": "exploded"}, "outcome"),
         ({"since": "yesterday"}, "since"),
+        ({"since": "0001-01-01T00:00:00+14:00"}, "since"),  # before year 1 in UTC
+        ({"until": "9999-12-31T23:59:59-14:00"}, "until"),  # after year 9999 in UTC
+        ({"inbox_id": 2**63}, "inbox_id"),
         ({"sender": "a\u0000b"}, "sender"),
         ({"q": "\u0000"}, "q"),
     ],
@@ -125,6 +129,10 @@ async def test_bad_parameters_are_field_errors(client: httpx.AsyncClient, params
     response = await client.get("/api/v1/email-log", params=params)
     assert response.status_code == 422
     assert [error["loc"] for error in response.json()["detail"]] == [["query", field]]
+    if field in ("since", "until") and "T" in params[field]:
+        assert (
+            response.json()["detail"][0]["msg"] == "Value error, is outside the years 1 to 9999 once converted to UTC"
+        )
 
 
 # -- one row, its raw message, reprocess ------------------------------------------------------

@@ -62,6 +62,21 @@ async def test_200_gives_a_short_lived_token_only(
     assert response.headers["cache-control"] == "no-store"
 
 
+async def test_200_for_an_inbox_id_beyond_32_bits(
+    fetcher: httpx.AsyncClient, db: asyncpg.Connection, box: SecretBox, oauth2_server: FakeOAuth2Server
+) -> None:
+    # The refresh lock is keyed by the inbox id, a bigint: it must not be cast to a 32-bit int.
+    await db.execute("ALTER TABLE config.inboxes ALTER COLUMN id RESTART WITH 6442450941")
+    client = oauth2_server.register_client("dave")
+    inbox_id = await insert_oauth2_inbox(db, box, client, refresh_token=oauth2_server.issue_refresh_token(client))
+    assert inbox_id > 2**32
+
+    response = await fetcher.post(_path(inbox_id))
+
+    assert response.status_code == 200, response.text
+    assert oauth2_server.introspect(response.json()["access_token"])["active"] is True
+
+
 @pytest.mark.parametrize("header", [None, "Bearer wrong-token-of-some-length", "admin"])
 async def test_401_without_the_service_token(
     header: str | None, served: str, admin_token: str, db: asyncpg.Connection

@@ -46,6 +46,9 @@ def _b64(raw: bytes) -> str:
         _b64(b'["2025-01-01T00:00:00+00:00", 1, 2]'),
         _b64(b'{"at": 1}'),
         _b64(b"\xff\xfe"),
+        _b64(b'["2025-01-01T00:00:00+00:00", 9223372036854775808]'),  # beyond a PostgreSQL bigint
+        _b64(b'["0001-01-01T00:00:00+14:00", 1]'),  # before year 1 in UTC
+        _b64(b'["9999-12-31T23:59:59-14:00", 1]'),  # after year 9999 in UTC
     ],
 )
 def test_foreign_cursors_are_refused(cursor: str) -> None:

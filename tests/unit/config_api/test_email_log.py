@@ -26,6 +26,12 @@ def test_naive_times_are_utc() -> None:
     assert as_utc(AT) is AT
 
 
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_time_with_no_utc_equivalent_is_a_value_error(moment: str) -> None:
+    with pytest.raises(ValueError, match="outside the years 1 to 9999 once converted to UTC"):
+        as_utc(datetime.fromisoformat(moment))
+
+
 def test_no_filters() -> None:
     sql, args = email_log_query(EmailLogFilter(), None, 50)
     assert "WHERE" not in sql

@@ -11,6 +11,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+import asyncpg.exceptions._base as asyncpg_base
+import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -43,6 +45,8 @@ from intake.config_api.runtime import Runtime
 from intake.config_api.settings import ConfigApiSettings
 
 API_PREFIX = "/api/v1"
+
+log = structlog.get_logger(__name__)
 
 _STATUS = {
     NotFound: status.HTTP_404_NOT_FOUND,
@@ -80,6 +84,31 @@ _ERROR_MESSAGE_SCHEMA = {
 async def _text_not_storable(_: Request, error: Exception) -> JSONResponse:
     # PostgreSQL text cannot hold NUL (U+0000): a value with one is the client's error, never a 500.
     detail = [{"type": "string_not_storable", "loc": ["request"], "msg": "text must not contain NUL characters"}]
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _value_not_storable(request: Request, error: Exception) -> JSONResponse:
+    """A safety net: a value the database cannot take (out of a column's range, an impossible date) is the
+    client's error, never a 500. Each known case is checked before the query; this catches one that was missed.
+
+    asyncpg refuses such an argument before sending it (its client-side DataError) or PostgreSQL does
+    (SQLSTATE class 22). Neither message is returned or logged whole: it may quote the value.
+    """
+    sqlstate = getattr(error, "sqlstate", None)
+    log.warning(
+        "request value not storable",
+        method=request.method,
+        path=request.url.path,
+        error_type=type(error).__name__,
+        sqlstate=sqlstate,
+    )
+    detail = [
+        {
+            "type": "value_not_storable",
+            "loc": ["request"],
+            "msg": "a value in the request is outside what can be stored (a number or date out of range)",
+        }
+    ]
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
@@ -122,6 +151,9 @@ def create_app(settings: ConfigApiSettings, *, wait_seconds: float = 60.0) -> Fa
     app.add_exception_handler(ConfigApiError, _config_api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(asyncpg.CharacterNotInRepertoireError, _text_not_storable)
+    # asyncpg's client-side DataError (an argument it cannot encode) and PostgreSQL's data exceptions.
+    app.add_exception_handler(asyncpg_base.DataError, _value_not_storable)
+    app.add_exception_handler(asyncpg.DataError, _value_not_storable)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_token)])
     for module in (

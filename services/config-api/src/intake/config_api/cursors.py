@@ -10,7 +10,10 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+
+# Ids are PostgreSQL bigints: a larger one cannot be sent as a query argument.
+MAX_ROW_ID = 2**63 - 1
 
 
 class InvalidCursor(ValueError):
@@ -37,15 +40,24 @@ def encode_cursor(position: Position) -> str:
 
 
 def decode_cursor(cursor: str) -> Position:
-    """The position in `cursor`, or InvalidCursor."""
+    """The position in `cursor` (its time in UTC), or InvalidCursor.
+
+    >>> decode_cursor(encode_cursor(Position(datetime(2024, 1, 2, tzinfo=UTC), 7)))
+    Position(at=datetime.datetime(2024, 1, 2, 0, 0, tzinfo=datetime.timezone.utc), id=7)
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at_text, row_id = json.loads(raw)
         at = datetime.fromisoformat(at_text)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise InvalidCursor("not a cursor returned by this API") from None
-    if at.tzinfo is None or type(row_id) is not int or row_id < 0:
+    if at.tzinfo is None or type(row_id) is not int or not 0 <= row_id <= MAX_ROW_ID:
         raise InvalidCursor("not a cursor returned by this API")
+    try:
+        # Some offsets push the time outside datetime's years 1..9999 in UTC (0001-01-01T00:00:00+14:00).
+        at = at.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidCursor("not a cursor returned by this API") from None
     return Position(at, row_id)
 
 

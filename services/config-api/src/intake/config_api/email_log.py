@@ -171,8 +171,17 @@ def sender_match(text: str) -> tuple[SenderMatch, str]:
 
 
 def as_utc(moment: datetime) -> datetime:
-    """A naive time from a query string is taken as UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    """The time in UTC; a naive time from a query string is taken as UTC.
+
+    ValueError (with a message for the client) if the time has no UTC equivalent within years 1..9999,
+    such as 0001-01-01T00:00:00+14:00.
+    """
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("is outside the years 1 to 9999 once converted to UTC") from None
 
 
 def email_log_query(filters: EmailLogFilter, after: Position | None, limit: int) -> tuple[str, list[Any]]:

@@ -65,7 +65,13 @@ async def lock_inbox_tokens(conn: Session, inbox_id: int) -> None:
     With rotating refresh tokens two concurrent refreshes would spend the same token twice, and the
     second would be refused as invalid_grant.
     """
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('intake.oauth2.refresh'), $1::bigint::int)", inbox_id)
+    # The two-int form keeps this namespace apart from the ingestor's one-bigint keys. An inbox id is a bigint:
+    # it is folded into int4 (ids 2^32 apart share a lock, which only serialises them), never cast (that overflows).
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('intake.oauth2.refresh'),"
+        " (($1::bigint % 4294967296) - 2147483648)::int)",
+        inbox_id,
+    )
 
 
 async def save_refresh_token(conn: Executor, inbox_id: int, encrypted: bytes) -> None:

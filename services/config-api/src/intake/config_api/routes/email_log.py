@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
+from pydantic import AfterValidator
 
 from intake.config_api import email_log
 from intake.config_api.email_log_rules import RawState
@@ -16,6 +17,8 @@ from intake.config_api.schemas import EmailLogDetail, EmailLogEntry, LogOutcome,
 router = APIRouter(prefix="/email-log", tags=["email log"])
 
 EntryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# Converted to UTC while validating, so a time with no UTC equivalent is a 422 naming the parameter.
+UtcTime = Annotated[datetime, AfterValidator(email_log.as_utc)]
 RAW_STATE_HEADER = "X-Intake-Raw-State"
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold U+0000
 
@@ -27,8 +30,8 @@ async def list_email_log(
     pool: PoolDep,
     inbox_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     outcome: LogOutcome | None = None,
-    since: Annotated[datetime | None, Query(description="fetched at or after (ISO 8601; naive = UTC)")] = None,
-    until: Annotated[datetime | None, Query(description="fetched before (ISO 8601; naive = UTC)")] = None,
+    since: Annotated[UtcTime | None, Query(description="fetched at or after (ISO 8601; naive = UTC)")] = None,
+    until: Annotated[UtcTime | None, Query(description="fetched before (ISO 8601; naive = UTC)")] = None,
     sender: Annotated[
         str | None, Query(max_length=320, pattern=NO_NUL, description="part of the sender address")
     ] = None,

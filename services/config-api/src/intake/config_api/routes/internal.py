@@ -43,7 +43,7 @@ def _error(status: int, error: str, detail: str, headers: dict[str, str] | None 
     },
 )
 async def access_token(
-    inbox_id: Annotated[int, Path(ge=1)],
+    inbox_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> JSONResponse:

@@ -24,7 +24,7 @@ async def list_issues(pool: PoolDep, limit: Limit = DEFAULT_LIMIT, cursor: Curso
 
 
 @router.get("/issues/{number}", responses=_UNAVAILABLE)
-async def get_issue(number: Annotated[int, Path(ge=1)], pool: PoolDep) -> Issue:
+async def get_issue(number: Annotated[int, Path(ge=1, le=2**63 - 1)], pool: PoolDep) -> Issue:
     """The issue with its messages, oldest first, and their attachments."""
     return await tracker.get_issue(pool, number)
 
@@ -34,7 +34,7 @@ async def get_issue(number: Annotated[int, Path(ge=1)], pool: PoolDep) -> Issue:
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}, **_UNAVAILABLE},
 )
-async def download_attachment(attachment_id: Annotated[int, Path(ge=1)], pool: PoolDep) -> Response:
+async def download_attachment(attachment_id: Annotated[int, Path(ge=1, le=2**63 - 1)], pool: PoolDep) -> Response:
     """The attachment's bytes, always as a download (never rendered in the API's origin)."""
     attachment, content = await tracker.read_attachment(pool, attachment_id)
     return Response(

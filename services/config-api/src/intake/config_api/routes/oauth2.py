@@ -35,7 +35,9 @@ def _wants_json(request: Request) -> bool:
         404: {"description": "no such inbox, or it does not log in with OAuth2 (gmail, outlook)"},
     },
 )
-async def authorize(inbox_id: Annotated[int, Path(ge=1)], request: Request, runtime: RuntimeDep) -> Response:
+async def authorize(
+    inbox_id: Annotated[int, Path(ge=1, le=2**63 - 1)], request: Request, runtime: RuntimeDep
+) -> Response:
     """Start connecting the inbox: a redirect to the provider's consent page (state + PKCE, single use)."""
     url = await runtime.connect.begin(inbox_id)
     headers = {"Cache-Control": "no-store"}
