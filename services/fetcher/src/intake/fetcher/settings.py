@@ -5,14 +5,17 @@ Loaded once in `__main__` and passed down; nothing here reads the environment at
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import ipaddress
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from intake.shared.settings import AmqpSettings, DatabaseSettings, LoggingSettings, SecretKeySettings
 
 
 class FetcherSettings(LoggingSettings, DatabaseSettings, AmqpSettings, SecretKeySettings):
     """`INTAKE_DATABASE_URL`, `INTAKE_AMQP_URL`, `INTAKE_SECRET_KEY`, `INTAKE_LOG_LEVEL`, `INTAKE_FETCHER_*`,
-    `INTAKE_CONFIG_API_URL`, `INTAKE_SERVICE_TOKEN`."""
+    `INTAKE_CONFIG_API_URL`, `INTAKE_CONFIG_API_ALLOW_PLAINTEXT`, `INTAKE_SERVICE_TOKEN`."""
 
     # How often the list of active inboxes is re-read from config.inbox_settings (INTAKE_FETCHER_INBOX_REFRESH_SECONDS).
     fetcher_inbox_refresh_seconds: float = Field(default=5.0, gt=0, le=3600)
@@ -32,8 +35,47 @@ class FetcherSettings(LoggingSettings, DatabaseSettings, AmqpSettings, SecretKey
     fetcher_prefetch: int = Field(default=32, ge=1, le=1000)
     # IMAP IDLE is ended and issued again after this long (RFC 2177: before 29 minutes) (INTAKE_FETCHER_IDLE_SECONDS).
     fetcher_idle_seconds: float = Field(default=25 * 60, gt=0, le=29 * 60)
-    # Where config-api serves the internal access-token endpoint for OAuth2 inboxes (INTAKE_CONFIG_API_URL).
+    # Allow an http:// INTAKE_CONFIG_API_URL on a host other than loopback: the service token and access tokens
+    # then cross the network in clear, acceptable only on a private network (INTAKE_CONFIG_API_ALLOW_PLAINTEXT).
+    # Declared before config_api_url, whose check reads it.
+    config_api_allow_plaintext: bool = False
+    # Where config-api serves the internal access-token endpoint for OAuth2 inboxes (INTAKE_CONFIG_API_URL):
+    # https, or http on a loopback host (or anywhere with INTAKE_CONFIG_API_ALLOW_PLAINTEXT=true).
     config_api_url: str = "http://127.0.0.1:8080"
     # Proves the fetcher to config-api's internal endpoints; without it OAuth2 inboxes cannot sign in
     # (INTAKE_SERVICE_TOKEN).
     service_token: SecretStr | None = None
+
+    @field_validator("config_api_url")
+    @classmethod
+    def _check_config_api_url(cls, value: str, info: ValidationInfo) -> str:
+        return checked_config_api_url(value, allow_plaintext=bool(info.data.get("config_api_allow_plaintext")))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def checked_config_api_url(url: str, *, allow_plaintext: bool) -> str:
+    """`url` if the service token may be sent to it, else ValueError with a one-line reason.
+
+    https always; http only to a loopback host unless plaintext is allowed (the token would cross the
+    network in clear).
+
+    >>> checked_config_api_url("http://[::1]:8080", allow_plaintext=False)
+    'http://[::1]:8080'
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host, e.g. https://config-api.internal:8443")
+    if parts.scheme == "http" and not allow_plaintext and not _is_loopback(parts.hostname):
+        raise ValueError(
+            f"plain http to {parts.hostname} would send the service token and access tokens in clear; "
+            "use https, or set INTAKE_CONFIG_API_ALLOW_PLAINTEXT=true on a private network"
+        )
+    return url
