@@ -51,6 +51,27 @@ async def test_unroutable_publish_raises(amqp_url: str) -> None:
         await broker.stop()
 
 
+async def test_publish_each_tells_which_publishes_were_confirmed(amqp_url: str) -> None:
+    broker = bus.create_broker(amqp_url)
+    await bus.connect_broker(broker, wait_seconds=10)
+    try:
+        await bus.declare_topology(broker, delivery_limit=5)
+        results = await bus.publish_each(
+            broker,
+            [
+                (event(), topology.MESSAGE_FETCHED, True),
+                (event(), "no.such.key", True),  # unroutable: returned, not confirmed
+                (event(), "no.such.key", False),  # a notification nobody listens to: fine
+                (event(), topology.MESSAGE_FETCHED, True),
+            ],
+        )
+    finally:
+        await broker.stop()
+    assert [result is None for result in results] == [True, False, True, True]
+    assert isinstance(results[1], aio_pika.exceptions.AMQPError)
+    assert await queue_depth(amqp_url, topology.INGESTOR_QUEUE) == 2
+
+
 async def test_a_different_delivery_limit_is_refused_not_ignored(amqp_url: str) -> None:
     broker = bus.create_broker(amqp_url)
     await bus.connect_broker(broker, wait_seconds=10)

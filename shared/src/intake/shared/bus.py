@@ -2,8 +2,8 @@
 
 `create_broker` builds (does not connect) a faststream broker; `connect_broker` waits for RabbitMQ;
 `declare_topology` declares the exchanges and every queue; `start_broker` does all three in order;
-`publish` sends one contract as a persistent, confirmed message; `publish_all` sends many at once
-and waits for all their confirms.
+`publish` sends one contract as a persistent, confirmed message; `publish_each` and `publish_all`
+send many at once and wait for all their confirms.
 """
 
 from __future__ import annotations
@@ -140,11 +140,13 @@ async def publish(broker: RabbitBroker, event: Contract, routing_key: str, *, ma
     )
 
 
-async def publish_all(broker: RabbitBroker, events: Sequence[tuple[Contract, str, bool]]) -> None:
+async def publish_each(
+    broker: RabbitBroker, events: Sequence[tuple[Contract, str, bool]]
+) -> list[BaseException | None]:
     """Publish each (event, routing key, mandatory) as `publish` does, all at once: every publish goes
-    out before the first confirm is awaited. Raises the first failure after all have ended (the others
-    may have been delivered: consumers dedupe). Straight on the broker's confirming channel (aio-pika),
-    without faststream's per-message publish machinery, which costs more than the publish itself."""
+    out before the first confirm is awaited. Returns, per event, None when RabbitMQ confirmed it or
+    the error that ended it. Straight on the broker's confirming channel (aio-pika), without
+    faststream's per-message publish machinery, which costs more than the publish itself."""
     exchange = await broker.declare_exchange(topology.EXCHANGE)
     app_id = broker.config.app_id
     results = await asyncio.gather(
@@ -164,6 +166,11 @@ async def publish_all(broker: RabbitBroker, events: Sequence[tuple[Contract, str
         ),
         return_exceptions=True,
     )
-    for result in results:
-        if isinstance(result, BaseException):
+    return [result if isinstance(result, BaseException) else None for result in results]
+
+
+async def publish_all(broker: RabbitBroker, events: Sequence[tuple[Contract, str, bool]]) -> None:
+    """`publish_each`, then raise the first failure (the others may have been delivered: consumers dedupe)."""
+    for result in await publish_each(broker, events):
+        if result is not None:
             raise result

@@ -238,10 +238,8 @@ class InboxPoller:
             raise
 
     async def _publish_and_mark(self, messages: list[repository.FetchedMessage]) -> None:
-        broker = self._context.broker
-        results = await asyncio.gather(
-            *(bus.publish(broker, message.event(), topology.MESSAGE_FETCHED) for message in messages),
-            return_exceptions=True,
+        results = await bus.publish_each(
+            self._context.broker, [(message.event(), topology.MESSAGE_FETCHED, True) for message in messages]
         )
         confirmed = [message for message, result in zip(messages, results, strict=True) if result is None]
         if confirmed:
@@ -253,7 +251,7 @@ class InboxPoller:
                 bytes=sum(message.size for message in confirmed),
             )
         for result in results:
-            if isinstance(result, BaseException):
+            if result is not None:
                 raise result  # the rest stays `stored` and is republished at the next cycle
 
     async def _republish(self) -> None:
