@@ -5,7 +5,8 @@ The inbox is connected through the API's Connect flow (authorize → the fake pr
 callback), a message appended to the mailbox is fetched with an access token the fetcher got from
 config-api; then the person revokes the app's access and the access token runs out: the inbox shows
 `needs_reauth` through the API, and however often the fetcher asks again, the provider sees one refused
-refresh, no storm.
+refresh, no storm. No client secret, service token, authorization code, access or refresh token (every
+one the provider issued, rotated ones included) appears in any log line or in the database in clear.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 from intake.shared.secrets import SecretBox
 from tests.e2e.conftest import Api
 from tests.e2e.messages import message
+from tests.e2e.stored_text import database_text
 from tests.support.dovecot import Dovecot, running_dovecot
 from tests.support.oauth2_server import FakeOAuth2Server
 from tests.support.processes import Stack, wait_until
@@ -173,10 +175,18 @@ async def test_xoauth2_fetch_then_revocation_needs_reauth_without_a_storm(
     assert oauth2_api.get(f"/api/v1/inboxes/{inbox_id}")["status"]["state"] == "needs_reauth"
 
     logs = "\n".join(service.log() for service in stack.services.values())
+    stored = await database_text(database_url, frozenset({"config", "fetcher"}))
+    issued = oauth2_server.issued_secrets(client.client_id)  # codes, access and refresh tokens, rotated ones too
+    assert any(token.startswith("rt-") for token in issued)
+    assert any(token.startswith("at-") for token in issued)
     secrets = [
         client.client_secret,
+        stack.env["INTAKE_SERVICE_TOKEN"],
+        *issued,
         *[r.form.get("refresh_token") for r in oauth2_server.requests],
         *[r.form.get("token") for r in oauth2_server.requests if r.path == "/introspect"],  # access tokens
     ]
     for secret in filter(None, secrets):
         assert secret not in logs
+        assert secret not in stored, "a secret in the database in clear"
+        assert secret.encode().hex() not in stored, "a secret in a bytea column in clear"

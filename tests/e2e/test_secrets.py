@@ -1,7 +1,7 @@
 """Secrets stay secret across the whole stack (DESIGN §1): an inbox password, an OAuth2 client secret and
-an API token set through the API appear in no response, in no log line of any of the three services
-(at debug level), and nowhere in the database in clear; the fetcher still logs in with the password.
-Also: the inbox's health comes from the real fetcher's `inbox.status`.
+an API token set through the API, and the service token, appear in no response, in no log line of any of
+the three services (at debug level), and nowhere in the database in clear; the fetcher still logs in with
+the password. Also: the inbox's health comes from the real fetcher's `inbox.status`.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-import asyncpg
 import httpx
 
 from tests.e2e.messages import message
+from tests.e2e.stored_text import database_text
 from tests.support.dovecot import Dovecot
 from tests.support.processes import Stack, wait_until
 
@@ -40,24 +40,6 @@ class RecordingApi:
             return self.http.get("/readyz").status_code == 200
         except httpx.TransportError:
             return False
-
-
-async def database_text(database_url: str) -> str:
-    """Every row of every table in Intake's schemas, as PostgreSQL prints it (bytea as hex)."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        tables = await conn.fetch(
-            """SELECT table_schema, table_name FROM information_schema.tables
-               WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')"""
-        )
-        assert {row["table_schema"] for row in tables} >= {"config", "fetcher", "tracker", "blobs"}
-        parts = []
-        for row in tables:
-            rows = await conn.fetch(f'SELECT t::text AS line FROM "{row["table_schema"]}"."{row["table_name"]}" t')
-            parts.extend(r["line"] for r in rows)
-        return "\n".join(parts)
-    finally:
-        await conn.close()
 
 
 def test_no_secret_leaks_anywhere(stack: Stack, dovecot: Dovecot, database_url: str) -> None:
@@ -136,6 +118,7 @@ def test_no_secret_leaks_anywhere(stack: Stack, dovecot: Dovecot, database_url: 
         "api token": api_token,
         "admin token": stack.env["INTAKE_ADMIN_TOKEN"],
         "secret key": stack.env["INTAKE_SECRET_KEY"],
+        "service token": stack.env["INTAKE_SERVICE_TOKEN"],
     }
     for what, value in secret_values.items():
         for name, text in logs.items():

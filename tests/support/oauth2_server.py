@@ -172,6 +172,15 @@ class FakeOAuth2Server:
         with self.lock:
             return [t for t, rt in self._refresh.items() if rt.client_id == client_id and not rt.revoked]
 
+    def issued_secrets(self, client_id: str) -> list[str]:
+        """Every authorization code, access token and refresh token ever issued to the client (none is forgotten)."""
+        with self.lock:
+            return [
+                *(c for c, code in self._codes.items() if code.client_id == client_id),
+                *(t for t, at in self._access.items() if at.client_id == client_id),
+                *(t for t, rt in self._refresh.items() if rt.client_id == client_id),
+            ]
+
     def token_requests(self, grant_type: str | None = None, client_id: str | None = None) -> list[RecordedRequest]:
         with self.lock:
             return [
