@@ -24,9 +24,8 @@ from typing import Protocol
 
 import structlog
 from faststream.rabbit import RabbitBroker
-from faststream.rabbit.message import RabbitMessage
 
-from intake.ingestor.handler import MessageFetchedHandler, events_of
+from intake.ingestor.handler import Delivery, MessageFetchedHandler, events_of
 from intake.ingestor.ingest import BatchOutcome
 from intake.shared import bus
 from intake.shared.contracts import MessageFetched
@@ -44,7 +43,7 @@ class BatchProcessor(Protocol):
 
 @dataclass(eq=False)
 class _Delivery:
-    message: RabbitMessage
+    message: Delivery
     fetched: MessageFetched
     attempt: int
     settled: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
@@ -79,7 +78,7 @@ class BatchingHandler:
         self._alone: set[asyncio.Task[None]] = set()
         self._closing = False
 
-    async def __call__(self, message: RabbitMessage) -> None:
+    async def __call__(self, message: Delivery) -> None:
         decoded = await self._one.decode(message)
         if decoded is None:
             return

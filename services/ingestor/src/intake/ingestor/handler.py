@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from faststream.rabbit import RabbitBroker
-from faststream.rabbit.message import RabbitMessage
 from pydantic import ValidationError
 
 from intake.ingestor.database_watch import Wait
@@ -38,6 +37,18 @@ ISSUE_EVENT_ROUTING_KEYS = {
     IssueEventKind.CREATED: topology.ISSUE_CREATED,
     IssueEventKind.UPDATED: topology.ISSUE_UPDATED,
 }
+
+
+class Delivery(Protocol):
+    """One `message.fetched` delivery as aio-pika hands it over, settled explicitly."""
+
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def headers(self) -> Mapping[str, Any]: ...
+    def ack(self) -> Awaitable[None]: ...
+    def nack(self, *, requeue: bool = True) -> Awaitable[None]: ...
+    def reject(self, *, requeue: bool = False) -> Awaitable[None]: ...
 
 
 class Processor(Protocol):
@@ -87,12 +98,12 @@ class MessageFetchedHandler:
         self._database_wait_seconds = database_wait_seconds
         self._backoff = backoff
 
-    async def __call__(self, message: RabbitMessage) -> None:
+    async def __call__(self, message: Delivery) -> None:
         decoded = await self.decode(message)
         if decoded is not None:
             await self.handle(message, *decoded)
 
-    async def decode(self, message: RabbitMessage) -> tuple[MessageFetched, int] | None:
+    async def decode(self, message: Delivery) -> tuple[MessageFetched, int] | None:
         """The delivery's `MessageFetched` and attempt; None when the payload is invalid (then it is dead-lettered)."""
         try:
             fetched = MessageFetched.model_validate_json(message.body)
@@ -106,13 +117,13 @@ class MessageFetchedHandler:
             return None
         return fetched, bus.delivery_attempt(message.headers)
 
-    async def handle(self, message: RabbitMessage, fetched: MessageFetched, attempt: int) -> None:
+    async def handle(self, message: Delivery, fetched: MessageFetched, attempt: int) -> None:
         """Process one delivery on its own and settle it (ack, requeue or dead-letter)."""
         key = {"inbox_id": fetched.inbox_id, "uidvalidity": fetched.uidvalidity, "uid": fetched.uid}
         with structlog.contextvars.bound_contextvars(**key, attempt=attempt):
             await self._handle(message, fetched, attempt)
 
-    async def _handle(self, message: RabbitMessage, fetched: MessageFetched, attempt: int) -> None:
+    async def _handle(self, message: Delivery, fetched: MessageFetched, attempt: int) -> None:
         deadline = time.monotonic() + self._database_wait_seconds
         retries_without_outage = 0
         while True:
@@ -160,7 +171,7 @@ class MessageFetchedHandler:
             await bus.publish(self._broker, event, routing_key, mandatory=mandatory)
 
     async def _retry_or_give_up(
-        self, message: RabbitMessage, fetched: MessageFetched, attempt: int, error: Exception
+        self, message: Delivery, fetched: MessageFetched, attempt: int, error: Exception
     ) -> None:
         description = f"{type(error).__name__}: {error}"
         if not is_last_attempt(attempt, self._delivery_limit):
