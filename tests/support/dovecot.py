@@ -337,6 +337,7 @@ class Dovecot:
         self.imap_port = 0
         self.imaps_port = 0
         self.log_path = root / "dovecot.log"
+        self.instance_name = f"intake-test-{root.name}"
         self.output_path = root / "dovecot.out"
         self.config_path = root / "dovecot.conf"
         self.passwd_dir = root / "users"
@@ -421,7 +422,7 @@ state_dir = {root}/state
 log_path = {self.log_path}
 info_log_path = {self.log_path}
 debug_log_path = {self.log_path}
-instance_name = intake-test-{root.name}
+instance_name = {self.instance_name}
 default_internal_user = {ident["internal_user"]}
 default_internal_group = {ident["internal_group"]}
 default_login_user = {ident["login_user"]}
@@ -438,6 +439,9 @@ auth_verbose = yes
 # Tests share one client IP, so one test's wrong password must not slow the others' logins: no
 # delay after a failure, and no auth penalty (it is off when auth cannot reach anvil's socket).
 auth_failure_delay = 0
+# Each imap process shows its user and current command in its title ("[user 127.0.0.1 IDLE]"): tests
+# wait for a client to be in IDLE by it (`Dovecot.idling`).
+verbose_proctitle = yes
 
 mail_location = maildir:{self.mail_root}/%u/Maildir
 mailbox_list_index = no
@@ -545,6 +549,20 @@ active_value = true
             capture_output=True,
             timeout=30,
         )
+
+    def idling(self, username: str) -> bool:
+        """Whether an IMAP session of `username` is in IDLE now, read from its imap process's title."""
+        title = f"{self.instance_name}/imap [{username} "
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:  # the process ended meanwhile
+                continue
+            if title in cmdline and " IDLE]" in cmdline:  # Dovecot puts "dovecot-" before the instance name
+                return True
+        return False
 
     def log_text(self) -> str:
         try:

@@ -444,11 +444,15 @@ async def test_mail_arriving_while_idling_is_published(
 
     async with running(fetcher_settings):
         await bus.next_status(lambda s: s.state is InboxState.OK and s.push is True, "the inbox to be idling")
-        await asyncio.sleep(0.5)  # past the first cycle, into IDLE
+        await eventually(lambda: _idling(dovecot, mailbox), "the fetcher's session to be in IDLE")
         uid = mailbox.append(message("pushed"))
         assert (await bus.next_fetched()).uid == uid
         later = mailbox.append(message("pushed again"))
         assert (await bus.next_fetched()).uid == later
+
+
+async def _idling(dovecot: Dovecot, mailbox: Mailbox) -> bool | None:
+    return dovecot.idling(mailbox.username) or None
 
 
 @pytest.fixture(scope="module")
