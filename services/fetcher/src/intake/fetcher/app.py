@@ -34,6 +34,13 @@ from intake.shared.secrets import SecretBox
 log = structlog.get_logger(__name__)
 
 
+async def the_delivery_itself(message: RabbitMessage) -> RabbitMessage:
+    """The subscribers' decoder: each handler takes the delivery itself and validates its body, with no
+    dependency injection in between (see `bus.create_broker(apply_types=False)`: injection runs a
+    resolver in a worker thread per delivery, one outcome per fetched message)."""
+    return message
+
+
 class FetcherApp:
     """Owns the fetcher's connections and tasks for one process lifetime."""
 
@@ -62,7 +69,10 @@ class FetcherApp:
             await migrate(conn, "intake.fetcher", "fetcher")
 
         self._broker = broker = create_broker(
-            settings.amqp_url.get_secret_value(), prefetch_count=settings.fetcher_prefetch, app_id="intake-fetcher"
+            settings.amqp_url.get_secret_value(),
+            prefetch_count=settings.fetcher_prefetch,
+            app_id="intake-fetcher",
+            apply_types=False,
         )
         context = PollerContext(pool=pool, broker=broker, secret_box=self._secret_box, settings=settings)
 
@@ -87,10 +97,11 @@ class FetcherApp:
             topology.work_queue(topology.FETCHER_PROCESSED_QUEUE, topology.MESSAGE_PROCESSED, settings.delivery_limit),
             topology.EXCHANGE,
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=the_delivery_itself,
         )
-        async def on_message_processed(event: MessageProcessed, message: RabbitMessage) -> None:
+        async def on_message_processed(message: RabbitMessage) -> None:
             async with backoff_before_requeue(message.headers):
-                await handler.handle(event)
+                await handler.handle(MessageProcessed.model_validate_json(message.body))
 
         # A hint, not work: one transient queue per replica, gone with it; a lost hint only waits for
         # the next periodic refresh.
@@ -104,9 +115,10 @@ class FetcherApp:
             ),
             topology.EXCHANGE,
             ack_policy=AckPolicy.ACK_FIRST,
+            decoder=the_delivery_itself,
         )
-        async def on_inbox_changed(event: InboxChanged) -> None:
-            supervisor.nudge(event.inbox_id)
+        async def on_inbox_changed(message: RabbitMessage) -> None:
+            supervisor.nudge(InboxChanged.model_validate_json(message.body).inbox_id)
 
         await start_broker(broker, settings.delivery_limit)
         self._supervisor_task = asyncio.create_task(supervisor.run(), name="inbox-supervisor")
