@@ -380,6 +380,8 @@ def main() -> None:
             f"outcome on; {alone['cpu_ms']:.2f} ms with start-up (the processes here run with "
             "PYTHONDONTWRITEBYTECODE=1, so every start compiles every imported module: about 1 s of CPU)",
             f"- its PostgreSQL backends: {alone['postgres_cpu_ms']:.2f} ms CPU per message from the first outcome on",
+            f"- so one whole core for the ingestor would allow about {1000 / alone['steady_cpu_ms']:.0f} messages/s "
+            "(the ingestor is one process on one event loop: its CPU per message bounds its rate)",
             "- Batches (`batches.py`): each batch of up to 100 new messages costs about 7 PostgreSQL round trips "
             "and one COMMIT (stored outcomes + raw bytes; the tagged issues, if any; BEGIN; all locks in one "
             "statement; the reads under the locks; new issues + messages; outcomes + thread roots; COMMIT), "
@@ -387,7 +389,9 @@ def main() -> None:
             "together, then the acks. Before batches (one message per transaction, 7 round trips each, "
             "prefetch 16), the same harness measured 158 messages/s at 3.14 ms ingestor CPU per message "
             "(2026-11-24, load 4-5), and 231-283 messages/s at 2.7-3.0 ms (load ~3); with batches, "
-            "same harness minutes apart, 896 messages/s at 1.33 ms (load ~1).",
+            "same harness minutes apart, 896 messages/s at 1.33 ms (load ~1). Consuming through aio-pika instead of "
+            "a faststream subscriber, alternately, 3,000 messages, load 3-4: 1.41 and 1.44 ms from the first "
+            "outcome on before, 1.13 and 1.20 ms after.",
             "",
             f"**(b) The whole pipeline**: {whole['count']} messages in a Dovecot mailbox (plain IMAP on loopback); "
             "config-api, fetcher and ingestor as processes; from starting fetcher and ingestor until every "
