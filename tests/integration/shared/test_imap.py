@@ -304,6 +304,23 @@ async def test_idle_returns_on_new_mail_and_the_connection_stays_usable(client: 
     assert await client.uid_search("UID", "1:*") == [uid]
 
 
+async def test_new_mail_reported_inside_another_answer_is_not_lost_to_idle(
+    client: ImapClient, mailbox: Mailbox
+) -> None:
+    """Dovecot reports a change once, in the answer of the next command; aioimaplib drops an EXISTS
+    that arrives during FETCH. IDLE must then end at once instead of waiting for a push that never
+    comes (the mail would wait for the next full check)."""
+    first = mailbox.append(message("first"))
+    await client.select("INBOX")
+    assert await client.uid_search("UID", "1:*") == [first]
+    second = await asyncio.to_thread(mailbox.append, message("arrives between commands"))
+    assert await client.fetch_sizes([first])  # its answer carries "* 2 EXISTS"
+    await client.noop()  # and this one's "* 2 RECENT" (a STORE of a mailbox action does the same)
+
+    assert await client.idle(5, asyncio.Event()) is IdleEnd.NEW_MAIL
+    assert await client.uid_search("UID", f"{first + 1}:*") == [second]
+
+
 async def test_idle_ends_when_woken_or_when_its_time_is_up(client: ImapClient) -> None:
     await client.select("INBOX")
     wake = asyncio.Event()

@@ -140,6 +140,16 @@ class _QuietProtocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
         # What to send at the server's first `+` during AUTHENTICATE (the SASL response when the
         # server lacks SASL-IR); every later `+` gets an empty line.
         self.sasl_answer: bytes | None = None
+        # Set when the server reported new mail (EXISTS) outside IDLE. aioimaplib files such a
+        # line under the running sync command, or drops it ("ignored untagged response") while an
+        # async command such as FETCH or SEARCH runs; either way IDLE would never hear of that mail,
+        # since the server reports each change once. Cleared by SELECT and when a UID SEARCH starts.
+        self.new_mail_seen = False
+
+    def _untagged_response(self, line: bytes) -> Any:
+        if _EXISTS.match(line.replace(b"* ", b"", 1)):
+            self.new_mail_seen = True
+        return super()._untagged_response(line)
 
     def data_received(self, d: bytes) -> None:
         # Without aioimaplib's `log.debug('Received : %s' % d)`: it formats every chunk even with
@@ -267,6 +277,7 @@ def _status_text(response: Any) -> str:
 
 
 _NEW_MAIL = re.compile(rb"^\d+ (EXISTS|RECENT)\b", re.I)
+_EXISTS = re.compile(rb"^\d+ EXISTS\b", re.I)
 _NONEXISTENT = re.compile(r"\[NONEXISTENT\]", re.I)
 
 
@@ -430,6 +441,7 @@ class ImapClient:
         uidvalidity = imap_responses.parse_uidvalidity(response.lines)
         if uidvalidity is None:
             raise ImapCommandError("select", f"the server sent no UIDVALIDITY for folder {folder!r}")
+        self._raw.protocol.new_mail_seen = False  # SELECT's own EXISTS is the folder as it is, not news
         return SelectedFolder(uidvalidity, imap_responses.parse_uidnext(response.lines))
 
     async def _folder_exists(self, quoted_name: str) -> bool:
@@ -443,6 +455,7 @@ class ImapClient:
         await self._command("noop", self._raw.noop)
 
     async def uid_search(self, *criteria: str) -> list[int]:
+        self._raw.protocol.new_mail_seen = False  # this search sees all mail reported before it
         # No CHARSET argument: the criteria are ASCII, and some servers reject CHARSET outright.
         response = await self._command("search", lambda: self._raw.uid_search(*criteria, charset=None))
         return imap_responses.parse_search(response.lines)
@@ -523,6 +536,10 @@ class ImapClient:
         if not self.supports_idle:
             raise ImapCommandError("idle", "the server does not support IDLE")
         raw = self._raw
+        if raw.protocol.new_mail_seen:
+            # New mail was reported since the last search (in another command's answer): IDLE would
+            # not report it again, so the caller must look now.
+            return IdleEnd.NEW_MAIL
         queue: asyncio.Queue[Any] = raw.protocol.idle_queue
         while not queue.empty():  # pushes left from an earlier IDLE: the caller checked after it
             queue.get_nowait()
