@@ -1,7 +1,7 @@
 """Consumes `message.processed`: records the outcome on our row and, when the message is safe, the mailbox action.
 
-Thin: decode (faststream) → decide (actions.decide_action) → one transaction → wake the inbox loop.
-The delivery is acked only after the commit (the subscriber's ack policy); an unknown row is logged
+Thin: decode → decide (actions.decide_action) → one UPDATE → wake the inbox loop.
+The delivery is acked only after the update (the subscriber's ack policy); an unknown row is logged
 and acked, an exception requeues it up to the queue's delivery limit.
 """
 
@@ -25,7 +25,9 @@ class ProcessedHandler:
         self._wake = wake
 
     async def handle(self, event: MessageProcessed) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
+        # Two statements, no transaction: under READ COMMITTED each sees its own snapshot anyway, and
+        # the update is the only write (BEGIN and COMMIT would be two more round trips per outcome).
+        async with self._pool.acquire() as conn:
             processed_action = await inboxes.processed_action_of(conn, event.inbox_id)
             decision = decide_action(event.outcome, processed_action)
             found = await repository.record_outcome(conn, event, decision.action)
