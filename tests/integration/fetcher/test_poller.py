@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Iterator
 
 import asyncpg
@@ -103,6 +104,29 @@ async def test_delete_removes_only_the_processed_message(
 
         await eventually(only_second_left, "the processed message to be expunged")
     assert mailbox.flags(second) == set()
+
+
+async def test_outcomes_waiting_at_start_mark_all_their_messages_read(
+    dovecot: Dovecot, make_inbox: InboxFactory, fetcher_settings: FetcherSettings, bus: Bus, db: asyncpg.Connection
+) -> None:
+    mailbox = dovecot.new_user()
+    inbox_id = await make_inbox(mailbox)
+    uids = mailbox.append_many([message(f"read me {index}") for index in range(5)])
+    async with running(fetcher_settings):
+        events = [await bus.next_fetched() for _ in uids]
+        await eventually(lambda: _state_is(db, inbox_id, uids[-1], "published"), "the rows to be published")
+    for event in events:  # queued while no fetcher runs: applied together at the next start
+        await bus.send_processed(event, Outcome.ISSUE_CREATED)
+
+    async with running(fetcher_settings):
+        for uid in uids:
+            await eventually(functools.partial(_action_done, db, inbox_id, uid), f"the action on {uid} recorded done")
+    assert all(_seen_flag(mailbox, uid) for uid in uids)
+    assert await bus.pending_fetched() == 0
+
+
+def _seen_flag(mailbox: Mailbox, uid: int) -> bool:
+    return "\\Seen" in (mailbox.flags(uid) or set())
 
 
 async def test_restart_does_not_publish_again(

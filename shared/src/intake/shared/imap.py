@@ -507,10 +507,12 @@ class ImapClient:
         response = await self._command("fetch", functools.partial(self._uid_fetch, str(uid), "(UID BODY.PEEK[HEADER])"))
         return imap_responses.parse_body(response.lines, uid, section="HEADER")
 
-    async def add_flags(self, uid: int, *flags: str) -> None:
-        """UID STORE +FLAGS.SILENT: add `flags` to message `uid` (a UID that is gone is not an error)."""
+    async def add_flags(self, uid: int | Iterable[int], *flags: str) -> None:
+        """UID STORE +FLAGS.SILENT: add `flags` to message `uid`, or to each of several UIDs with one
+        command (a UID that is gone is not an error)."""
+        message_set = str(uid) if isinstance(uid, int) else imap_responses.uid_set(uid)
         flag_list = "(" + " ".join(flags) + ")"
-        await self._command("store", lambda: self._raw.uid("store", str(uid), "+FLAGS.SILENT", flag_list))
+        await self._command("store", lambda: self._raw.uid("store", message_set, "+FLAGS.SILENT", flag_list))
 
     @property
     def supports_uid_expunge(self) -> bool:

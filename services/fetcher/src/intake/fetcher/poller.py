@@ -455,19 +455,33 @@ class InboxPoller:
         pending = await repository.pending_actions(
             self._pool, self.inbox.id, self._settings.fetcher_max_messages_per_cycle
         )
+        current = [item for item in pending if item.uidvalidity == folder.uidvalidity]
         for item in pending:
             if item.uidvalidity != folder.uidvalidity:
                 # The UID names no message any more (RFC 3501 §2.3.1.1): acting could hit another one.
                 await repository.action_abandoned(self._pool, item.id, "UIDVALIDITY changed before the action")
                 self._log.warning("mailbox action abandoned", uid=item.uid, reason="uidvalidity changed")
-                continue
+        reads = [item for item in current if item.action is MailboxAction.MARK_READ]
+        if len(reads) > 1:
+            # All \Seen flags with one UID STORE; if the server refuses it, each is tried alone below.
+            try:
+                await client.add_flags([item.uid for item in reads], SEEN)
+            except ImapCommandError as error:
+                self._log.info("marking several read at once failed; one by one", error=str(error))
+            else:
+                await repository.action_done(self._pool, [item.id for item in reads])
+                self._log.info(
+                    "mailbox actions done", uids=[item.uid for item in reads], action=MailboxAction.MARK_READ
+                )
+                current = [item for item in current if item.action is not MailboxAction.MARK_READ]
+        for item in current:
             try:
                 await self._apply(client, item)
             except ImapCommandError as error:
                 await repository.action_failed(self._pool, item.id, str(error))
                 self._log.warning("mailbox action failed", uid=item.uid, action=item.action, error=str(error))
                 continue
-            await repository.action_done(self._pool, item.id)
+            await repository.action_done(self._pool, [item.id])
             self._log.info("mailbox action done", uid=item.uid, action=item.action)
 
     async def _apply(self, client: ImapClient, item: repository.PendingAction) -> None:

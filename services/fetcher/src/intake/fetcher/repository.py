@@ -270,12 +270,12 @@ async def pending_actions(conn: Executor, inbox_id: int, limit: int) -> list[Pen
     ]
 
 
-async def action_done(conn: Executor, message_id: int) -> None:
+async def action_done(conn: Executor, message_ids: Sequence[int]) -> None:
     await conn.execute(
         """UPDATE fetcher.messages SET action_state = 'done', action_done_at = now(),
                action_attempts = action_attempts + 1, action_error = NULL
-           WHERE id = $1""",
-        message_id,
+           WHERE id = ANY($1::bigint[])""",
+        list(message_ids),
     )
 
 
