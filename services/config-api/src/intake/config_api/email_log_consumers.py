@@ -13,29 +13,18 @@ from typing import TypeVar
 
 import asyncpg
 import structlog
-from faststream.exceptions import RejectMessage
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
-from pydantic import ValidationError
 
 from intake.config_api import email_log
+from intake.config_api.event_bodies import decode_or_reject
 from intake.shared import bus, topology
 from intake.shared.contracts import MessageFetched, MessageProcessed, MessageRef
 
 log = structlog.get_logger(__name__)
 
 C = TypeVar("C", bound=MessageRef)
-
-
-def _decode(contract: type[C], body: bytes, queue: str) -> C:
-    try:
-        return contract.model_validate_json(body)
-    except ValidationError as error:
-        # The first error's location and type say what is wrong without echoing the body.
-        first = error.errors()[0]
-        log.error("rejecting undecodable event", queue=queue, loc=list(first["loc"]), error_type=first["type"])
-        raise RejectMessage from None
 
 
 def register_email_log_consumers(broker: RabbitBroker, pool: asyncpg.Pool, delivery_limit: int) -> None:
@@ -48,7 +37,7 @@ def register_email_log_consumers(broker: RabbitBroker, pool: asyncpg.Pool, deliv
 
         @broker.subscriber(queue, topology.EXCHANGE, ack_policy=AckPolicy.NACK_ON_ERROR)
         async def handle(message: RabbitMessage) -> None:
-            event = _decode(contract, message.body, queue_name)
+            event = decode_or_reject(contract, message.body, queue_name)
             async with bus.backoff_before_requeue(message.headers):
                 # A single upsert is its own transaction: committed when execute returns, then faststream acks.
                 await record(pool, event)

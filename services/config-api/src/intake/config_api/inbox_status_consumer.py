@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncpg
 import structlog
-from faststream.exceptions import RejectMessage
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
-from pydantic import ValidationError
 
+from intake.config_api.event_bodies import decode_or_reject
 from intake.config_api.inbox_status import record_status
 from intake.shared import bus, topology
 from intake.shared.contracts import InboxStatus
@@ -28,17 +27,7 @@ def register_inbox_status_consumer(broker: RabbitBroker, pool: asyncpg.Pool, del
 
     @broker.subscriber(queue, topology.EXCHANGE, ack_policy=AckPolicy.NACK_ON_ERROR)
     async def handle(message: RabbitMessage) -> None:
-        try:
-            report = InboxStatus.model_validate_json(message.body)
-        except ValidationError as error:
-            first = error.errors()[0]
-            log.error(
-                "rejecting undecodable event",
-                queue=topology.INBOX_STATUS_QUEUE,
-                loc=list(first["loc"]),
-                error_type=first["type"],
-            )
-            raise RejectMessage from None
+        report = decode_or_reject(InboxStatus, message.body, topology.INBOX_STATUS_QUEUE)
         async with bus.backoff_before_requeue(message.headers):
             changed = await record_status(pool, report)
         log.debug(
