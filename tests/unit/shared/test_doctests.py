@@ -7,9 +7,9 @@ from types import ModuleType
 
 import pytest
 
-from intake.shared import bus, dead_letters, imap_utf7, logging
+from intake.shared import bus, dead_letters, imap_utf7, logging, settlements
 
-MODULES = [bus, dead_letters, imap_utf7, logging]
+MODULES = [bus, dead_letters, imap_utf7, logging, settlements]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

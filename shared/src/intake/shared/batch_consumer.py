@@ -1,0 +1,225 @@
+"""Consuming one work queue in batches on a channel of its own: many events recorded at once, one ack for them.
+
+For consumers whose work per message is one database write (the email log, the fetcher's outcomes):
+there, a transaction, an ack frame and faststream's per-delivery machinery each cost more than the
+write. Here each delivery is decoded as it arrives; one worker takes up to `batch_size` decoded events
+at a time, hands them to `record` (one transaction), and then settles them with as few acks as the
+channel allows (`acknowledger.py`: one `multiple` ack for the oldest run, so the channel is this
+consumer's alone).
+
+The guarantees are those of one message at a time (DESIGN §2):
+- an ack only after `record` returned, i.e. after the commit;
+- a body that is not the contract is rejected at once to the dead-letter queue (it can never succeed);
+- when a batch fails, each of its events is recorded on its own, so one bad event fails alone; an event
+  that fails on its own is nacked after `bus.retry_delay` and comes back until the queue's delivery
+  limit dead-letters it. Redeliveries (attempt > 1) take that one-by-one way from the start.
+The channel's prefetch bounds what is held. `close` stops consuming, finishes the batch in progress
+and leaves everything else unacknowledged: RabbitMQ gives it back when the connection closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import structlog
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
+from pydantic import ValidationError
+
+from intake.shared.acknowledger import Acknowledger
+from intake.shared.bus import delivery_attempt, retry_delay
+
+log = structlog.get_logger(__name__)
+
+E = TypeVar("E")
+
+# How long the worker waits for more deliveries when fewer than a full batch are queued: deliveries
+# arrive in bursts, and a few milliseconds let a burst become one batch.
+GATHER_SECONDS = 0.005
+# How long a stop waits for RabbitMQ to confirm that consuming ended.
+CANCEL_SECONDS = 5.0
+
+
+@dataclass(eq=False)
+class _Held(Generic[E]):
+    message: AbstractIncomingMessage
+    event: E
+    attempt: int
+
+
+class BatchConsumer(Generic[E]):
+    """Consumes `queue` (see the module docstring); `start` on a connected broker, `close` before it stops."""
+
+    def __init__(
+        self,
+        queue: RabbitQueue,
+        decode: Callable[[bytes], E],
+        record: Callable[[Sequence[E]], Awaitable[None]],
+        *,
+        batch_size: int = 200,
+        prefetch: int = 400,
+        gather_seconds: float = GATHER_SECONDS,
+    ) -> None:
+        if batch_size < 1 or prefetch < 1:
+            raise ValueError("batch_size and prefetch must be at least 1")
+        self._queue_spec = queue
+        self._name = queue.name
+        self._decode = decode
+        self._record = record
+        self._batch_size = batch_size
+        self._prefetch = prefetch
+        self._gather_seconds = gather_seconds
+        self._queued: deque[_Held[E]] = deque()
+        self._wake = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+        self._alone: set[asyncio.Task[None]] = set()
+        self._acknowledger = Acknowledger()
+        self._consumer: tuple[AbstractQueue, str] | None = None
+        self._closing = False
+
+    async def start(self, broker: RabbitBroker) -> None:
+        # A channel of its own (faststream's declarer would hand back the queue on the default channel).
+        channel = await broker.config.channel_manager.get_channel(
+            Channel(prefetch_count=self._prefetch, publisher_confirms=False)
+        )
+        spec = self._queue_spec
+        queue = await channel.declare_queue(
+            spec.name,
+            durable=spec.durable,
+            exclusive=spec.exclusive,
+            auto_delete=spec.auto_delete,
+            arguments=spec.arguments,
+        )
+        self._worker = asyncio.create_task(self._work(), name=f"batch-consumer:{self._name}")
+        self._consumer = (queue, await queue.consume(self._on_delivery))
+        log.info("consuming in batches", queue=self._name, batch_size=self._batch_size, prefetch=self._prefetch)
+
+    # Deliveries
+
+    async def _on_delivery(self, message: AbstractIncomingMessage) -> None:
+        self._acknowledger.received(message)
+        try:
+            event = self._decode(message.body)
+        except (ValidationError, ValueError) as error:
+            details = error.errors()[0] if isinstance(error, ValidationError) else {"loc": (), "type": "value_error"}
+            # The body itself is not logged: it may carry addresses or subjects.
+            log.error(
+                "rejecting undecodable event", queue=self._name, loc=list(details["loc"]), error_type=details["type"]
+            )
+            await self._settle_alone(message, requeue=None)
+            return
+        if self._closing:
+            return  # left unacknowledged: RabbitMQ gives it back when the connection closes.
+        held = _Held(message, event, delivery_attempt(message.headers or {}))
+        if held.attempt > 1:
+            self._spawn_alone(held)
+            return
+        self._queued.append(held)
+        self._wake.set()
+
+    # Batches
+
+    async def _work(self) -> None:
+        while True:
+            await self._wake.wait()
+            if 0 < len(self._queued) < self._batch_size:
+                await asyncio.sleep(self._gather_seconds)
+            if self._closing:
+                return
+            batch = [self._queued.popleft() for _ in range(min(self._batch_size, len(self._queued)))]
+            if not self._queued:
+                self._wake.clear()
+            if not batch:
+                continue
+            try:
+                await self._record([held.event for held in batch])
+            except Exception as error:
+                log.warning(
+                    "recording a batch failed, recording its events one by one",
+                    queue=self._name,
+                    events=len(batch),
+                    error=f"{type(error).__name__}: {error}",
+                )
+                for held in batch:
+                    self._spawn_alone(held)
+                continue
+            await self._ack(batch)
+            log.debug("batch recorded", queue=self._name, events=len(batch))
+
+    async def _ack(self, done: Sequence[_Held[E]]) -> None:
+        try:
+            await self._acknowledger.ack([held.message for held in done])
+        except Exception as error:
+            # Recorded and committed; RabbitMQ redelivers them and recording again changes nothing.
+            log.warning(
+                "acking recorded events failed; they will be redelivered",
+                queue=self._name,
+                events=len(done),
+                error=f"{type(error).__name__}: {error}",
+            )
+
+    # One by one
+
+    def _spawn_alone(self, held: _Held[E]) -> None:
+        task = asyncio.create_task(self._record_alone(held))
+        self._alone.add(task)
+        task.add_done_callback(self._alone.discard)
+
+    async def _record_alone(self, held: _Held[E]) -> None:
+        try:
+            await self._record([held.event])
+        except Exception as error:
+            delay = retry_delay(held.attempt)
+            log.warning(
+                "recording failed, requeueing after a delay",
+                queue=self._name,
+                attempt=held.attempt,
+                retry_in=delay,
+                error=f"{type(error).__name__}: {error}",
+            )
+            await asyncio.sleep(delay)
+            await self._settle_alone(held.message, requeue=True)
+            return
+        await self._ack([held])
+
+    async def _settle_alone(self, message: AbstractIncomingMessage, *, requeue: bool | None) -> None:
+        """Nack with requeue (True) or reject to the dead-letter exchange (None)."""
+        try:
+            if requeue:
+                await self._acknowledger.nack(message, requeue=True)
+            else:
+                await self._acknowledger.reject(message, requeue=False)
+        except Exception as error:
+            log.warning(
+                "settling a delivery failed; RabbitMQ will redeliver it",
+                queue=self._name,
+                error=f"{type(error).__name__}: {error}",
+            )
+
+    async def close(self, wait_seconds: float = 30.0) -> None:
+        """Stop consuming, finish the batch in progress (at most `wait_seconds`), drop the rest unacked."""
+        if self._consumer is not None:
+            queue, tag = self._consumer
+            self._consumer = None
+            # A closed channel has no consumer left to cancel; one being reconnected may never answer.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(queue.cancel(tag), timeout=CANCEL_SECONDS)
+        self._closing = True
+        self._wake.set()
+        if self._worker is not None:
+            _, late = await asyncio.wait({self._worker}, timeout=wait_seconds)
+            for task in late:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+        for task in set(self._alone):
+            task.cancel()
+        if self._alone:
+            await asyncio.wait(set(self._alone), timeout=wait_seconds)
+        self._queued.clear()
