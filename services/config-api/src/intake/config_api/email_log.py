@@ -10,10 +10,11 @@ blob store, the issue from the tracker's view; both may be missing, which is sho
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -25,10 +26,12 @@ from intake.config_api.errors import BusUnavailable, Conflict, NotFound
 from intake.config_api.raw_headers import MAX_HEADER_BYTES, header_fields
 from intake.config_api.schemas import EmailLogDetail, EmailLogEntry, HeaderField, IssueRef, LogOutcome, Page
 from intake.shared import bus, topology
-from intake.shared.contracts import MessageFetched, MessageProcessed
+from intake.shared.contracts import MessageFetched, MessageProcessed, MessageRef
 from intake.shared.database import Executor
 
 log = structlog.get_logger(__name__)
+
+E = TypeVar("E", bound=MessageRef)
 
 # Another schema's table or view that is not there (yet): shown as missing, never a server error.
 _MISSING_RELATION = (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError, asyncpg.UndefinedColumnError)
@@ -85,10 +88,8 @@ _ROW_COLUMNS = """id, inbox_id, uidvalidity, uid, message_id, sender, subject, s
     attempts"""
 
 
-async def record_fetched(conn: asyncpg.Connection | asyncpg.Pool, event: MessageFetched) -> None:
-    """Add the row of a fetched message as `pending`, or complete the fetch fields of an existing row."""
-    await conn.execute(
-        _RECORD_FETCHED,
+def _fetched_arguments(event: MessageFetched) -> tuple[object, ...]:
+    return (
         event.inbox_id,
         event.uidvalidity,
         event.uid,
@@ -102,10 +103,8 @@ async def record_fetched(conn: asyncpg.Connection | asyncpg.Pool, event: Message
     )
 
 
-async def record_processed(conn: asyncpg.Connection | asyncpg.Pool, event: MessageProcessed) -> None:
-    """Set the outcome of a message, adding its row when the fetch event has not arrived yet."""
-    await conn.execute(
-        _RECORD_PROCESSED,
+def _processed_arguments(event: MessageProcessed) -> tuple[object, ...]:
+    return (
         event.inbox_id,
         event.uidvalidity,
         event.uid,
@@ -117,6 +116,35 @@ async def record_processed(conn: asyncpg.Connection | asyncpg.Pool, event: Messa
         event.attempts,
         event.processed_at,
     )
+
+
+async def record_fetched(conn: asyncpg.Connection | asyncpg.Pool, event: MessageFetched) -> None:
+    """Add the row of a fetched message as `pending`, or complete the fetch fields of an existing row."""
+    await conn.execute(_RECORD_FETCHED, *_fetched_arguments(event))
+
+
+async def record_processed(conn: asyncpg.Connection | asyncpg.Pool, event: MessageProcessed) -> None:
+    """Set the outcome of a message, adding its row when the fetch event has not arrived yet."""
+    await conn.execute(_RECORD_PROCESSED, *_processed_arguments(event))
+
+
+def _in_key_order(events: Sequence[E]) -> list[E]:
+    """Events ordered by their row's key, events of one row kept in arrival order (the sort is stable):
+    every batch then locks its rows in one order, so the fetch and the outcome batches, or two
+    replicas, never wait for each other in a cycle."""
+    return sorted(events, key=lambda event: (event.inbox_id, event.uidvalidity, event.uid))
+
+
+async def record_fetched_batch(pool: asyncpg.Pool, events: Sequence[MessageFetched]) -> None:
+    """`record_fetched` for each event, in one transaction (all or none)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.executemany(_RECORD_FETCHED, [_fetched_arguments(event) for event in _in_key_order(events)])
+
+
+async def record_processed_batch(pool: asyncpg.Pool, events: Sequence[MessageProcessed]) -> None:
+    """`record_processed` for each event, in one transaction (all or none)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.executemany(_RECORD_PROCESSED, [_processed_arguments(event) for event in _in_key_order(events)])
 
 
 @dataclass(frozen=True)

@@ -1,49 +1,60 @@
 """The two RabbitMQ consumers that build the email log from `message.fetched` and `message.processed`.
 
-Thin: decode the contract, record it, and let the ack follow the commit. A body that is not the
-contract can never succeed, so it is rejected to the dead-letter queue at once; any other error
-(database down) is nacked after a growing delay and retried until the queue's delivery limit
-dead-letters it.
+Thin: each is a `BatchConsumer` (shared/batch_consumer.py) that decodes the contract and records up to
+a batch of events in one transaction, acking after the commit. A body that is not the contract can
+never succeed, so it is rejected to the dead-letter queue at once; a batch that fails is recorded
+event by event, and an event that still fails (database down) is nacked after a growing delay and
+retried until the queue's delivery limit dead-letters it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Sequence
 
 import asyncpg
-import structlog
-from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitBroker
-from faststream.rabbit.annotations import RabbitMessage
 
 from intake.config_api import email_log
-from intake.config_api.event_bodies import decode_or_reject
-from intake.shared import bus, topology
-from intake.shared.contracts import MessageFetched, MessageProcessed, MessageRef
+from intake.shared import topology
+from intake.shared.batch_consumer import BatchConsumer
+from intake.shared.contracts import MessageFetched, MessageProcessed
 
-log = structlog.get_logger(__name__)
+# One transaction per batch: at a few hundred messages a second most batches stay far below this.
+BATCH_SIZE = 200
+PREFETCH = 400
 
-C = TypeVar("C", bound=MessageRef)
 
+class EmailLogConsumers:
+    """Both consumers of the email log; `start` once the broker is connected and the topology declared."""
 
-def register_email_log_consumers(broker: RabbitBroker, pool: asyncpg.Pool, delivery_limit: int) -> None:
-    """Subscribe the email log's handlers on `broker` (before it starts), writing through `pool`."""
+    def __init__(self, pool: asyncpg.Pool, delivery_limit: int) -> None:
+        async def fetched(events: Sequence[MessageFetched]) -> None:
+            await email_log.record_fetched_batch(pool, events)
 
-    def consumer(
-        queue_name: str, routing_key: str, contract: type[C], record: Callable[[asyncpg.Pool, C], Awaitable[None]]
-    ) -> None:
-        queue = topology.work_queue(queue_name, routing_key, delivery_limit)
+        async def processed(events: Sequence[MessageProcessed]) -> None:
+            await email_log.record_processed_batch(pool, events)
 
-        @broker.subscriber(queue, topology.EXCHANGE, ack_policy=AckPolicy.NACK_ON_ERROR)
-        async def handle(message: RabbitMessage) -> None:
-            event = decode_or_reject(contract, message.body, queue_name)
-            async with bus.backoff_before_requeue(message.headers):
-                # A single upsert is its own transaction: committed when execute returns, then faststream acks.
-                await record(pool, event)
-            log.debug("email log updated", queue=queue_name, inbox_id=event.inbox_id, uid=event.uid)
+        self._consumers: tuple[BatchConsumer[MessageFetched], BatchConsumer[MessageProcessed]] = (
+            BatchConsumer(
+                topology.work_queue(topology.EMAIL_LOG_FETCHED_QUEUE, topology.MESSAGE_FETCHED, delivery_limit),
+                MessageFetched.model_validate_json,
+                fetched,
+                batch_size=BATCH_SIZE,
+                prefetch=PREFETCH,
+            ),
+            BatchConsumer(
+                topology.work_queue(topology.EMAIL_LOG_PROCESSED_QUEUE, topology.MESSAGE_PROCESSED, delivery_limit),
+                MessageProcessed.model_validate_json,
+                processed,
+                batch_size=BATCH_SIZE,
+                prefetch=PREFETCH,
+            ),
+        )
 
-    consumer(topology.EMAIL_LOG_FETCHED_QUEUE, topology.MESSAGE_FETCHED, MessageFetched, email_log.record_fetched)
-    consumer(
-        topology.EMAIL_LOG_PROCESSED_QUEUE, topology.MESSAGE_PROCESSED, MessageProcessed, email_log.record_processed
-    )
+    async def start(self, broker: RabbitBroker) -> None:
+        for consumer in self._consumers:
+            await consumer.start(broker)
+
+    async def close(self) -> None:
+        for consumer in self._consumers:
+            await consumer.close()

@@ -1,7 +1,7 @@
 """What the running API holds between start and stop: the database pool, the broker, the secret box.
 
 `Runtime.start` connects (waiting for PostgreSQL and RabbitMQ while they come up), applies the config
-schema's migrations, declares the topology and starts the email log and inbox status consumers;
+schema's migrations, declares the topology and starts the email log (batched) and inbox status consumers;
 `stop` undoes it.
 Nothing here runs at import time or when the app is built, only in the app's lifespan.
 """
@@ -16,7 +16,7 @@ import httpx
 import structlog
 from faststream.rabbit import RabbitBroker
 
-from intake.config_api.email_log_consumers import register_email_log_consumers
+from intake.config_api.email_log_consumers import EmailLogConsumers
 from intake.config_api.email_log_retention import run_retention
 from intake.config_api.inbox_status_consumer import register_inbox_status_consumer
 from intake.config_api.oauth2_connect import ConnectFlow, Endpoints
@@ -55,6 +55,7 @@ class Runtime:
         self._http: httpx.AsyncClient | None = None
         self._tokens: TokenService | None = None
         self._connect: ConnectFlow | None = None
+        self._email_log: EmailLogConsumers | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -106,9 +107,10 @@ class Runtime:
             # The runner takes a plain connection; a pooled one is the same connection behind a proxy.
             await migrate(conn, "intake.config_api", "config")
         self._broker = create_broker(self._amqp_url, app_id=SERVICE)
-        register_email_log_consumers(self._broker, self._pool, self._delivery_limit)
         register_inbox_status_consumer(self._broker, self._pool, self._delivery_limit)
         await start_broker(self._broker, self._delivery_limit, self._wait_seconds)
+        self._email_log = EmailLogConsumers(self._pool, self._delivery_limit)
+        await self._email_log.start(self._broker)
         if self._retention_days > 0:
             self._retention = asyncio.create_task(
                 run_retention(self._pool, self._retention_days, self._cleanup_interval), name="email-log-retention"
@@ -122,6 +124,9 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retention
             self._retention = None
+        if self._email_log is not None:
+            await self._email_log.close()
+            self._email_log = None
         if self._http is not None:
             await self._http.aclose()
         self._http, self._tokens, self._connect = None, None, None
