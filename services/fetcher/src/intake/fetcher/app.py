@@ -24,7 +24,8 @@ from intake.fetcher.processed import ProcessedHandler
 from intake.fetcher.settings import FetcherSettings
 from intake.fetcher.supervisor import Supervisor
 from intake.shared import bus, topology
-from intake.shared.bus import backoff_before_requeue, create_broker, start_broker
+from intake.shared.batch_consumer import BatchConsumer
+from intake.shared.bus import create_broker, start_broker
 from intake.shared.contracts import InboxChanged, MessageProcessed
 from intake.shared.database import create_pool
 from intake.shared.lifecycle import close_connections, serve_until
@@ -32,6 +33,9 @@ from intake.shared.migrations import migrate, migrate_blobs
 from intake.shared.secrets import SecretBox
 
 log = structlog.get_logger(__name__)
+
+# Outcomes recorded in one transaction at most (see processed.py).
+OUTCOME_BATCH_SIZE = 200
 
 
 async def the_delivery_itself(message: RabbitMessage) -> RabbitMessage:
@@ -52,6 +56,7 @@ class FetcherApp:
         self._broker: RabbitBroker | None = None
         self._supervisor: Supervisor[InboxSettings] | None = None
         self._supervisor_task: asyncio.Task[None] | None = None
+        self._outcomes: BatchConsumer[MessageProcessed] | None = None
 
     @property
     def supervisor(self) -> Supervisor[InboxSettings]:
@@ -99,17 +104,13 @@ class FetcherApp:
         self._supervisor = supervisor = Supervisor(
             load, run_inbox, settings.fetcher_inbox_refresh_seconds, ownership, announce_released
         )
-        handler = ProcessedHandler(pool, supervisor.wake)
-
-        @broker.subscriber(
+        self._outcomes = BatchConsumer(
             topology.work_queue(topology.FETCHER_PROCESSED_QUEUE, topology.MESSAGE_PROCESSED, settings.delivery_limit),
-            topology.EXCHANGE,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=the_delivery_itself,
+            MessageProcessed.model_validate_json,
+            ProcessedHandler(pool, supervisor.wake).handle_batch,
+            batch_size=OUTCOME_BATCH_SIZE,
+            prefetch=settings.fetcher_prefetch,
         )
-        async def on_message_processed(message: RabbitMessage) -> None:
-            async with backoff_before_requeue(message.headers):
-                await handler.handle(MessageProcessed.model_validate_json(message.body))
 
         # A hint, not work: one transient queue per replica, gone with it; a lost hint only waits for
         # the next periodic refresh.
@@ -129,6 +130,7 @@ class FetcherApp:
             supervisor.nudge(InboxChanged.model_validate_json(message.body).inbox_id)
 
         await start_broker(broker, settings.delivery_limit)
+        await self._outcomes.start(broker)
         self._supervisor_task = asyncio.create_task(supervisor.run(), name="inbox-supervisor")
         log.info("fetcher started", replica=self.replica, lease_seconds=settings.fetcher_lease_seconds)
 
@@ -139,6 +141,9 @@ class FetcherApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor_task
             self._supervisor_task = None
+        if self._outcomes is not None:
+            await self._outcomes.close()
+            self._outcomes = None
         await close_connections(self._broker, self._pool)
         self._broker, self._pool = None, None
         log.info("fetcher stopped")

@@ -6,6 +6,7 @@ that is `InboxesUnavailable`, a normal state at start-up, not a crash.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -76,10 +77,12 @@ async def load_active_inboxes(pool: asyncpg.Pool) -> list[InboxSettings]:
     return [_from_row(row) for row in rows]
 
 
-async def processed_action_of(conn: Session, inbox_id: int) -> MailboxAction | None:
-    """The inbox's current processed_action, or None when the inbox is gone."""
-    value = await conn.fetchval("SELECT processed_action FROM config.inbox_settings WHERE id = $1", inbox_id)
-    return MailboxAction(value) if value is not None else None
+async def processed_actions_of(conn: Session, inbox_ids: Collection[int]) -> dict[int, MailboxAction]:
+    """Each inbox's current processed_action; an inbox that is gone has no entry."""
+    rows = await conn.fetch(
+        "SELECT id, processed_action FROM config.inbox_settings WHERE id = ANY($1::bigint[])", list(inbox_ids)
+    )
+    return {row["id"]: MailboxAction(row["processed_action"]) for row in rows}
 
 
 async def updated_at_of(conn: Executor, inbox_id: int) -> datetime | None:

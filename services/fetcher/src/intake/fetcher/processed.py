@@ -1,13 +1,17 @@
-"""Consumes `message.processed`: records the outcome on our row and, when the message is safe, the mailbox action.
+"""Consumes `message.processed` in batches: records each outcome on our row and, when the message is safe,
+the mailbox action owed.
 
-Thin: decode → decide (actions.decide_action) → one UPDATE → wake the inbox loop.
-The delivery is acked only after the update (the subscriber's ack policy); an unknown row is logged
-and acked, an exception requeues it up to the queue's delivery limit.
+Thin: decode (the `BatchConsumer`) → the inboxes' processed actions (one query) → decide each action
+(actions.decide_action) → one UPDATE for the batch → wake each inbox loop that owes an action. The
+deliveries are acked only after that (shared/batch_consumer.py, also for failures and redeliveries);
+an outcome for a row we don't have is logged and acked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
 
 import asyncpg
 import structlog
@@ -18,25 +22,60 @@ from intake.shared.contracts import MessageProcessed
 
 log = structlog.get_logger(__name__)
 
+T = TypeVar("T")
+
+
+def in_rounds(items: Sequence[T], key: Callable[[T], Hashable]) -> list[list[T]]:
+    """Split `items` into rounds in which each key appears once: the n-th item with a key goes to round
+    n, so applying the rounds in order equals applying the items one by one.
+
+    >>> in_rounds(["a1", "b1", "a2", "c1", "a3"], key=lambda item: item[0])
+    [['a1', 'b1', 'c1'], ['a2'], ['a3']]
+    """
+    rounds: list[list[T]] = []
+    seen: Counter[Hashable] = Counter()
+    for item in items:
+        number = seen[key(item)]
+        seen[key(item)] += 1
+        if number == len(rounds):
+            rounds.append([])
+        rounds[number].append(item)
+    return rounds
+
+
+def _key(event: MessageProcessed) -> repository.MessageKey:
+    return (event.inbox_id, event.uidvalidity, event.uid)
+
 
 class ProcessedHandler:
     def __init__(self, pool: asyncpg.Pool, wake: Callable[[int], None]) -> None:
         self._pool = pool
         self._wake = wake
 
-    async def handle(self, event: MessageProcessed) -> None:
-        # Two statements, no transaction: under READ COMMITTED each sees its own snapshot anyway, and
-        # the update is the only write (BEGIN and COMMIT would be two more round trips per outcome).
-        async with self._pool.acquire() as conn:
-            processed_action = await inboxes.processed_action_of(conn, event.inbox_id)
-            decision = decide_action(event.outcome, processed_action)
-            found = await repository.record_outcome(conn, event, decision.action)
-        fields = {"inbox_id": event.inbox_id, "uidvalidity": event.uidvalidity, "uid": event.uid}
-        if not found:
-            log.warning("outcome for a message this fetcher did not fetch; ignored", **fields)
-            return
-        log.info(
-            "outcome recorded", outcome=event.outcome.value, action=decision.action, reason=decision.reason, **fields
-        )
-        if decision.action is not None:
-            self._wake(event.inbox_id)
+    async def handle_batch(self, events: Sequence[MessageProcessed]) -> None:
+        # One transaction, so a redelivered batch finds either all of it recorded or none.
+        async with self._pool.acquire() as conn, conn.transaction():
+            actions = await inboxes.processed_actions_of(conn, {event.inbox_id for event in events})
+            decisions = [decide_action(event.outcome, actions.get(event.inbox_id)) for event in events]
+            found: set[repository.MessageKey] = set()
+            for round_ in in_rounds(list(zip(events, decisions, strict=True)), key=lambda pair: _key(pair[0])):
+                found |= await repository.record_outcomes(conn, [(event, d.action) for event, d in round_])
+        owed: set[int] = set()
+        for event, decision in zip(events, decisions, strict=True):
+            fields = {"inbox_id": event.inbox_id, "uidvalidity": event.uidvalidity, "uid": event.uid}
+            if _key(event) not in found:
+                log.warning("outcome for a message this fetcher did not fetch; ignored", **fields)
+                continue
+            log.debug(
+                "outcome recorded",
+                outcome=event.outcome.value,
+                action=decision.action,
+                reason=decision.reason,
+                **fields,
+            )
+            if decision.action is not None:
+                owed.add(event.inbox_id)
+        by_outcome = Counter(event.outcome.value for event in events)
+        log.info("outcomes recorded", outcomes=dict(by_outcome), inboxes_owing_actions=sorted(owed))
+        for inbox_id in sorted(owed):
+            self._wake(inbox_id)

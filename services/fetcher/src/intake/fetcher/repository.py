@@ -231,30 +231,39 @@ async def mark_published(conn: Executor, message_ids: Sequence[int]) -> None:
     )
 
 
-async def record_outcome(conn: Session, event: MessageProcessed, action: MailboxAction | None) -> bool:
-    """Record the ingestor's outcome and, once, the mailbox action owed; False if the row is not ours.
+MessageKey = tuple[int, int, int]  # (inbox_id, uidvalidity, uid)
 
+
+async def record_outcomes(
+    conn: Session, outcomes: Sequence[tuple[MessageProcessed, MailboxAction | None]]
+) -> set[MessageKey]:
+    """Record each of the ingestor's outcomes and, once, the mailbox action owed; returns the keys of
+    the rows that are ours (an outcome for any other message changes nothing).
+
+    One statement; the outcomes must name distinct messages (`processed.in_rounds` splits repeats).
     Idempotent: a redelivered outcome rewrites the same values; an action already pending or done
     is never added again.
     """
-    row = await conn.fetchrow(
-        """UPDATE fetcher.messages SET
+    rows = await conn.fetch(
+        """UPDATE fetcher.messages AS m SET
                state = 'processed',
-               outcome = $4, reason = $5, processed_at = $6,
-               action = CASE WHEN action_state IS NULL THEN $7::text ELSE action END,
-               action_state = CASE WHEN action_state IS NULL AND $7::text IS NOT NULL THEN 'pending'
-                                   ELSE action_state END
-           WHERE inbox_id = $1 AND uidvalidity = $2 AND uid = $3
-           RETURNING id""",
-        event.inbox_id,
-        event.uidvalidity,
-        event.uid,
-        event.outcome.value,
-        event.reason,
-        event.processed_at,
-        action.value if action is not None else None,
+               outcome = u.outcome, reason = u.reason, processed_at = u.processed_at,
+               action = CASE WHEN m.action_state IS NULL THEN u.action ELSE m.action END,
+               action_state = CASE WHEN m.action_state IS NULL AND u.action IS NOT NULL THEN 'pending'
+                                   ELSE m.action_state END
+           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[],
+                       $7::text[]) AS u(inbox_id, uidvalidity, uid, outcome, reason, processed_at, action)
+           WHERE m.inbox_id = u.inbox_id AND m.uidvalidity = u.uidvalidity AND m.uid = u.uid
+           RETURNING m.inbox_id, m.uidvalidity, m.uid""",
+        [event.inbox_id for event, _ in outcomes],
+        [event.uidvalidity for event, _ in outcomes],
+        [event.uid for event, _ in outcomes],
+        [event.outcome.value for event, _ in outcomes],
+        [event.reason for event, _ in outcomes],
+        [event.processed_at for event, _ in outcomes],
+        [action.value if action is not None else None for _, action in outcomes],
     )
-    return row is not None
+    return {(row["inbox_id"], row["uidvalidity"], row["uid"]) for row in rows}
 
 
 async def pending_actions(conn: Executor, inbox_id: int, limit: int) -> list[PendingAction]:
