@@ -7,13 +7,15 @@ same object.
 The broker (faststream) connects, declares the topology and publishes; the one queue this service
 consumes is consumed straight through aio-pika on the broker's channel (prefetch, confirms): at a
 thousand messages a second faststream's per-delivery machinery cost more than the handler's own
-bookkeeping.
+bookkeeping. Every settlement goes through one `Acknowledger`, so a batch is acked with one frame;
+nothing else consumes on that channel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from types import TracebackType
 
 import asyncpg
@@ -23,10 +25,11 @@ from faststream.rabbit import RabbitBroker
 
 from intake.ingestor.batches import BatchingHandler
 from intake.ingestor.database_watch import DatabaseWatch
-from intake.ingestor.handler import MessageFetchedHandler
+from intake.ingestor.handler import Delivery, MessageFetchedHandler
 from intake.ingestor.ingest import Ingestor
 from intake.ingestor.settings import IngestorSettings
 from intake.shared import bus, topology
+from intake.shared.acknowledger import Acknowledger, Settled
 from intake.shared.database import Session, create_pool
 from intake.shared.lifecycle import close_connections, serve_until
 from intake.shared.migrations import migrate, migrate_blobs
@@ -109,7 +112,15 @@ class IngestorApp:
             self._database_watch,
             database_wait_seconds=settings.ingestor_database_wait_seconds,
         )
-        handler = BatchingHandler(ingestor, one, broker, batch_size=settings.ingestor_batch_size)
+        acknowledger = Acknowledger()
+
+        async def ack_many(deliveries: Sequence[Delivery]) -> None:
+            settled = [delivery for delivery in deliveries if isinstance(delivery, Settled)]
+            if len(settled) != len(deliveries):  # every delivery here is wrapped below.
+                raise TypeError("deliveries not settled through this consumer's acknowledger")
+            await acknowledger.ack([delivery.message for delivery in settled])
+
+        handler = BatchingHandler(ingestor, one, broker, batch_size=settings.ingestor_batch_size, ack_many=ack_many)
         self._batches = handler
 
         await bus.start_broker(broker, settings.delivery_limit, self._wait_seconds)
@@ -123,8 +134,9 @@ class IngestorApp:
             task = asyncio.current_task()
             if task is not None:
                 in_flight.add(task)
+            acknowledger.received(message)
             try:
-                await handler(message)
+                await handler(acknowledger.delivery(message))
             finally:
                 if task is not None:
                     in_flight.discard(task)

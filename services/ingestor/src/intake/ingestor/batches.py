@@ -3,7 +3,8 @@
 Each delivery's handler call queues it and waits until it is settled. A few workers take up to
 `batch_size` queued deliveries at a time and have them stored in one transaction
 (`Ingestor.process_batch`); then they publish every outcome and issue event at once, wait for all
-the confirms, and only then ack each delivery (DESIGN §2: ack after commit and confirmed publish).
+the confirms, and only then ack the deliveries (with one `multiple` ack where the channel allows,
+`shared/acknowledger.py`) (DESIGN §2: ack after commit and confirmed publish).
 
 Whatever the batch cannot take goes down the one-message path of `MessageFetchedHandler`, with its
 guarantees unchanged: repeats, replays, rejections, messages with attachments, redeliveries (a
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -39,6 +40,12 @@ GATHER_SECONDS = 0.003
 
 class BatchProcessor(Protocol):
     async def process_batch(self, items: Sequence[tuple[MessageFetched, int]]) -> BatchOutcome: ...
+
+
+async def ack_each(deliveries: Sequence[Delivery]) -> None:
+    """Ack deliveries one by one (a consumer whose channel allows more passes `ack_many`)."""
+    for delivery in deliveries:
+        await delivery.ack()
 
 
 @dataclass(eq=False)
@@ -65,6 +72,7 @@ class BatchingHandler:
         batch_size: int,
         workers: int = 2,
         gather_seconds: float = GATHER_SECONDS,
+        ack_many: Callable[[Sequence[Delivery]], Awaitable[None]] = ack_each,
     ) -> None:
         self._processor = processor
         self._one = one
@@ -72,6 +80,7 @@ class BatchingHandler:
         self._batch_size = batch_size
         self._worker_count = workers
         self._gather_seconds = gather_seconds
+        self._ack_many = ack_many
         self._queued: deque[_Delivery] = deque()
         self._wake = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
@@ -146,10 +155,10 @@ class BatchingHandler:
             )
             self._alone_each([delivery for delivery, _ in committed])
             return
-        for delivery, _ in committed:
-            try:
-                await delivery.message.ack()
-            finally:
+        try:
+            await self._ack_many([delivery.message for delivery, _ in committed])
+        finally:
+            for delivery, _ in committed:
                 delivery.settle()
         log.debug("batch stored", messages=len(committed), deferred=len(outcome.deferred), alone=len(outcome.single))
 
