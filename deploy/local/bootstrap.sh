@@ -15,3 +15,7 @@ else
   uv=(python3 -m uv)
 fi
 "${uv[@]}" sync --frozen --quiet
+# The project's own sources are installed editable, so uv's compile-bytecode (pyproject.toml) leaves
+# them out; compile them here (only what changed since the last run). Python checks each file's
+# timestamp, so a stale .pyc is never used.
+.venv/bin/python -m compileall -q -j 0 shared/src services/fetcher/src services/ingestor/src services/config-api/src >/dev/null
