@@ -10,8 +10,7 @@ an outcome for a row we don't have is logged and acked.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Sequence
 
 import asyncpg
 import structlog
@@ -19,28 +18,9 @@ import structlog
 from intake.fetcher import inboxes, repository
 from intake.fetcher.actions import decide_action
 from intake.shared.contracts import MessageProcessed
+from intake.shared.rounds import in_rounds
 
 log = structlog.get_logger(__name__)
-
-T = TypeVar("T")
-
-
-def in_rounds(items: Sequence[T], key: Callable[[T], Hashable]) -> list[list[T]]:
-    """Split `items` into rounds in which each key appears once: the n-th item with a key goes to round
-    n, so applying the rounds in order equals applying the items one by one.
-
-    >>> in_rounds(["a1", "b1", "a2", "c1", "a3"], key=lambda item: item[0])
-    [['a1', 'b1', 'c1'], ['a2'], ['a3']]
-    """
-    rounds: list[list[T]] = []
-    seen: Counter[Hashable] = Counter()
-    for item in items:
-        number = seen[key(item)]
-        seen[key(item)] += 1
-        if number == len(rounds):
-            rounds.append([])
-        rounds[number].append(item)
-    return rounds
 
 
 def _key(event: MessageProcessed) -> repository.MessageKey:

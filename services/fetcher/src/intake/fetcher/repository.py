@@ -240,7 +240,7 @@ async def record_outcomes(
     """Record each of the ingestor's outcomes and, once, the mailbox action owed; returns the keys of
     the rows that are ours (an outcome for any other message changes nothing).
 
-    One statement; the outcomes must name distinct messages (`processed.in_rounds` splits repeats).
+    One statement; the outcomes must name distinct messages (`rounds.in_rounds` splits repeats).
     Idempotent: a redelivered outcome rewrites the same values; an action already pending or done
     is never added again.
     """

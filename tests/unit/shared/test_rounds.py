@@ -1,4 +1,4 @@
-"""Splitting a batch of outcomes into rounds of distinct messages, so one statement per round equals one by one."""
+"""Splitting a batch into rounds of distinct keys, so one statement per round equals one by one."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import doctest
 
 import pytest
 
-from intake.fetcher import processed
-from intake.fetcher.processed import in_rounds
+from intake.shared import rounds
+from intake.shared.rounds import in_rounds
 
 
 @pytest.mark.parametrize(
@@ -25,4 +25,4 @@ def test_the_nth_item_of_a_key_goes_to_round_n_in_order(items: list[str], rounds
 
 
 def test_docstring_examples() -> None:
-    assert doctest.testmod(processed).failed == 0
+    assert doctest.testmod(rounds).failed == 0
