@@ -8,6 +8,7 @@ settle nothing on that channel any other way, and share the channel with no othe
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
@@ -32,6 +33,11 @@ class Acknowledger:
     def __init__(self) -> None:
         # Keyed by the channel object: a reconnected channel numbers its deliveries from 1 again.
         self._unsettled: dict[int, tuple[AbstractChannel, Unsettled]] = {}
+        # Planning and sending happen under one lock, so frames go out in the order they were planned:
+        # a single ack, nack or reject planned before a `multiple` ack is sent before it (RabbitMQ
+        # closes the channel on a tag that a `multiple` already settled, and a `multiple` sent before a
+        # planned nack would ack that delivery instead).
+        self._sending = asyncio.Lock()
 
     def _of(self, channel: AbstractChannel) -> Unsettled:
         entry = self._unsettled.get(id(channel))
@@ -52,20 +58,23 @@ class Acknowledger:
         by_channel: dict[int, tuple[AbstractChannel, list[int]]] = {}
         for message in messages:
             by_channel.setdefault(id(message.channel), (message.channel, []))[1].append(_tag(message))
-        for channel, tags in by_channel.values():
-            plan = self._of(channel).plan(tags)
-            if plan.up_to is not None:
-                await channel.basic_ack(plan.up_to, multiple=True)
-            for tag in plan.each:
-                await channel.basic_ack(tag)
+        async with self._sending:
+            for channel, tags in by_channel.values():
+                plan = self._of(channel).plan(tags)
+                if plan.up_to is not None:
+                    await channel.basic_ack(plan.up_to, multiple=True)
+                for tag in plan.each:
+                    await channel.basic_ack(tag)
 
     async def nack(self, message: AbstractIncomingMessage, *, requeue: bool = True) -> None:
-        self._of(message.channel).discard(_tag(message))
-        await message.channel.basic_nack(_tag(message), requeue=requeue)
+        async with self._sending:
+            self._of(message.channel).discard(_tag(message))
+            await message.channel.basic_nack(_tag(message), requeue=requeue)
 
     async def reject(self, message: AbstractIncomingMessage, *, requeue: bool = False) -> None:
-        self._of(message.channel).discard(_tag(message))
-        await message.channel.basic_reject(_tag(message), requeue=requeue)
+        async with self._sending:
+            self._of(message.channel).discard(_tag(message))
+            await message.channel.basic_reject(_tag(message), requeue=requeue)
 
     def delivery(self, message: AbstractIncomingMessage) -> Settled:
         """`message` with its ack, nack and reject going through this acknowledger."""
