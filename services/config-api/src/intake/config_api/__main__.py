@@ -18,7 +18,7 @@ from intake.config_api.secret_rotation import RotationFailed, rotate_secrets
 from intake.config_api.server import create_server, serve
 from intake.config_api.settings import ConfigApiSettings, SecretRotationSettings
 from intake.shared.database import create_pool
-from intake.shared.lifecycle import run_until_stopped
+from intake.shared.lifecycle import run_service, run_until_stopped
 from intake.shared.logging import configure_logging
 from intake.shared.migrations import migrate
 from intake.shared.secrets import SecretBox
@@ -51,7 +51,7 @@ def serve_api() -> None:
         await serve(server, stop)
 
     try:
-        asyncio.run(run_until_stopped(run))
+        run_service(run_until_stopped(run))
     except StartupFailed as error:
         sys.exit(f"{PROGRAM}: {error}")
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from intake.fetcher.app import FetcherApp
 from intake.fetcher.settings import FetcherSettings
-from intake.shared.lifecycle import run_until_stopped
+from intake.shared.lifecycle import run_service, run_until_stopped
 from intake.shared.logging import configure_logging
 from intake.shared.settings import SettingsError, load_settings
 
@@ -18,7 +17,7 @@ def main() -> None:
     except SettingsError as error:
         sys.exit(f"intake-fetcher: {error}")
     configure_logging("fetcher", settings.log_level)
-    asyncio.run(run_until_stopped(FetcherApp(settings).run))
+    run_service(run_until_stopped(FetcherApp(settings).run))
 
 
 if __name__ == "__main__":
