@@ -197,6 +197,16 @@ class Mailbox:
             conn.logout()
         return uids
 
+    def move_all(self, source: str, target: str = "INBOX") -> None:
+        """Move every message of `source` to `target` with one UID MOVE (RFC 6851): they arrive in
+        `target` at once, as a burst of delivered mail would."""
+        conn = self._connect()
+        try:
+            self._check(conn.select(_quote(source)), "SELECT")
+            self._check(conn.uid("MOVE", "1:*", _quote(target)), "UID MOVE")
+        finally:
+            conn.logout()
+
     def flags(self, uid: int, folder: str = "INBOX") -> set[str] | None:
         """The flags of message `uid` (without the per-session \\Recent), or None when no message has that UID."""
         conn = self._connect()
