@@ -50,6 +50,18 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None
         await asyncio.sleep(0.02)
 
 
+async def first_dead_letter(broker: RabbitBroker, timeout: float = 15.0) -> aio_pika.abc.AbstractIncomingMessage | None:
+    """The first message in the dead-letter queue, taken off it; None if none arrives in time."""
+    dead = await broker.declare_queue(topology.dead_letter_queue())
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        message = await dead.get(fail=False, no_ack=True)
+        if message is not None:
+            return message
+        await asyncio.sleep(0.05)
+    return None
+
+
 async def test_events_are_recorded_in_batches_and_all_acked(amqp_url: str) -> None:
     broker = await connected(amqp_url)
     batches: list[list[int]] = []
@@ -105,13 +117,7 @@ async def test_one_failing_event_fails_alone_and_is_never_acked_with_its_batch(a
         batch_consumer = consumer(record)
         await batch_consumer.start(broker)
         await wait_for(lambda: len(attempts) >= 3, timeout=30)
-        dead = await broker.declare_queue(topology.dead_letter_queue())
-        message: aio_pika.abc.AbstractIncomingMessage | None = None
-        for _ in range(300):
-            message = await dead.get(fail=False, no_ack=True)
-            if message is not None:
-                break
-            await asyncio.sleep(0.05)
+        message = await first_dead_letter(broker)
         await batch_consumer.close()
     finally:
         await broker.stop()
@@ -136,13 +142,7 @@ async def test_an_undecodable_body_is_dead_lettered_and_the_rest_recorded(amqp_u
         batch_consumer = consumer(record)
         await batch_consumer.start(broker)
         await wait_for(lambda: len(recorded) >= 2)
-        dead = await broker.declare_queue(topology.dead_letter_queue())
-        message: aio_pika.abc.AbstractIncomingMessage | None = None
-        for _ in range(200):
-            message = await dead.get(fail=False, no_ack=True)
-            if message is not None:
-                break
-            await asyncio.sleep(0.05)
+        message = await first_dead_letter(broker)
         await batch_consumer.close()
     finally:
         await broker.stop()

@@ -9,7 +9,8 @@ retried until the queue's delivery limit dead-letters it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import asyncpg
 from faststream.rabbit import RabbitBroker
@@ -17,11 +18,30 @@ from faststream.rabbit import RabbitBroker
 from intake.config_api import email_log
 from intake.shared import topology
 from intake.shared.batch_consumer import BatchConsumer
-from intake.shared.contracts import MessageFetched, MessageProcessed
+from intake.shared.contracts import MessageFetched, MessageProcessed, MessageRef
 
 # One transaction per batch: at a few hundred messages a second most batches stay far below this.
 BATCH_SIZE = 200
 PREFETCH = 400
+
+
+C = TypeVar("C", bound=MessageRef)
+
+
+def _consumer(
+    queue: str,
+    routing_key: str,
+    delivery_limit: int,
+    contract: type[C],
+    record: Callable[[Sequence[C]], Awaitable[None]],
+) -> BatchConsumer[C]:
+    return BatchConsumer(
+        topology.work_queue(queue, routing_key, delivery_limit),
+        contract.model_validate_json,
+        record,
+        batch_size=BATCH_SIZE,
+        prefetch=PREFETCH,
+    )
 
 
 class EmailLogConsumers:
@@ -35,19 +55,15 @@ class EmailLogConsumers:
             await email_log.record_processed_batch(pool, events)
 
         self._consumers: tuple[BatchConsumer[MessageFetched], BatchConsumer[MessageProcessed]] = (
-            BatchConsumer(
-                topology.work_queue(topology.EMAIL_LOG_FETCHED_QUEUE, topology.MESSAGE_FETCHED, delivery_limit),
-                MessageFetched.model_validate_json,
-                fetched,
-                batch_size=BATCH_SIZE,
-                prefetch=PREFETCH,
+            _consumer(
+                topology.EMAIL_LOG_FETCHED_QUEUE, topology.MESSAGE_FETCHED, delivery_limit, MessageFetched, fetched
             ),
-            BatchConsumer(
-                topology.work_queue(topology.EMAIL_LOG_PROCESSED_QUEUE, topology.MESSAGE_PROCESSED, delivery_limit),
-                MessageProcessed.model_validate_json,
+            _consumer(
+                topology.EMAIL_LOG_PROCESSED_QUEUE,
+                topology.MESSAGE_PROCESSED,
+                delivery_limit,
+                MessageProcessed,
                 processed,
-                batch_size=BATCH_SIZE,
-                prefetch=PREFETCH,
             ),
         )
 
