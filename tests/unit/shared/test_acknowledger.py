@@ -10,7 +10,7 @@ from typing import Any, cast
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
-from intake.shared.acknowledger import Acknowledger
+from intake.shared.acknowledger import Acknowledger, ChannelGone
 
 
 class ChannelClosed(Exception):
@@ -104,3 +104,25 @@ async def test_racing_acks_and_nacks_never_settle_a_tag_twice_nor_ack_a_nacked_o
     assert channel.outstanding == set()
     assert channel.requeued == nacked
     assert channel.acked == set(range(1, 61)) - nacked
+
+
+class ClosedChannelDelivery:
+    """A delivery whose channel has closed: aio-pika raises on `.channel`."""
+
+    def __init__(self, tag: int) -> None:
+        self.delivery_tag = tag
+
+    @property
+    def channel(self) -> Any:
+        raise RuntimeError("channel closed")
+
+
+async def test_deliveries_of_a_closed_channel_do_not_keep_the_open_channels_from_being_acked() -> None:
+    """After a reconnect a batch can hold deliveries of the old channel and of the new one."""
+    channel, acknowledger = RabbitChannel(), Acknowledger()
+    new = deliveries(channel, acknowledger, 2)
+    old = [cast(AbstractIncomingMessage, ClosedChannelDelivery(tag)) for tag in (7, 8)]
+    with pytest.raises(ChannelGone):
+        await acknowledger.ack([*old, *new])
+    assert channel.acked == {1, 2}
+    assert channel.outstanding == set()

@@ -21,6 +21,10 @@ from intake.shared.settlements import Unsettled
 log = structlog.get_logger(__name__)
 
 
+class ChannelGone(Exception):
+    """Some deliveries could not be acked because their channel closed; RabbitMQ redelivers them."""
+
+
 def _tag(message: AbstractIncomingMessage) -> int:
     if message.delivery_tag is None:  # only a no-ack consumer gets none, and it settles nothing.
         raise ValueError("a delivery without a delivery tag cannot be settled")
@@ -53,18 +57,33 @@ class Acknowledger:
 
     async def ack(self, messages: Sequence[AbstractIncomingMessage]) -> None:
         """Ack all of `messages` (received, not yet settled): one `multiple` ack for the oldest run of
-        each channel, single acks for the rest. Raises what the channel raises (then RabbitMQ
-        redelivers whatever it did not get)."""
+        each channel, single acks for the rest. Every channel still open gets its acks; afterwards
+        the first error of any channel is raised, or `ChannelGone` for deliveries whose channel had
+        closed (RabbitMQ redelivers whatever it did not get)."""
         by_channel: dict[int, tuple[AbstractChannel, list[int]]] = {}
+        gone = 0
         for message in messages:
-            by_channel.setdefault(id(message.channel), (message.channel, []))[1].append(_tag(message))
+            try:
+                channel = message.channel
+            except Exception:  # its channel closed (aio-pika raises): RabbitMQ has given it back already.
+                gone += 1
+                continue
+            by_channel.setdefault(id(channel), (channel, []))[1].append(_tag(message))
+        failure: Exception | None = None
         async with self._sending:
             for channel, tags in by_channel.values():
                 plan = self._of(channel).plan(tags)
-                if plan.up_to is not None:
-                    await channel.basic_ack(plan.up_to, multiple=True)
-                for tag in plan.each:
-                    await channel.basic_ack(tag)
+                try:
+                    if plan.up_to is not None:
+                        await channel.basic_ack(plan.up_to, multiple=True)
+                    for tag in plan.each:
+                        await channel.basic_ack(tag)
+                except Exception as error:  # this channel only: the others' deliveries are still acked.
+                    failure = failure or error
+        if failure is not None:
+            raise failure
+        if gone:
+            raise ChannelGone(f"{gone} of {len(messages)} deliveries came on a channel that has closed since")
 
     async def nack(self, message: AbstractIncomingMessage, *, requeue: bool = True) -> None:
         async with self._sending:

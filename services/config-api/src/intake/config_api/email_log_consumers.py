@@ -9,6 +9,7 @@ retried until the queue's delivery limit dead-letters it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -72,5 +73,4 @@ class EmailLogConsumers:
             await consumer.start(broker)
 
     async def close(self) -> None:
-        for consumer in self._consumers:
-            await consumer.close()
+        await asyncio.gather(*(consumer.close() for consumer in self._consumers))

@@ -38,7 +38,9 @@ class ProcessedHandler:
             actions = await inboxes.processed_actions_of(conn, {event.inbox_id for event in events})
             decisions = [decide_action(event.outcome, actions.get(event.inbox_id)) for event in events]
             found: set[repository.MessageKey] = set()
-            for round_ in in_rounds(list(zip(events, decisions, strict=True)), key=lambda pair: _key(pair[0])):
+            # In key order (stable), so concurrent writers lock rows in one order and never deadlock.
+            pairs = sorted(zip(events, decisions, strict=True), key=lambda pair: _key(pair[0]))
+            for round_ in in_rounds(pairs, key=lambda pair: _key(pair[0])):
                 found |= await repository.record_outcomes(conn, [(event, d.action) for event, d in round_])
         owed: set[int] = set()
         for event, decision in zip(events, decisions, strict=True):

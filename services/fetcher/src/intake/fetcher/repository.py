@@ -241,13 +241,17 @@ async def record_outcomes(
     the rows that are ours (an outcome for any other message changes nothing).
 
     One statement; the outcomes must name distinct messages (`rounds.in_rounds` splits repeats).
-    Idempotent: a redelivered outcome rewrites the same values; an action already pending or done
-    is never added again.
+    Idempotent and order-independent: the newest outcome (by processed_at) is kept; an action
+    already pending or done is never added again.
     """
     rows = await conn.fetch(
         """UPDATE fetcher.messages AS m SET
                state = 'processed',
-               outcome = u.outcome, reason = u.reason, processed_at = u.processed_at,
+               -- The newest outcome is shown, whatever order they arrive in (a redelivered old one
+               -- after a replay's); the action is owed once, by the first outcome that makes it safe.
+               outcome = CASE WHEN m.processed_at > u.processed_at THEN m.outcome ELSE u.outcome END,
+               reason = CASE WHEN m.processed_at > u.processed_at THEN m.reason ELSE u.reason END,
+               processed_at = GREATEST(m.processed_at, u.processed_at),
                action = CASE WHEN m.action_state IS NULL THEN u.action ELSE m.action END,
                action_state = CASE WHEN m.action_state IS NULL AND u.action IS NOT NULL THEN 'pending'
                                    ELSE m.action_state END
