@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 
 from bench.report import write_section
 from intake.ingestor.parsing import parse_message, parse_message_fully
@@ -36,7 +35,8 @@ from intake.shared.blobs import blob_key
 from intake.shared.contracts import MessageFetched
 from intake.shared.migrations import migrate, migrate_blobs
 from intake.shared.secrets import SecretBox
-from tests.support.dovecot import running_dovecot
+from tests.support.api import Api
+from tests.support.dovecot import Dovecot, Mailbox, running_dovecot
 from tests.support.processes import ServiceProcess, Stack, free_port, make_env, wait_until
 from tests.support.services import (
     LOOPBACK_AMQP_URL,
@@ -329,40 +329,19 @@ async def _pipeline(count: int, workdir: Path, running: bool) -> dict[str, Any]:
                 stack.stop_all()
 
 
-def create_inbox(stack: Stack, dovecot: Any, mailbox: Any) -> None:
+def create_inbox(stack: Stack, dovecot: Dovecot, mailbox: Mailbox) -> None:
     """Start config-api and create the inbox through its API, as a user would."""
     stack.start("config-api")
-    base = f"http://127.0.0.1:{stack.env['INTAKE_API_PORT']}"
-    headers = {"Authorization": f"Bearer {stack.env['INTAKE_ADMIN_TOKEN']}"}
-    with httpx.Client(base_url=base, headers=headers, timeout=10) as api:
-
-        def ready() -> bool:
-            try:
-                return api.get("/readyz").status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_until(ready, timeout=60, what="config-api /readyz", explain=stack.logs)
-        response = api.post(
-            "/api/v1/inboxes",
-            json={
-                "provider": "custom",
-                "email": f"{mailbox.username}@example.test",
-                "username": mailbox.username,
-                "password": mailbox.password,
-                "hostname": dovecot.host,
-                "port": dovecot.imap_port,
-                "encryption": "none",
-                "auth": "password",
-                "processed_action": "mark_read",
-                "poll_interval_seconds": 1,
-            },
-        )
-        response.raise_for_status()
+    api = Api(f"http://127.0.0.1:{stack.env['INTAKE_API_PORT']}", stack.env["INTAKE_ADMIN_TOKEN"])
+    try:
+        wait_until(api.ready, timeout=60, what="config-api /readyz", explain=stack.logs)
+        api.create_inbox(dovecot, mailbox)
+    finally:
+        api.http.close()
 
 
 async def _run_pipeline(
-    stack: Stack, dovecot: Any, mailbox: Any, env: Environment, count: int, running: bool
+    stack: Stack, dovecot: Dovecot, mailbox: Mailbox, env: Environment, count: int, running: bool
 ) -> dict[str, Any]:
     await asyncio.to_thread(create_inbox, stack, dovecot, mailbox)
     if running:

@@ -4,57 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from tests.support.dovecot import Dovecot, Mailbox
+from tests.support.api import Api
 from tests.support.processes import Stack, free_port, make_env, wait_until
-
-
-class Api:
-    """A small client for config-api's HTTP interface, as another program would use it."""
-
-    def __init__(self, base_url: str, token: str) -> None:
-        self.http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-
-    def get(self, path: str, **params: Any) -> Any:
-        response = self.http.get(path, params=params)
-        response.raise_for_status()
-        return response.json()
-
-    def post(self, path: str, body: dict[str, Any]) -> Any:
-        response = self.http.post(path, json=body)
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    def create_inbox(self, dovecot: Dovecot, mailbox: Mailbox, **overrides: Any) -> dict[str, Any]:
-        body = {
-            "provider": "custom",
-            "email": f"{mailbox.username}@example.test",
-            "username": mailbox.username,
-            "password": mailbox.password,
-            "hostname": dovecot.host,
-            "port": dovecot.imap_port,
-            "encryption": "none",
-            "auth": "password",
-            "processed_action": "mark_read",
-            "poll_interval_seconds": 1,
-        }
-        body.update(overrides)
-        inbox: dict[str, Any] = self.post("/api/v1/inboxes", body)
-        return inbox
-
-    def email_log(self, inbox_id: int) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = self.get("/api/v1/email-log", inbox_id=inbox_id, limit=200)["items"]
-        return items
-
-    def ready(self) -> bool:
-        try:
-            return self.http.get("/readyz").status_code == 200
-        except httpx.TransportError:
-            return False
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.e2e.conftest import Api
 from tests.e2e.messages import message
 from tests.e2e.test_walking_skeleton import FINAL_TIMEOUT, final_rows
+from tests.support.api import Api
 from tests.support.dovecot import Dovecot
 from tests.support.processes import Stack, wait_until
 

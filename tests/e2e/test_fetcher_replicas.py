@@ -25,8 +25,8 @@ from intake.shared import topology
 from intake.shared.contracts import MessageFetched
 from intake.shared.migrations import migrate
 from intake.shared.secrets import SecretBox
-from tests.e2e.conftest import Api
 from tests.e2e.messages import message
+from tests.support.api import Api
 from tests.support.dovecot import Dovecot, Mailbox
 from tests.support.processes import ServiceProcess, Stack, make_env
 

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from intake.shared.secrets import SecretBox
-from tests.e2e.conftest import Api
 from tests.e2e.messages import message
 from tests.e2e.stored_text import database_text
+from tests.support.api import Api
 from tests.support.dovecot import Dovecot, running_dovecot
 from tests.support.oauth2_server import FakeOAuth2Server
 from tests.support.processes import Stack, wait_until

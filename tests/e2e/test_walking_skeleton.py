@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from tests.e2e.conftest import Api
 from tests.e2e.messages import PDF, message
+from tests.support.api import Api
 from tests.support.dovecot import Dovecot
 from tests.support.processes import Stack, wait_until
 
