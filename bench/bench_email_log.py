@@ -31,6 +31,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bench.environment import Environment
 from bench.report import write_section
 from intake.config_api.cursors import decode_cursor
 from intake.config_api.email_log import EmailLogFilter, email_log_query
@@ -38,14 +39,6 @@ from intake.config_api.schemas import LogOutcome
 from intake.shared.migrations import migrate
 from intake.shared.secrets import SecretBox
 from tests.support.processes import ServiceProcess, free_port, make_env, wait_until
-from tests.support.services import (
-    LOOPBACK_AMQP_URL,
-    LOOPBACK_DATABASE_URL,
-    LOOPBACK_RABBITMQ_API,
-    RabbitMQ,
-    unique_name,
-    with_database,
-)
 
 ROWS = int(os.environ.get("BENCH_EMAIL_LOG_ROWS", "1000000"))
 ROUNDS = int(os.environ.get("BENCH_EMAIL_LOG_ROUNDS", "40"))
@@ -273,24 +266,10 @@ def run_cases(base_url: str, token: str, database_url: str) -> tuple[list[str], 
     return rows, everything
 
 
-async def _admin(url: str, statement: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 def main() -> int:
-    admin_url = os.environ.get("INTAKE_TEST_DATABASE_URL", LOOPBACK_DATABASE_URL)
-    rabbit = RabbitMQ(
-        os.environ.get("INTAKE_TEST_AMQP_URL", LOOPBACK_AMQP_URL),
-        os.environ.get("INTAKE_TEST_RABBITMQ_API", LOOPBACK_RABBITMQ_API),
-    )
-    name = unique_name("intake_bench")
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    vhost_url = rabbit.create_vhost(name)
-    database_url = with_database(admin_url, name)
+    environment = Environment()
+    asyncio.run(environment.create())
+    database_url, vhost_url = environment.database_url, environment.amqp_url
     token = secrets.token_urlsafe(32)
     service: ServiceProcess | None = None
     try:
@@ -320,8 +299,7 @@ def main() -> int:
     finally:
         if service is not None and service.running:
             service.stop()
-        rabbit.delete_vhost(name)
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(environment.remove())
 
     p50, p99 = percentile(everything, 0.5), percentile(everything, 0.99)
     verdict = "met" if p99 < TARGET_P99_MS else "NOT met"

@@ -21,6 +21,7 @@ from pathlib import Path
 import aio_pika
 import asyncpg
 
+from bench.environment import Environment as BenchEnvironment
 from bench.report import write_section
 from intake.shared import topology
 from intake.shared.contracts import InboxStatus, MessageFetched
@@ -28,14 +29,6 @@ from intake.shared.migrations import migrate
 from intake.shared.secrets import SecretBox
 from tests.support.dovecot import Dovecot, Mailbox, running_dovecot
 from tests.support.processes import ServiceProcess, make_env
-from tests.support.services import (
-    LOOPBACK_AMQP_URL,
-    LOOPBACK_DATABASE_URL,
-    LOOPBACK_RABBITMQ_API,
-    RabbitMQ,
-    unique_name,
-    with_database,
-)
 
 THROUGHPUT_MESSAGES = 2000
 IDLE_SAMPLES = 100
@@ -80,24 +73,14 @@ class Environment:
 @contextlib.asynccontextmanager
 async def environment() -> AsyncIterator[Environment]:
     """A fresh database (with config-api's schema) and vhost, dropped afterwards."""
-    name = unique_name("intake_bench")
-    admin = await asyncpg.connect(LOOPBACK_DATABASE_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    rabbit = RabbitMQ(LOOPBACK_AMQP_URL, LOOPBACK_RABBITMQ_API)
-    amqp_url = rabbit.create_vhost(name)
-    database_url = with_database(LOOPBACK_DATABASE_URL, name)
-    try:
-        conn = await asyncpg.connect(database_url)
+    async with BenchEnvironment() as fresh:
+        conn = await asyncpg.connect(fresh.database_url)
         try:
             await migrate(conn, "intake.config_api", "config")
         finally:
             await conn.close()
         with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp:
-            yield Environment(database_url, amqp_url, SecretBox.generate_key(), Path(tmp))
-    finally:
-        rabbit.delete_vhost(name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+            yield Environment(fresh.database_url, fresh.amqp_url, SecretBox.generate_key(), Path(tmp))
 
 
 async def add_inbox(env: Environment, mailbox: Mailbox, poll_interval_seconds: int = 60) -> int:

@@ -23,20 +23,13 @@ from typing import TypeVar
 import aio_pika
 import asyncpg
 
+from bench.environment import Environment
 from bench.report import write_section
 from intake.shared import topology
 from intake.shared.contracts import InboxChanged
 from intake.shared.migrations import migrate
 from intake.shared.secrets import SecretBox
 from tests.support.processes import ServiceProcess, free_port, make_env
-from tests.support.services import (
-    LOOPBACK_AMQP_URL,
-    LOOPBACK_DATABASE_URL,
-    LOOPBACK_RABBITMQ_API,
-    RabbitMQ,
-    unique_name,
-    with_database,
-)
 
 T = TypeVar("T")
 INBOXES = 30
@@ -195,19 +188,9 @@ within one lease period (15 s); a change reaches its owner within 5 s.
 
 
 async def run() -> str:
-    rabbit = RabbitMQ(LOOPBACK_AMQP_URL, LOOPBACK_RABBITMQ_API)
-    database = unique_name("intake_bench")
-    vhost = unique_name("intake_bench")
-    admin = await asyncpg.connect(LOOPBACK_DATABASE_URL)
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    amqp_url = rabbit.create_vhost(vhost)
-    try:
+    async with Environment() as env:
         with TemporaryDirectory() as tmp:
-            return await scenario(with_database(LOOPBACK_DATABASE_URL, database), amqp_url, Path(tmp))
-    finally:
-        rabbit.delete_vhost(vhost)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
+            return await scenario(env.database_url, env.amqp_url, Path(tmp))
 
 
 def main() -> None:

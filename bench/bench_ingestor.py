@@ -28,6 +28,7 @@ from typing import Any
 
 import asyncpg
 
+from bench.environment import Environment
 from bench.report import write_section
 from intake.ingestor.parsing import parse_message, parse_message_fully
 from intake.shared import bus, topology
@@ -38,14 +39,6 @@ from intake.shared.secrets import SecretBox
 from tests.support.api import Api
 from tests.support.dovecot import Dovecot, Mailbox, running_dovecot
 from tests.support.processes import ServiceProcess, Stack, free_port, make_env, wait_until
-from tests.support.services import (
-    LOOPBACK_AMQP_URL,
-    LOOPBACK_DATABASE_URL,
-    LOOPBACK_RABBITMQ_API,
-    RabbitMQ,
-    unique_name,
-    with_database,
-)
 
 ALONE_MESSAGES = int(os.environ.get("BENCH_INGESTOR_MESSAGES", "5000"))
 PIPELINE_MESSAGES = 2000
@@ -153,37 +146,6 @@ async def backend_cpu_seconds(database_url: str) -> float:
     finally:
         await db.close()
     return sum(pid_cpu_seconds(row["pid"]) for row in pids)
-
-
-class Environment:
-    """A fresh database and vhost, removed on exit."""
-
-    def __init__(self) -> None:
-        self.admin_url = os.environ.get("INTAKE_TEST_DATABASE_URL", LOOPBACK_DATABASE_URL)
-        self.rabbitmq = RabbitMQ(
-            os.environ.get("INTAKE_TEST_AMQP_URL", LOOPBACK_AMQP_URL),
-            os.environ.get("INTAKE_TEST_RABBITMQ_API", LOOPBACK_RABBITMQ_API),
-        )
-        self.name = unique_name("intake_bench")
-        self.database_url = with_database(self.admin_url, self.name)
-        self.amqp_url = ""
-
-    async def __aenter__(self) -> Environment:
-        conn = await asyncpg.connect(self.admin_url)
-        try:
-            await conn.execute(f'CREATE DATABASE "{self.name}"')
-        finally:
-            await conn.close()
-        self.amqp_url = self.rabbitmq.create_vhost(self.name)
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        self.rabbitmq.delete_vhost(self.name)
-        conn = await asyncpg.connect(self.admin_url)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        finally:
-            await conn.close()
 
 
 # (a) The ingestor alone
