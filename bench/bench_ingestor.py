@@ -342,6 +342,16 @@ async def _run_pipeline(
             "SELECT extract(epoch FROM max(processed_at) - min(fetched_at)) FROM config.email_log WHERE uid > 0"
         )
         outcomes = dict(await db.fetch("SELECT outcome, count(*) FROM config.email_log GROUP BY outcome"))
+        # Where the time went: when half and all of the messages were fetched, and the median time from
+        # fetch to outcome (a growing one means the ingestor side is behind, a small one the fetcher).
+        timeline = await db.fetchrow(
+            """SELECT extract(epoch FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY fetched_at)
+                                         - min(fetched_at)) AS fetched_half,
+                      extract(epoch FROM max(fetched_at) - min(fetched_at)) AS fetched_all,
+                      extract(epoch FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY processed_at - fetched_at))
+                          AS latency_median
+               FROM config.email_log WHERE uid > 0"""
+        )
     finally:
         await db.close()
     return {
@@ -350,6 +360,7 @@ async def _run_pipeline(
         "rate": count / wall,
         "span": float(span),
         "outcomes": outcomes,
+        "timeline": {key: round(float(value), 2) for key, value in timeline.items()},
         # Processes that ended inside the window (none of these) would be missing.
         "cpu_ms": {
             name: (after[name] - before.get(name, 0.0)) / count * 1000

@@ -21,6 +21,7 @@ from intake.fetcher.actions import DELETED, SEEN, MailboxAction
 from intake.fetcher.auth import AccessTokens, authenticator_for
 from intake.fetcher.backoff import reconnect_delay
 from intake.fetcher.checkpoint import Checkpoint, advance, finish_scan, reconcile, search_criteria, select_new
+from intake.fetcher.commit_pipeline import CommitPipeline
 from intake.fetcher.errors import NeedsReauth
 from intake.fetcher.headers import summarize
 from intake.fetcher.inboxes import InboxSettings
@@ -36,6 +37,9 @@ log = structlog.get_logger(__name__)
 # confirms awaited together (a fetched batch is published the same way); order on the bus does not
 # matter downstream.
 PUBLISH_BATCH = 32
+# Fetched batches whose confirms may be awaited at once: each confirm waits for a quorum-queue commit
+# on RabbitMQ, so one batch at a time left a single inbox fetching at about one batch per commit.
+PUBLISHES_IN_FLIGHT = 4
 # A message that still exists but whose FETCH answer cannot be read is tried this often (one try per
 # cycle) before it is published as rejected, so it neither vanishes silently nor blocks the inbox.
 MAX_READ_ATTEMPTS = 3
@@ -77,7 +81,8 @@ class InboxPoller:
         self._wake = wake
         self._log = log.bind(inbox_id=inbox.id)
         self._cycles = 0  # cycles completed in this process; a session that completed one was healthy
-        self._in_flight: asyncio.Future[None] | None = None  # a batch being stored and published
+        # Fetched batches being stored (in order) and published (overlapping), behind the next FETCH.
+        self._commits = CommitPipeline(PUBLISHES_IN_FLIGHT)
         self._health = health.Health(inbox.id)
         service_token = self._settings.service_token
         self._tokens = AccessTokens(
@@ -284,7 +289,7 @@ class InboxPoller:
             finally:
                 # Also after an error or a stop: what is stored is published now, and finished before
                 # the loop ends (a lease release must not leave a confirmed publish unmarked).
-                settle = asyncio.ensure_future(self._settle())
+                settle = asyncio.ensure_future(self._commits.settle())
                 try:
                     await asyncio.shield(settle)
                 except asyncio.CancelledError:
@@ -353,31 +358,22 @@ class InboxPoller:
 
     async def _commit(self, messages: list[repository.NewMessage], checkpoint: Checkpoint) -> None:
         """Store `messages` with `checkpoint` (one transaction), then publish them, in the background:
-        the next batch's FETCH goes out meanwhile. One batch at a time, in order, so checkpoints
-        only move forward; `_settle` waits for the one in flight."""
-        await self._settle()
-        self._in_flight = asyncio.ensure_future(self._store_and_publish(messages, checkpoint))
+        the next batch's FETCH goes out meanwhile. Stores go one at a time, in order, so checkpoints
+        only move forward; publishes overlap (commit_pipeline.py)."""
 
-    async def _store_and_publish(self, messages: list[repository.NewMessage], checkpoint: Checkpoint) -> None:
-        if not messages:
-            await repository.save_checkpoint(self._pool, self.inbox.id, checkpoint)
-            return
-        stored = await repository.store_messages(
-            self._pool, self.inbox.id, checkpoint.uidvalidity, messages, checkpoint
-        )
-        if stored:
-            await self._publish(stored)
+        async def store() -> list[repository.FetchedMessage]:
+            if not messages:
+                await repository.save_checkpoint(self._pool, self.inbox.id, checkpoint)
+                return []
+            return await repository.store_messages(
+                self._pool, self.inbox.id, checkpoint.uidvalidity, messages, checkpoint
+            )
 
-    async def _settle(self) -> None:
-        """Wait for the batch being stored and published; its error, if any, is raised here."""
-        in_flight = self._in_flight
-        if in_flight is None:
-            return
-        try:
-            await asyncio.shield(in_flight)  # a stop while waiting leaves it running: settled in _fetch_new
-        finally:
-            if in_flight.done():
-                self._in_flight = None
+        async def publish(stored: list[repository.FetchedMessage]) -> None:
+            if stored:
+                await self._publish(stored)
+
+        await self._commits.submit(store, publish)
 
     async def _fetch_one(
         self,
