@@ -115,9 +115,9 @@ def settle(seconds: float = SETTLE_SECONDS) -> None:
     time.sleep(seconds)
 
 
-def cpu_by_command() -> dict[str, float]:
-    """User + system CPU seconds so far of every running process, summed by command name."""
-    totals: dict[str, float] = {}
+def cpu_by_process() -> dict[int, tuple[str, float]]:
+    """PID → (command name, user + system CPU seconds so far) of every running process."""
+    processes: dict[int, tuple[str, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -127,8 +127,22 @@ def cpu_by_command() -> dict[str, float]:
             continue
         command = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat.rsplit(")", 1)[1].split()
-        totals[command] = totals.get(command, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
-    return totals
+        processes[int(entry.name)] = (command, (int(fields[11]) + int(fields[12])) / TICKS)
+    return processes
+
+
+def cpu_used_by_command(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds used between two `cpu_by_process` readings, per process, summed by command name.
+
+    Per process, because a kernel worker's name changes with the work it runs (`kworker/u8:3-writeback`,
+    then `…-events_unbound`): summing by name first would count such a worker's whole lifetime.
+    Kernel workers are summed as one `kworker` entry."""
+    used: dict[str, float] = {}
+    for pid, (command, seconds) in after.items():
+        name = "kworker" if command.startswith("kworker/") else command
+        earlier = before.get(pid)
+        used[name] = used.get(name, 0.0) + seconds - (earlier[1] if earlier is not None else 0.0)
+    return used
 
 
 def cpu_seconds(process: ServiceProcess) -> float:
@@ -317,7 +331,7 @@ async def _run_pipeline(
         )
         await asyncio.sleep(2)  # the services' start-up work behind them
     await asyncio.to_thread(settle)
-    before = cpu_by_command()
+    before = cpu_by_process()
     started = time.monotonic()
     if running:
         await asyncio.to_thread(mailbox.move_all, STAGING)
@@ -337,7 +351,7 @@ async def _run_pipeline(
                 raise RuntimeError(f"{logged} logged, {issues} issues of {count}\n{stack.logs()}")
             await asyncio.sleep(0.1)
         wall = time.monotonic() - started
-        after = cpu_by_command()
+        after = cpu_by_process()
         span = await db.fetchval(
             "SELECT extract(epoch FROM max(processed_at) - min(fetched_at)) FROM config.email_log WHERE uid > 0"
         )
@@ -363,8 +377,8 @@ async def _run_pipeline(
         "timeline": {key: round(float(value), 2) for key, value in timeline.items()},
         # Processes that ended inside the window (none of these) would be missing.
         "cpu_ms": {
-            name: (after[name] - before.get(name, 0.0)) / count * 1000
-            for name in sorted(after, key=lambda name: before.get(name, 0.0) - after[name])[:8]
+            name: seconds / count * 1000
+            for name, seconds in sorted(cpu_used_by_command(before, after).items(), key=lambda item: -item[1])[:8]
         },
     }
 
