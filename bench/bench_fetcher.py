@@ -327,8 +327,9 @@ transaction and published with its confirms awaited together (then marked publis
 while the next batch's FETCH goes out; the publishes of up to 4 batches wait for their confirms at once
 (before 2026-11-24 10:00: 100 per cycle and one batch in flight, 1325 messages/s at 0.36 ms). The
 APPEND time (a new IMAP connection and login per message) is inside the IDLE latency, and so is
-Dovecot's own delay before it reports a change to an IDLE client (about 0.5 s). The 25 MB message is streamed to the blob store in 256 KiB pieces
-(`blobs.put_blob_streamed`) and the FETCH literal is not copied; before that change the peak was 163 MB.
+Dovecot's own delay before it reports a change to an IDLE client (about 0.5 s). The 25 MB message is
+streamed to the blob store in 256 KiB pieces (`blobs.put_blob_streamed`) and the FETCH literal is not
+copied; before that change the peak was 163 MB.
 The machine was shared with other work while this ran: the numbers are indicative only.
 """
     write_section("fetcher", "Fetcher", "make bench BENCH=fetcher", body)
