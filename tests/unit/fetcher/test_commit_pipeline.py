@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
+from structlog.testing import capture_logs
 
 from intake.fetcher.commit_pipeline import CommitPipeline
 
@@ -144,3 +146,59 @@ async def test_a_cancelled_caller_leaves_the_started_batches_running_for_settle(
 def test_depth_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         CommitPipeline(depth=0)
+
+
+@pytest.fixture
+async def unhandled() -> list[dict[str, object]]:
+    """What the event loop reports as unhandled ('exception was never retrieved'); must stay empty."""
+    reports: list[dict[str, object]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: reports.append(context))
+    return reports
+
+
+async def test_finish_outlasts_repeated_cancels_and_then_raises_the_cancellation(
+    unhandled: list[dict[str, object]],
+) -> None:
+    pipeline, batches = CommitPipeline(depth=4), Batches()
+    await submit(pipeline, batches, 1)
+    batches.store_gates[1].set()
+    stopping = asyncio.create_task(pipeline.finish())
+    for _ in range(3):  # the fetcher's supervisor cancels a stopping loop again every second
+        await settled_soon()
+        stopping.cancel()
+    await settled_soon()
+    assert not stopping.done()  # still waiting for batch 1's confirms
+    batches.publish_gates[1].set()
+    with pytest.raises(asyncio.CancelledError):
+        await stopping
+    assert batches.events[-1] == "publish 1 done"
+    assert pipeline.unsettled == 0
+    gc.collect()
+    assert unhandled == []
+
+
+async def test_finish_keeps_the_callers_own_error_and_logs_the_batches_error(
+    unhandled: list[dict[str, object]],
+) -> None:
+    pipeline, batches = CommitPipeline(depth=4), Batches()
+    await submit(pipeline, batches, 1)
+    batches.publish_errors[1] = RuntimeError("nacked")
+    batches.release(1)
+    with capture_logs() as logs:
+        await pipeline.finish(failure=ConnectionResetError("imap connection lost"))  # the caller re-raises it
+    assert [entry["error"] for entry in logs] == ["RuntimeError: nacked"]
+    gc.collect()
+    assert unhandled == []
+
+
+async def test_finish_raises_the_batches_error_when_the_caller_has_none() -> None:
+    pipeline, batches = CommitPipeline(depth=4), Batches()
+    await submit(pipeline, batches, 1)
+    batches.store_gates[1].set()
+    await submit(pipeline, batches, 2)
+    batches.publish_errors[1] = RuntimeError("nacked")
+    batches.publish_errors[2] = RuntimeError("timed out")
+    batches.release(1, 2)
+    with capture_logs() as logs, pytest.raises(RuntimeError, match="nacked"):
+        await pipeline.finish()
+    assert [entry["error"] for entry in logs] == ["RuntimeError: timed out"]  # the second is not lost

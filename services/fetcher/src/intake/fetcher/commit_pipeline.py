@@ -16,6 +16,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import structlog
+
+log = structlog.get_logger(__name__)
+
 T = TypeVar("T")
 
 
@@ -94,12 +98,41 @@ class CommitPipeline:
             raise error
 
     async def settle(self) -> None:
-        """Wait for every batch started; raise the first error among them (in fetch order), once."""
+        """Wait for every batch started; raise the first error among them (in fetch order), once; later
+        ones are logged."""
         first: Exception | None = None
         while self._steps:
             try:
                 await self._settle_oldest()
             except Exception as error:
-                first = first or error
+                if first is None:
+                    first = error
+                else:
+                    log.warning("storing or publishing fetched messages failed", error=_describe(error))
         if first is not None:
             raise first
+
+    async def finish(self, failure: BaseException | None = None) -> None:
+        """`settle`, however often the caller is cancelled meanwhile: an inbox loop that stops must not
+        end with a confirmed publish unmarked (the next owner would publish it again), and the fetcher
+        cancels a stopping loop again every second. Afterwards a cancellation that arrived meanwhile is
+        raised; else, when the caller is already raising `failure`, the batches' error is only logged
+        (the caller re-raises its own); else the batches' error is raised."""
+        settling = asyncio.ensure_future(self.settle())
+        cancelled = False
+        while not settling.done():
+            try:
+                await asyncio.wait([settling])
+            except asyncio.CancelledError:
+                cancelled = True
+        error = RuntimeError("settling was cancelled") if settling.cancelled() else settling.exception()
+        if error is not None and (cancelled or failure is not None):
+            log.warning("storing or publishing fetched messages failed", error=_describe(error))
+        if cancelled:
+            raise asyncio.CancelledError
+        if failure is None and error is not None:
+            raise error
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"

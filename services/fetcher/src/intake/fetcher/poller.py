@@ -283,18 +283,15 @@ class InboxPoller:
                 for uid in selection.uids
                 if uid not in known and uid not in tried and (size := sizes.get(uid)) is not None and size <= limit
             }
+            # Also after an error or a stop: what is stored is published now, and finished before the
+            # loop ends (a lease release must not leave a confirmed publish unmarked).
             try:
                 for batch in batches.plan(selection.uids, sizes, batchable):
                     checkpoint, held = await self._fetch_batch(client, checkpoint, batch, sizes, known, tried, held)
-            finally:
-                # Also after an error or a stop: what is stored is published now, and finished before
-                # the loop ends (a lease release must not leave a confirmed publish unmarked).
-                settle = asyncio.ensure_future(self._commits.settle())
-                try:
-                    await asyncio.shield(settle)
-                except asyncio.CancelledError:
-                    await asyncio.wait([settle])
-                    raise
+            except BaseException as failure:
+                await self._commits.finish(failure)
+                raise
+            await self._commits.finish()
         if held:
             return checkpoint, False  # a message must be read again: next cycle, after the wait
         finished = finish_scan(checkpoint, selection)
@@ -361,13 +358,16 @@ class InboxPoller:
         the next batch's FETCH goes out meanwhile. Stores go one at a time, in order, so checkpoints
         only move forward; publishes overlap (commit_pipeline.py)."""
 
+        # Taken out when stored, so a batch waiting for its confirms no longer holds the raw bodies:
+        # only the batch being stored and the one waiting behind it do (as with one batch in flight).
+        unstored = [messages]
+
         async def store() -> list[repository.FetchedMessage]:
-            if not messages:
+            batch = unstored.pop()
+            if not batch:
                 await repository.save_checkpoint(self._pool, self.inbox.id, checkpoint)
                 return []
-            return await repository.store_messages(
-                self._pool, self.inbox.id, checkpoint.uidvalidity, messages, checkpoint
-            )
+            return await repository.store_messages(self._pool, self.inbox.id, checkpoint.uidvalidity, batch, checkpoint)
 
         async def publish(stored: list[repository.FetchedMessage]) -> None:
             if stored:
