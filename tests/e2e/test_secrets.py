@@ -13,6 +13,7 @@ import httpx
 
 from tests.e2e.messages import message
 from tests.e2e.stored_text import database_text
+from tests.support.api import inbox_body
 from tests.support.dovecot import Dovecot
 from tests.support.processes import Stack, wait_until
 
@@ -57,17 +58,7 @@ def test_no_secret_leaks_anywhere(stack: Stack, dovecot: Dovecot, database_url: 
     api_token = created.json()["token"]
     api.http.headers["Authorization"] = f"Bearer {api_token}"
 
-    body = {
-        "provider": "custom",
-        "email": f"{mailbox.username}@example.test",
-        "username": mailbox.username,
-        "password": mailbox.password,
-        "hostname": dovecot.host,
-        "port": dovecot.imap_port,
-        "encryption": "tls",
-        "ca_certificate": dovecot.certificates.ca_pem,
-        "poll_interval_seconds": 1,
-    }
+    body = inbox_body(dovecot, mailbox, encryption="tls", ca_certificate=dovecot.certificates.ca_pem)
     inbox = api.http.post("/api/v1/inboxes", json=body).json()
     assert inbox["password_set"] is True, inbox
     patched = api.http.patch(f"/api/v1/inboxes/{inbox['id']}", json={"oauth2": {"client_secret": client_secret}})

@@ -26,19 +26,9 @@ class Api:
         return response.json()
 
     def create_inbox(self, dovecot: Dovecot, mailbox: Mailbox, **overrides: Any) -> dict[str, Any]:
-        body = {
-            "provider": "custom",
-            "email": f"{mailbox.username}@example.test",
-            "username": mailbox.username,
-            "password": mailbox.password,
-            "hostname": dovecot.host,
-            "port": dovecot.imap_port,
-            "encryption": "none",
-            "auth": "password",
-            "processed_action": "mark_read",
-            "poll_interval_seconds": 1,
-        }
-        body.update(overrides)
+        body = inbox_body(
+            dovecot, mailbox, encryption="none", auth="password", processed_action="mark_read", **overrides
+        )
         inbox: dict[str, Any] = self.post("/api/v1/inboxes", body)
         return inbox
 
@@ -51,3 +41,17 @@ class Api:
             return self.http.get("/readyz").status_code == 200
         except httpx.TransportError:
             return False
+
+
+def inbox_body(dovecot: Dovecot, mailbox: Mailbox, **fields: Any) -> dict[str, Any]:
+    """The POST /api/v1/inboxes body for `mailbox` on `dovecot` (password sign-in, polled every second),
+    with `fields` added or replaced."""
+    return {
+        "provider": "custom",
+        "email": f"{mailbox.username}@example.test",
+        "username": mailbox.username,
+        "password": mailbox.password,
+        "hostname": dovecot.host,
+        "port": dovecot.imap_port,
+        "poll_interval_seconds": 1,
+    } | fields
