@@ -26,9 +26,8 @@ class Api:
         return response.json()
 
     def create_inbox(self, dovecot: Dovecot, mailbox: Mailbox, **overrides: Any) -> dict[str, Any]:
-        body = inbox_body(
-            dovecot, mailbox, encryption="none", auth="password", processed_action="mark_read", **overrides
-        )
+        defaults = {"encryption": "none", "auth": "password", "processed_action": "mark_read"}
+        body = inbox_body(dovecot, mailbox, **(defaults | overrides))
         inbox: dict[str, Any] = self.post("/api/v1/inboxes", body)
         return inbox
 
