@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite needs and that a fresh machine lacks (Debian):
-# dovecot-imapd for the IMAP fixture, and the RabbitMQ management API used to make a vhost per test.
+# dovecot-imapd for the IMAP fixture, chromium for the console's browser tests (Playwright drives
+# Debian's build; no browser is downloaded), promtool (package prometheus) for the alert-rule tests,
+# and the RabbitMQ management API used to make a vhost per test.
 # Runs apt only as root and only for what is missing; otherwise it says what to install.
 set -euo pipefail
 
 missing=()
 command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -15,6 +19,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # The package may start a system-wide Dovecot on ports 143/993; the tests run their own.
     pkill -x dovecot 2>/dev/null || true
+    # Likewise the prometheus package's own server: the tests only need promtool.
+    pkill -x prometheus 2>/dev/null || true
   else
     echo "system-deps: missing ${missing[*]}; install them (apt-get install ${missing[*]}) or the tests that need them skip"
   fi
