@@ -10,7 +10,7 @@ blob store, the issue from the tracker's view; both may be missing, which is sho
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -83,7 +83,7 @@ WHERE log.processed_at IS NULL
 """
 
 # While a reprocessed row is pending, its processed_at is the replaced outcome's: not shown.
-_ROW_COLUMNS = """id, inbox_id, uidvalidity, uid, message_id, sender, subject, size, fetched_at, logged_at,
+ROW_COLUMNS = """id, inbox_id, uidvalidity, uid, message_id, sender, subject, size, fetched_at, logged_at,
     CASE WHEN outcome = 'pending' THEN NULL ELSE processed_at END AS processed_at, outcome, reason, issue_number,
     attempts"""
 
@@ -212,15 +212,9 @@ def as_utc(moment: datetime) -> datetime:
         raise ValueError("is outside the years 1 to 9999 once converted to UTC") from None
 
 
-def email_log_query(filters: EmailLogFilter, after: Position | None, limit: int) -> tuple[str, list[Any]]:
-    """The SQL and arguments for one page: newest first by (logged_at, id), `limit + 1` rows to detect more."""
+def filter_clauses(filters: EmailLogFilter, arg: Callable[[Any], str]) -> list[str]:
+    """The WHERE conditions of `filters`, each value passed through `arg` (which returns its placeholder)."""
     clauses: list[str] = []
-    args: list[Any] = []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
     if filters.inbox_id is not None:
         clauses.append(f"inbox_id = {arg(filters.inbox_id)}")
     if filters.outcome is not None:
@@ -239,14 +233,26 @@ def email_log_query(filters: EmailLogFilter, after: Position | None, limit: int)
             clauses.append(f"sender ILIKE {arg(like_pattern(value))} ESCAPE '\\'")
     if filters.q:
         clauses.append(f"subject ILIKE {arg(like_pattern(filters.q))} ESCAPE '\\'")
+    return clauses
+
+
+def email_log_query(filters: EmailLogFilter, after: Position | None, limit: int) -> tuple[str, list[Any]]:
+    """The SQL and arguments for one page: newest first by (logged_at, id), `limit + 1` rows to detect more."""
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    clauses = filter_clauses(filters, arg)
     if after is not None:
         clauses.append(f"(logged_at, id) < ({arg(after.at)}, {arg(after.id)})")
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = f"SELECT {_ROW_COLUMNS} FROM config.email_log {where} ORDER BY logged_at DESC, id DESC LIMIT {arg(limit + 1)}"
+    sql = f"SELECT {ROW_COLUMNS} FROM config.email_log {where} ORDER BY logged_at DESC, id DESC LIMIT {arg(limit + 1)}"
     return sql, args
 
 
-def _entry(row: asyncpg.Record) -> EmailLogEntry:
+def entry_from_row(row: asyncpg.Record | Mapping[str, Any]) -> EmailLogEntry:
     values = dict(row)
     values["from"] = values.pop("sender")
     del values["logged_at"]
@@ -259,10 +265,10 @@ async def list_email_log(
     sql, args = email_log_query(filters, after, limit)
     rows = await conn.fetch(sql, *args)
     cursor = next_cursor([Position(row["logged_at"], row["id"]) for row in rows], limit)
-    return Page[EmailLogEntry](items=[_entry(row) for row in rows[:limit]], next_cursor=cursor)
+    return Page[EmailLogEntry](items=[entry_from_row(row) for row in rows[:limit]], next_cursor=cursor)
 
 
-_DETAIL_COLUMNS = f"""{_ROW_COLUMNS}, raw_sha256, fetch_rejected, reprocessed_at, reprocessed_from"""
+_DETAIL_COLUMNS = f"""{ROW_COLUMNS}, raw_sha256, fetch_rejected, reprocessed_at, reprocessed_from"""
 
 
 def _not_found(entry_id: int) -> NotFound:
@@ -300,7 +306,7 @@ async def get_email_log_entry(pool: asyncpg.Pool, entry_id: int) -> EmailLogDeta
         issue = await _issue(conn, row["issue_number"])
     state = raw_state(row["fetch_rejected"], head is not None)
     refusal = reprocess_refusal(row["outcome"], row["issue_number"], state, row["fetch_rejected"])
-    entry = _entry(row)
+    entry = entry_from_row(row)
     return EmailLogDetail(
         **entry.model_dump(),
         headers=[HeaderField(name=f.name, value=f.value) for f in header_fields(head or b"")],
@@ -350,7 +356,7 @@ UPDATE config.email_log SET
     reprocessed_at = now(),
     updated_at = now()
 WHERE id = $1
-RETURNING {_ROW_COLUMNS}"""
+RETURNING {ROW_COLUMNS}"""
 
 
 async def reprocess(pool: asyncpg.Pool, broker: RabbitBroker, entry_id: int) -> EmailLogEntry:
@@ -398,7 +404,7 @@ async def reprocess(pool: asyncpg.Pool, broker: RabbitBroker, entry_id: int) -> 
             log.error("reprocess not published", entry_id=entry_id, error=f"{type(error).__name__}: {error}")
             raise BusUnavailable("the message bus did not take the message; nothing changed, try again") from None
     log.info("reprocess requested", entry_id=entry_id, inbox_id=event.inbox_id, uid=event.uid, was=row["outcome"])
-    return _entry(updated)
+    return entry_from_row(updated)
 
 
 async def delete_expired(pool: asyncpg.Pool, older_than: datetime, batch_size: int) -> int:
