@@ -1,8 +1,11 @@
 """The content-addressed blob store in PostgreSQL (schema `blobs`): raw messages and attachments.
 
 A blob's key is the SHA-256 of its bytes, so the same content is stored once and concurrent writers
-of the same bytes are safe (`ON CONFLICT DO NOTHING`). Callers pass their own connection so a blob
-can be written in the same transaction as the rows that refer to it.
+of the same bytes are safe (`ON CONFLICT`). Callers pass their own connection so a blob can be
+written in the same transaction as the rows that refer to it: they must, or at least within the
+garbage collector's grace period. Every put of content already stored moves its `touched_at` and
+holds its row lock until the transaction ends (`ON_CONFLICT_TOUCH`), which is what keeps the
+collector (`blob_collection.py`) from deleting a blob a writer is about to refer to.
 """
 
 from __future__ import annotations
@@ -11,6 +14,11 @@ import hashlib
 from collections.abc import AsyncIterator
 
 from intake.shared.database import Executor, Session
+
+# The conflict clause of every INSERT into blobs.blobs: content already stored is "put" again, which
+# refreshes its grace period and locks its row until the writer commits (see blob_collection.py).
+# A DO NOTHING here would let the collector delete the blob under a writer about to refer to it.
+ON_CONFLICT_TOUCH = "ON CONFLICT (sha256) DO UPDATE SET touched_at = clock_timestamp()"
 
 
 def blob_key(content: bytes | bytearray) -> str:
@@ -22,7 +30,7 @@ async def put_blob(conn: Executor, content: bytes | bytearray) -> str:
     """Store `content` once and return its key."""
     key = blob_key(content)
     await conn.execute(
-        "INSERT INTO blobs.blobs (sha256, size, content) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+        f"INSERT INTO blobs.blobs (sha256, size, content) VALUES ($1, $2, $3) {ON_CONFLICT_TOUCH}",
         key,
         len(content),
         content,
@@ -50,7 +58,7 @@ async def put_blob_streamed(conn: Session, content: bytes | bytearray) -> str:
     `put_blob` passes the bytes as one query parameter, which the driver and the socket's send
     buffer each copy whole (about 3x the content in memory at once). Here the content goes through
     binary COPY into a session temp table in 256 KiB pieces, then server-side into `blobs.blobs`
-    with `ON CONFLICT DO NOTHING` (COPY itself has no ON CONFLICT). Needs a transaction.
+    with `ON_CONFLICT_TOUCH` (COPY itself has no ON CONFLICT). Needs a transaction.
     """
     key = blob_key(content)
     await conn.execute(
@@ -75,9 +83,9 @@ async def put_blob_streamed(conn: Session, content: bytes | bytearray) -> str:
 
     await conn.copy_to_table("blob_upload", source=chunks(), columns=["sha256", "size", "content"], format="binary")
     await conn.execute(
-        """INSERT INTO blobs.blobs (sha256, size, content)
-           SELECT sha256, size, content FROM blob_upload WHERE sha256 = $1
-           ON CONFLICT (sha256) DO NOTHING""",
+        f"""INSERT INTO blobs.blobs (sha256, size, content)
+            SELECT sha256, size, content FROM blob_upload WHERE sha256 = $1 LIMIT 1
+            {ON_CONFLICT_TOUCH}""",
         key,
     )
     await conn.execute("DELETE FROM blob_upload")

@@ -10,7 +10,7 @@ import base64
 import binascii
 from typing import TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from intake.shared.secrets import split_keys
@@ -65,6 +65,39 @@ class SecretKeySettings(IntakeSettings):
             if len(raw) != 32:
                 raise ValueError(message)
         return value
+
+
+class RetentionSettings(IntakeSettings):
+    """How long the fetcher's records and the ingestor's dedupe keys are kept, and the blob collector.
+
+    Read by the fetcher and the ingestor (each checks the pair, so set them alike for both). See
+    docs/architecture.md "Storage lifecycle".
+    """
+
+    # The fetcher's row of a message (and a UID's failed fetch attempts) is deleted this many days after
+    # its outcome arrived and its mailbox action was done or abandoned (INTAKE_FETCHER_RETENTION_DAYS;
+    # 0 keeps them for ever).
+    fetcher_retention_days: int = Field(default=30, ge=0, le=36500)
+    # The ingestor's outcome per (inbox, UIDVALIDITY, UID), which recognises a redelivered or republished
+    # message.fetched, is deleted this many days after it was decided (INTAKE_INGESTOR_OUTCOME_RETENTION_DAYS;
+    # 0 keeps them for ever). At least INTAKE_FETCHER_RETENTION_DAYS.
+    ingestor_outcome_retention_days: int = Field(default=90, ge=0, le=36500)
+    # A blob nothing refers to is deleted only once it was last stored longer ago than this
+    # (INTAKE_BLOB_GRACE_SECONDS): keep it above the longest transaction that stores blobs.
+    blob_grace_seconds: float = Field(default=3600.0, ge=1, le=30 * 86400)
+    # How often the fetcher prunes its records and the ingestor its outcomes and the blobs
+    # (INTAKE_CLEANUP_INTERVAL_SECONDS); each also runs once right after start.
+    cleanup_interval_seconds: float = Field(default=3600.0, ge=1, le=7 * 86400)
+
+    @model_validator(mode="after")
+    def _dedupe_keys_outlive_fetcher_records(self) -> RetentionSettings:
+        fetcher, outcomes = self.fetcher_retention_days, self.ingestor_outcome_retention_days
+        if outcomes != 0 and (fetcher == 0 or outcomes < fetcher):
+            raise ValueError(
+                f"INTAKE_INGESTOR_OUTCOME_RETENTION_DAYS ({outcomes}) must be 0 (for ever) or at least "
+                f"INTAKE_FETCHER_RETENTION_DAYS ({fetcher or 'for ever'})"
+            )
+        return self
 
 
 class SettingsError(Exception):

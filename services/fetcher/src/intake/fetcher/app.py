@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import structlog
@@ -21,11 +21,13 @@ from intake.fetcher.inboxes import InboxSettings, load_active_inboxes
 from intake.fetcher.lease_repository import LeaseRepository, new_replica_id
 from intake.fetcher.poller import InboxPoller, PollerContext
 from intake.fetcher.processed import ProcessedHandler
+from intake.fetcher.record_retention import prune_records
 from intake.fetcher.settings import FetcherSettings
 from intake.fetcher.supervisor import Supervisor
 from intake.shared import bus, topology
 from intake.shared.batch_consumer import BatchConsumer
 from intake.shared.bus import create_broker, start_broker
+from intake.shared.cleanup import CleanupReport, run_cleanups
 from intake.shared.contracts import InboxChanged, MessageProcessed
 from intake.shared.database import create_pool
 from intake.shared.lifecycle import close_connections, serve_until
@@ -57,6 +59,7 @@ class FetcherApp:
         self._supervisor: Supervisor[InboxSettings] | None = None
         self._supervisor_task: asyncio.Task[None] | None = None
         self._outcomes: BatchConsumer[MessageProcessed] | None = None
+        self._cleanup_task: asyncio.Task[None] | None = None
 
     @property
     def supervisor(self) -> Supervisor[InboxSettings]:
@@ -132,10 +135,24 @@ class FetcherApp:
         await start_broker(broker, settings.delivery_limit)
         await self._outcomes.start(broker)
         self._supervisor_task = asyncio.create_task(supervisor.run(), name="inbox-supervisor")
+        if settings.fetcher_retention_days:
+            retention = timedelta(days=settings.fetcher_retention_days)
+
+            async def prune() -> CleanupReport:
+                return await prune_records(pool, retention)
+
+            self._cleanup_task = asyncio.create_task(
+                run_cleanups("fetcher records", prune, settings.cleanup_interval_seconds), name="fetcher-cleanup"
+            )
         log.info("fetcher started", replica=self.replica, lease_seconds=settings.fetcher_lease_seconds)
 
     async def stop(self) -> None:
         """Stop the inbox loops (each logs out), then the broker, then the pool."""
+        if self._cleanup_task is not None:
+            self._cleanup_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cleanup_task
+            self._cleanup_task = None
         if self._supervisor_task is not None:
             self._supervisor_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

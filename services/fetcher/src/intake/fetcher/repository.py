@@ -16,7 +16,7 @@ import asyncpg
 from intake.fetcher.actions import MailboxAction
 from intake.fetcher.checkpoint import Checkpoint
 from intake.fetcher.headers import HeaderSummary
-from intake.shared.blobs import STREAM_ABOVE_BYTES, blob_key, put_blob_streamed
+from intake.shared.blobs import ON_CONFLICT_TOUCH, STREAM_ABOVE_BYTES, blob_key, put_blob_streamed
 from intake.shared.contracts import MessageFetched, MessageProcessed
 from intake.shared.database import Executor, Session
 
@@ -140,9 +140,9 @@ async def store_messages(
                 small[key] = message.raw
         if small:
             await conn.execute(
-                """INSERT INTO blobs.blobs (sha256, size, content)
-                   SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])
-                   ON CONFLICT (sha256) DO NOTHING""",
+                f"""INSERT INTO blobs.blobs (sha256, size, content)
+                    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])
+                    {ON_CONFLICT_TOUCH}""",
                 list(small),
                 [len(content) for content in small.values()],
                 list(small.values()),

@@ -10,12 +10,19 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from intake.shared.settings import AmqpSettings, DatabaseSettings, LoggingSettings, SecretKeySettings
+from intake.shared.settings import (
+    AmqpSettings,
+    DatabaseSettings,
+    LoggingSettings,
+    RetentionSettings,
+    SecretKeySettings,
+)
 
 
-class FetcherSettings(LoggingSettings, DatabaseSettings, AmqpSettings, SecretKeySettings):
+class FetcherSettings(LoggingSettings, DatabaseSettings, AmqpSettings, SecretKeySettings, RetentionSettings):
     """`INTAKE_DATABASE_URL`, `INTAKE_AMQP_URL`, `INTAKE_SECRET_KEY`, `INTAKE_LOG_LEVEL`, `INTAKE_FETCHER_*`,
-    `INTAKE_CONFIG_API_URL`, `INTAKE_CONFIG_API_ALLOW_PLAINTEXT`, `INTAKE_SERVICE_TOKEN`."""
+    `INTAKE_CONFIG_API_URL`, `INTAKE_CONFIG_API_ALLOW_PLAINTEXT`, `INTAKE_SERVICE_TOKEN`, the retention
+    settings (`RetentionSettings`)."""
 
     # How often the list of active inboxes is re-read from config.inbox_settings (INTAKE_FETCHER_INBOX_REFRESH_SECONDS).
     fetcher_inbox_refresh_seconds: float = Field(default=5.0, gt=0, le=3600)

@@ -28,8 +28,10 @@ from intake.ingestor.database_watch import DatabaseWatch
 from intake.ingestor.handler import Delivery, MessageFetchedHandler
 from intake.ingestor.ingest import Ingestor
 from intake.ingestor.settings import IngestorSettings
+from intake.ingestor.storage_cleanup import StorageCleanup
 from intake.shared import bus, topology
 from intake.shared.acknowledger import Acknowledger, Settled
+from intake.shared.cleanup import run_cleanups
 from intake.shared.database import Session, create_pool
 from intake.shared.lifecycle import close_connections, serve_until
 from intake.shared.migrations import migrate, migrate_blobs
@@ -63,6 +65,7 @@ class IngestorApp:
         self._batches: BatchingHandler | None = None
         self._consumer: tuple[AbstractQueue, str] | None = None
         self._in_flight: set[asyncio.Task[object]] = set()
+        self._cleanup_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         try:
@@ -142,6 +145,15 @@ class IngestorApp:
                     in_flight.discard(task)
 
         self._consumer = (queue, await queue.consume(on_message_fetched))
+        # Expired dedupe keys and unreferenced blobs (storage_cleanup.py), now and every interval.
+        self._cleanup_task = asyncio.create_task(
+            run_cleanups(
+                "ingestor outcomes and blobs",
+                StorageCleanup.from_settings(pool, settings),
+                settings.cleanup_interval_seconds,
+            ),
+            name="storage-cleanup",
+        )
         log.info(
             "ingestor started",
             queue=topology.INGESTOR_QUEUE,
@@ -154,6 +166,11 @@ class IngestorApp:
 
         Deliveries held while waiting for an unreachable database are given back to the queue at once.
         """
+        if self._cleanup_task is not None:
+            self._cleanup_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cleanup_task
+            self._cleanup_task = None
         if self._database_watch is not None:
             await self._database_watch.close()
             self._database_watch = None

@@ -11,12 +11,12 @@ from pydantic import Field, field_validator
 
 from intake.ingestor.limits import AttachmentLimits
 from intake.ingestor.matching import DEFAULT_TAG_PATTERN, compile_tag_pattern
-from intake.shared.settings import AmqpSettings, DatabaseSettings, LoggingSettings
+from intake.shared.settings import AmqpSettings, DatabaseSettings, LoggingSettings, RetentionSettings
 
 
-class IngestorSettings(LoggingSettings, DatabaseSettings, AmqpSettings):
+class IngestorSettings(LoggingSettings, DatabaseSettings, AmqpSettings, RetentionSettings):
     """`INTAKE_DATABASE_URL`, `INTAKE_AMQP_URL`, `INTAKE_LOG_LEVEL`, `INTAKE_DELIVERY_LIMIT`,
-    `INTAKE_SUBJECT_TAG_PATTERN`, `INTAKE_INGESTOR_*`."""
+    `INTAKE_SUBJECT_TAG_PATTERN`, `INTAKE_INGESTOR_*`, the retention settings (`RetentionSettings`)."""
 
     # Messages RabbitMQ hands this process before it acks any (INTAKE_INGESTOR_PREFETCH).
     ingestor_prefetch: int = Field(default=256, ge=1, le=1000)
