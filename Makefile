@@ -4,10 +4,11 @@ export UV_PYTHON_DOWNLOADS ?= never
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SRC := shared/src services/fetcher/src services/ingestor/src services/config-api/src
 
-.PHONY: help setup run replay-dlq test test-unit test-integration test-e2e lint format bench openapi
+.PHONY: help setup run send-sample replay-dlq test test-unit test-integration test-e2e lint format bench openapi
 
 help:
-	@echo "make run    - set up what is missing (.venv, .env, database) and run the three services"
+	@echo "make run    - set up what is missing (.venv, .env, database) and run the three services and a dev mailbox"
+	@echo "make send-sample - put sample mail into the dev mailbox of a running 'make run'"
 	@echo "make test   - the whole test suite against real PostgreSQL, RabbitMQ and Dovecot"
 	@echo "make lint   - ruff, mypy --strict, import-linter"
 	@echo "make bench  - benchmarks (BENCH=name for one); results in docs/benchmarks.md"
@@ -18,8 +19,13 @@ help:
 setup:
 	@deploy/local/bootstrap.sh
 
+# INTAKE_DEV_MAILBOX=off: without the development mailbox (Dovecot on 127.0.0.1:INTAKE_DEV_MAILBOX_PORT, 10143).
 run: setup
-	@$(UV) run --frozen python deploy/local/run.py
+	@[ "$${INTAKE_DEV_MAILBOX:-on}" = off ] || deploy/local/system-deps.sh run
+	@$(UV) run --frozen python -m deploy.local.run
+
+send-sample: setup
+	@$(UV) run --frozen python -m deploy.local.send_sample
 
 # Moves what is in intake.dead-letter back to the queue each message died in; ARGS="--dry-run" only counts.
 replay-dlq: setup

@@ -2,7 +2,9 @@
 
 The services run in the foreground as child processes sharing this terminal; Ctrl-C or SIGTERM stops
 them all cleanly (SIGTERM to each, then a kill after a grace period), and so does any one of them exiting.
-Each service applies its own migrations when it starts.
+Each service applies its own migrations when it starts. Unless INTAKE_DEV_MAILBOX=off, a development
+mailbox (deploy/local/dev_mailbox.py) runs beside them and gets an inbox once the API answers.
+Run as `python -m deploy.local.run` from the repository root (the Makefile does).
 """
 
 from __future__ import annotations
@@ -14,16 +16,26 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 from cryptography.fernet import Fernet
 
+from deploy.local.dev_mailbox import DevMailbox, DevMailboxError, ensure_inbox, port_setting, start_dev_mailbox
+from deploy.local.dovecot import DovecotServer
+
 ROOT = Path(__file__).resolve().parents[2]
 ENV_FILE = ROOT / ".env"
+# Everything `make run` keeps between runs besides .env (git-ignored).
+RUN_DIR = ROOT / ".run"
+DEV_MAILBOX_DIR = RUN_DIR / "dev-mailbox"
 SERVICES = ("intake-config-api", "intake-fetcher", "intake-ingestor")
 GRACE_SECONDS = 20.0
+READY_PROBE_TIMEOUT_SECONDS = 1.0
 
 
 def write_env_file() -> None:
@@ -84,7 +96,58 @@ async def ensure_database(url: str) -> None:
         await conn.close()
 
 
-def run_services(env: dict[str, str]) -> int:
+@dataclass
+class DevMailboxRun:
+    """The running development mailbox: its Dovecot, how to reach it, and whether its password is new."""
+
+    server: DovecotServer
+    mailbox: DevMailbox
+    new_password: bool
+
+
+def api_base_url(env: dict[str, str]) -> str:
+    host, port = env.get("INTAKE_API_HOST", "127.0.0.1"), env.get("INTAKE_API_PORT", "8080")
+    # A wildcard listen address is reached on loopback from here.
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"  # noqa: S104
+
+
+def api_ready(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/readyz", timeout=READY_PROBE_TIMEOUT_SECONDS) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def announce(env: dict[str, str], base_url: str, dev: DevMailboxRun | None) -> None:
+    """The stack answers: set up the development inbox, then say where the console is and how to sign in."""
+    lines = [
+        "",
+        "run: Intake is up.",
+        f"  Console     {base_url}/",
+        f"  Sign in     with the admin token, INTAKE_ADMIN_TOKEN in {ENV_FILE}:",
+        f"              grep ^INTAKE_ADMIN_TOKEN= {ENV_FILE} | cut -d= -f2",
+        f"  API         {base_url}/api/v1 (Authorization: Bearer <that token>)",
+    ]
+    if dev is not None:
+        mailbox = dev.mailbox
+        try:
+            inbox_id, done = ensure_inbox(base_url, env["INTAKE_ADMIN_TOKEN"], mailbox, new_password=dev.new_password)
+            inbox = f"inbox #{inbox_id} ({done})"
+        except DevMailboxError as error:
+            inbox = f"no inbox: {error}"
+        lines += [
+            f"  Dev mailbox {mailbox.email} at {mailbox.host}:{mailbox.port}, plain IMAP, password {mailbox.password}",
+            f"              {inbox}; files in {dev.server.root}",
+            "              `make send-sample` puts sample mail into it; watch it arrive in the console's Email log.",
+        ]
+    else:
+        lines.append("  Dev mailbox off (INTAKE_DEV_MAILBOX=off)")
+    lines.append("  Ctrl-C stops everything.")
+    print("\n".join(lines), flush=True)
+
+
+def run_services(env: dict[str, str], dev: DevMailboxRun | None) -> int:
     bin_dir = Path(sys.executable).parent
     # The commands are this virtualenv's own console scripts, never user input.
     children = [subprocess.Popen([str(bin_dir / name)], env=env) for name in SERVICES]  # noqa: S603
@@ -96,15 +159,22 @@ def run_services(env: dict[str, str]) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    host, port = env.get("INTAKE_API_HOST", "127.0.0.1"), env.get("INTAKE_API_PORT", "8080")
-    print(f"run: Intake is starting; the API is at http://{host}:{port}/api/v1 (token: INTAKE_ADMIN_TOKEN in .env)")
+    base_url = api_base_url(env)
+    print(f"run: Intake is starting; the API will be at {base_url}/api/v1", flush=True)
     exit_code = 0
+    announced = False
     while not stopping:
         for child, name in zip(children, SERVICES, strict=True):
             if child.poll() is not None:
                 print(f"run: {name} exited with status {child.returncode}; stopping the others", flush=True)
                 exit_code = child.returncode or 1
                 stopping = True
+        if dev is not None and not stopping and not dev.server.running:
+            print(f"run: the development mailbox stopped; stopping the others (log: {dev.server.log_path})")
+            exit_code, stopping = 1, True
+        if not announced and not stopping and api_ready(base_url):
+            announce(env, base_url, dev)
+            announced = True
         time.sleep(0.2)
     for child in children:
         if child.poll() is None:
@@ -117,15 +187,31 @@ def run_services(env: dict[str, str]) -> int:
             print(f"run: {name} did not stop within {GRACE_SECONDS:.0f}s; killing it", flush=True)
             child.kill()
             child.wait()
+    if dev is not None:
+        dev.server.stop()
     print("run: stopped", flush=True)
     return exit_code
+
+
+def dev_mailbox_wanted(env: dict[str, str]) -> bool:
+    """INTAKE_DEV_MAILBOX: on unless off/false/no/0."""
+    return env.get("INTAKE_DEV_MAILBOX", "on").strip().lower() not in ("off", "false", "no", "0")
 
 
 def main() -> None:
     write_env_file()
     env = load_env_file()
     asyncio.run(ensure_database(env.get("INTAKE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/intake")))
-    raise SystemExit(run_services(env))
+    dev = None
+    if dev_mailbox_wanted(env):
+        try:
+            server, mailbox, new_password = start_dev_mailbox(
+                DEV_MAILBOX_DIR, port_setting(env.get("INTAKE_DEV_MAILBOX_PORT"))
+            )
+        except DevMailboxError as error:
+            raise SystemExit(f"run: {error}") from None
+        dev = DevMailboxRun(server, mailbox, new_password)
+    raise SystemExit(run_services(env, dev))
 
 
 if __name__ == "__main__":

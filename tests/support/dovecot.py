@@ -19,30 +19,25 @@ Fixtures (all session-scoped; each test takes its own user with `server.new_user
 `running_dovecot(**options)` starts a private instance with any `Dovecot` option (`starttls`,
 `oauth2_introspection_url`, `extra_config`). `Dovecot.kick(username)` cuts that user's IMAP
 connections (doveadm kick), as a network failure would. The `Mailbox` helpers drive a user's
-mailbox with the stdlib `imaplib`, independent of the code under test.
+mailbox with the stdlib `imaplib`, independent of the code under test. Running the process
+(config, identity, start, stop) is deploy/local/dovecot.py, shared with `make run`'s dev mailbox.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-import grp
 import http.server
 import imaplib
 import ipaddress
 import json
-import os
-import pwd
 import re
 import secrets
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import tempfile
 import threading
-import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,25 +49,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-HOST = "127.0.0.1"
-START_TIMEOUT_SECONDS = 20.0
+from deploy.local.dovecot import HOST, DovecotServer, Tls, find_dovecot
+from deploy.local.dovecot import free_port as _free_port  # noqa: F401 (tests take it from here)
+
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.I)
 _FLAGS = re.compile(rb"FLAGS \(([^)]*)\)", re.I)
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)", re.I)
-
-
-def find_dovecot() -> str | None:
-    """The dovecot binary: Debian's /usr/sbin/dovecot, else one on PATH."""
-    if os.access("/usr/sbin/dovecot", os.X_OK):
-        return "/usr/sbin/dovecot"
-    return shutil.which("dovecot")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _quote(mailbox: str) -> str:
@@ -320,12 +302,12 @@ class IntrospectionServer:
         return {"active": True, "username": username} if username else {"active": False}
 
 
-class Dovecot:
-    """A running Dovecot: where it listens, the CA that signed its certificate, and its users.
+class Dovecot(DovecotServer):
+    """A running test Dovecot: where it listens, the CA that signed its certificate, and its users.
 
     `starttls=False`: `ssl = no` (no STARTTLS, no implicit TLS port). `oauth2_introspection_url`:
     add an oauth2 passdb for XOAUTH2/OAUTHBEARER validating tokens there. `extra_config`: more
-    lines for dovecot.conf (e.g. process limits for benchmarks).
+    lines for dovecot.conf (e.g. process limits for benchmarks). Free ports are picked at start.
     """
 
     def __init__(
@@ -337,39 +319,26 @@ class Dovecot:
         oauth2_introspection_url: str | None = None,
         extra_config: str = "",
     ) -> None:
-        self.binary = binary
-        self.root = root
-        self.starttls = starttls
-        self.oauth2_introspection_url = oauth2_introspection_url
-        self.extra_config = extra_config
-        self.oauth2: IntrospectionServer | None = None
-        self.host = HOST
-        self.imap_port = 0
-        self.imaps_port = 0
-        self.log_path = root / "dovecot.log"
-        self.instance_name = f"intake-test-{root.name}"
-        self.output_path = root / "dovecot.out"
-        self.config_path = root / "dovecot.conf"
-        self.passwd_dir = root / "users"
-        self.mail_root = root / "mail"
         self.certificates = make_certificates()
         self.ca_pem = self.certificates.ca_pem
-        self._process: subprocess.Popen[bytes] | None = None
+        super().__init__(
+            binary,
+            root,
+            instance_name=f"intake-test-{root.name}",
+            tls=Tls(self.certificates.server_cert_pem, self.certificates.server_key_pem) if starttls else None,
+            oauth2_introspection_url=oauth2_introspection_url,
+            extra_config=extra_config,
+            written_by="tests/support/dovecot.py",
+        )
+        self.starttls = starttls
+        self.oauth2: IntrospectionServer | None = None
 
     # -- users ---------------------------------------------------------------------------------
     def new_user(self, prefix: str = "user") -> Mailbox:
-        """Add a fresh user with a random password and return its mailbox.
-
-        Each user has its own passwd-file (`users/<name>`): Dovecot re-reads a changed passwd-file at
-        most once a second, so appending to one shared file would make a user added right after
-        another login fail for up to a second. A new file is read at its first lookup.
-        """
+        """Add a fresh user with a random password (a passwd-file of its own) and return its mailbox."""
         username = f"{prefix}-{secrets.token_hex(6)}"
         password = secrets.token_urlsafe(16)
-        temporary = self.passwd_dir / f".{username}.tmp"
-        temporary.write_text(f"{username}:{{PLAIN}}{password}\n", encoding="utf-8")
-        temporary.chmod(0o644)
-        os.replace(temporary, self.passwd_dir / username)
+        self.add_user(username, password)
         return Mailbox(self.host, self.imap_port, username, password)
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -377,179 +346,9 @@ class Dovecot:
         return ssl.create_default_context(cadata=self.ca_pem)
 
     # -- process -------------------------------------------------------------------------------
-    def _identity(self) -> dict[str, str | int]:
-        """Who runs what: Dovecot refuses to run mail processes as root (first_valid_uid)."""
-        if os.geteuid() == 0:
-            mail_user = pwd.getpwnam("nobody")
-            mail_group = grp.getgrgid(mail_user.pw_gid)
-            return {
-                "internal_user": "dovecot",
-                "internal_group": "dovecot",
-                "login_user": "dovenull",
-                "mail_uid": mail_user.pw_uid,
-                "mail_gid": mail_group.gr_gid,
-                "first_valid_uid": min(mail_user.pw_uid, 500),
-                "first_valid_gid": min(mail_group.gr_gid, 1),
-            }
-        me = pwd.getpwuid(os.geteuid())
-        group = grp.getgrgid(os.getegid())
-        return {
-            "internal_user": me.pw_name,
-            "internal_group": group.gr_name,
-            "login_user": me.pw_name,
-            "mail_uid": me.pw_uid,
-            "mail_gid": group.gr_gid,
-            "first_valid_uid": max(min(me.pw_uid, 500), 1),
-            "first_valid_gid": max(min(group.gr_gid, 1), 0),
-        }
-
-    def _config(self) -> str:
-        ident = self._identity()
-        root = self.root
-        if self.starttls:
-            tls = f"ssl = yes\nssl_cert = <{root}/server.crt\nssl_key = <{root}/server.key"
-            imaps = f"""  inet_listener imaps {{
-    address = {HOST}
-    port = {self.imaps_port}
-    ssl = yes
-  }}"""
-        else:
-            tls, imaps = "ssl = no", ""
-        mechanisms = "plain login"
-        oauth2_passdb = ""
-        if self.oauth2_introspection_url is not None:
-            mechanisms += " xoauth2 oauthbearer"
-            oauth2_passdb = f"""passdb {{
-  driver = oauth2
-  mechanisms = xoauth2 oauthbearer
-  args = {root}/dovecot-oauth2.conf.ext
-}}"""
-        return f"""# Written by tests/support/dovecot.py; nothing from /etc/dovecot is used.
-protocols = imap
-listen = {HOST}
-base_dir = {root}/run
-state_dir = {root}/state
-log_path = {self.log_path}
-info_log_path = {self.log_path}
-debug_log_path = {self.log_path}
-instance_name = {self.instance_name}
-default_internal_user = {ident["internal_user"]}
-default_internal_group = {ident["internal_group"]}
-default_login_user = {ident["login_user"]}
-first_valid_uid = {ident["first_valid_uid"]}
-first_valid_gid = {ident["first_valid_gid"]}
-
-{tls}
-
-# Plain IMAP login is allowed so `encryption=none` can be tested.
-disable_plaintext_auth = no
-auth_mechanisms = {mechanisms}
-# Every login attempt is logged (tests prove from the log that none was made).
-auth_verbose = yes
-# Tests share one client IP, so one test's wrong password must not slow the others' logins: no
-# delay after a failure, and no auth penalty (it is off when auth cannot reach anvil's socket).
-auth_failure_delay = 0
-# Each imap process shows its user and current command in its title ("[user 127.0.0.1 IDLE]"): tests
-# wait for a client to be in IDLE by it (`Dovecot.idling`).
-verbose_proctitle = yes
-
-mail_location = maildir:{self.mail_root}/%u/Maildir
-mailbox_list_index = no
-
-{oauth2_passdb}
-passdb {{
-  driver = passwd-file
-  mechanisms = plain login
-  args = scheme=PLAIN username_format=%u {self.passwd_dir}/%u
-}}
-userdb {{
-  driver = static
-  args = uid={ident["mail_uid"]} gid={ident["mail_gid"]} home={self.mail_root}/%u
-}}
-
-service imap-login {{
-  chroot =
-  inet_listener imap {{
-    address = {HOST}
-    port = {self.imap_port}
-  }}
-{imaps}
-}}
-service anvil {{
-  chroot =
-  unix_listener anvil-auth-penalty {{
-    mode = 0
-  }}
-}}
-service imap-urlauth-login {{
-  chroot =
-}}
-{self.extra_config}
-"""
-
-    def _write_files(self) -> None:
-        self.root.chmod(0o755)
-        (self.root / "server.crt").write_text(self.certificates.server_cert_pem, encoding="ascii")
-        key_path = self.root / "server.key"
-        key_path.write_text(self.certificates.server_key_pem, encoding="ascii")
-        key_path.chmod(0o600)
+    def write_files(self) -> None:
+        super().write_files()
         (self.root / "ca.pem").write_text(self.ca_pem, encoding="ascii")
-        self.mail_root.mkdir(exist_ok=True)
-        ident = self._identity()
-        if os.geteuid() == 0:
-            os.chown(self.mail_root, int(ident["mail_uid"]), int(ident["mail_gid"]))
-        self.passwd_dir.mkdir(exist_ok=True)
-        self.passwd_dir.chmod(0o755)
-        self.config_path.write_text(self._config(), encoding="utf-8")
-        if self.oauth2_introspection_url is not None:
-            (self.root / "dovecot-oauth2.conf.ext").write_text(
-                f"""introspection_mode = post
-introspection_url = {self.oauth2_introspection_url}
-force_introspection = yes
-username_attribute = username
-active_attribute = active
-active_value = true
-""",
-                encoding="utf-8",
-            )
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log written)"
-
-    def _greeting(self, port: int) -> bool:
-        try:
-            with socket.create_connection((self.host, port), timeout=2) as sock:
-                sock.settimeout(2)
-                return sock.recv(1024).startswith(b"* OK")
-        except OSError:
-            return False
-
-    def start(self) -> None:
-        last_error = ""
-        for _ in range(3):  # a port picked free may be taken before Dovecot binds it; try new ones
-            self.imap_port, self.imaps_port = _free_port(), _free_port()
-            self._write_files()
-            with self.output_path.open("ab") as sink:
-                process = subprocess.Popen(
-                    [self.binary, "-F", "-c", str(self.config_path)], stdout=sink, stderr=subprocess.STDOUT
-                )
-            deadline = time.monotonic() + START_TIMEOUT_SECONDS
-            while time.monotonic() < deadline and process.poll() is None:
-                if self._greeting(self.imap_port):
-                    self._process = process
-                    return
-                time.sleep(0.05)
-            if process.poll() is None:
-                process.terminate()
-            process.wait(timeout=10)
-            output = self.output_path.read_text(encoding="utf-8", errors="replace")
-            last_error = f"{output}\n{self.log_tail()}"
-            if "in use" not in last_error:
-                break
-        raise RuntimeError(f"dovecot did not start:\n{last_error}")
 
     def kick(self, username: str) -> None:
         """Cut every IMAP connection of `username` (doveadm kick), as a network failure would."""
@@ -573,23 +372,6 @@ active_value = true
             if title in cmdline and " IDLE]" in cmdline:  # Dovecot puts "dovecot-" before the instance name
                 return True
         return False
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextlib.contextmanager

@@ -1,0 +1,1 @@
+"""Deployment: local development commands (deploy/local), compose and container files."""
