@@ -4,7 +4,7 @@ export UV_PYTHON_DOWNLOADS ?= never
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SRC := shared/src services/fetcher/src services/ingestor/src services/config-api/src
 
-.PHONY: help setup run send-sample replay-dlq test test-unit test-integration test-e2e lint format bench openapi
+.PHONY: help setup run send-sample replay-dlq test test-unit test-integration test-e2e lint format bench openapi asyncapi
 
 help:
 	@echo "make run    - set up what is missing (.venv, .env, database) and run the three services and a dev mailbox"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench  - benchmarks (BENCH=name for one); results in docs/benchmarks.md"
 	@echo "make replay-dlq - move dead-lettered messages back to their queue (ARGS=--dry-run to count)"
 	@echo "make openapi - regenerate docs/openapi.json after changing the HTTP API"
+	@echo "make asyncapi - regenerate docs/asyncapi.yaml after changing a bus contract or the topology"
 	@echo "make rotate-secrets - re-encrypt stored secrets with the first key of INTAKE_SECRET_KEY ('new,old')"
 
 setup:
@@ -33,6 +34,7 @@ replay-dlq: setup
 
 test: setup
 	@deploy/local/system-deps.sh
+	@deploy/local/validation-tools.sh
 	$(UV) run --frozen pytest
 
 test-unit: setup
@@ -56,6 +58,9 @@ lint: setup
 
 openapi: setup
 	$(UV) run --frozen python -m intake.config_api.openapi docs/openapi.json
+
+asyncapi: setup
+	$(UV) run --frozen python -m intake.shared.asyncapi docs/asyncapi.yaml
 
 format: setup
 	$(UV) run --frozen ruff format .

@@ -1,0 +1,97 @@
+"""docs/asyncapi.yaml: generated from the contracts and the topology, committed, and valid AsyncAPI 3.0.
+
+`make asyncapi` rewrites it; the pin test fails while it is stale. The schema check uses the AsyncAPI
+3.0.0 JSON schema of the npm package @asyncapi/specs (deploy/local/validation-tools.sh), offline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from intake.shared import topology
+from intake.shared.asyncapi import asyncapi_document, main, render
+from intake.shared.contracts import InboxChanged, InboxStatus, IssueEvent, MessageFetched, MessageProcessed
+from tests.deploy.tools import REPO, run, tool
+
+DOCUMENT = REPO / "docs" / "asyncapi.yaml"
+SCHEMA = "npm/node_modules/@asyncapi/specs/schemas/3.0.0-without-$id.json"
+
+
+def committed() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(DOCUMENT.read_text())
+    return loaded
+
+
+def test_the_committed_document_is_what_the_contracts_give(tmp_path: Any) -> None:
+    fresh = tmp_path / "asyncapi.yaml"
+    assert main([str(fresh)]) == 0
+    assert DOCUMENT.read_text() == fresh.read_text(), "docs/asyncapi.yaml is stale: run `make asyncapi`"
+
+
+def test_the_rendered_yaml_reads_back_as_the_document() -> None:
+    document = asyncapi_document()
+    assert yaml.safe_load(render(document)) == document
+    assert yaml.safe_load(render({"on": "yes", "a b": [1, None, True, "no"], "x": {}})) == {
+        "on": "yes",
+        "a b": [1, None, True, "no"],
+        "x": {},
+    }
+
+
+def test_it_is_valid_asyncapi_3() -> None:
+    check = tool("validators/bin/check-jsonschema")
+    schema = tool(SCHEMA)
+    result = run(check, "--schemafile", schema, DOCUMENT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_routing_key_queue_and_the_dead_letter_path_are_described() -> None:
+    document = committed()
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    routing_keys = {
+        topology.MESSAGE_FETCHED, topology.MESSAGE_PROCESSED, topology.INBOX_STATUS, topology.INBOX_CHANGED,
+        topology.ISSUE_CREATED, topology.ISSUE_UPDATED,
+    }  # fmt: skip
+    assert routing_keys | {queue for queue, _key in topology.WORK_QUEUES} <= addresses
+    assert topology.DEAD_LETTER_QUEUE_NAME in addresses
+    assert topology.DEAD_LETTER_EXCHANGE_NAME in document["channels"]["deadLetter"]["description"]
+    exchanges = {
+        channel["bindings"]["amqp"]["exchange"]["name"]
+        for channel in document["channels"].values()
+        if channel["bindings"]["amqp"]["is"] == "routingKey"
+    }
+    assert exchanges == {topology.EXCHANGE_NAME}
+    headers = document["components"]["schemas"]["Headers"]["properties"]
+    assert "x-correlation-id" in headers
+
+
+def test_payloads_are_the_contracts_json_schemas() -> None:
+    schemas = committed()["components"]["schemas"]
+    for model in (MessageFetched, MessageProcessed, InboxStatus, InboxChanged, IssueEvent):
+        expected = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in expected.pop("$defs", {}).items():
+            assert schemas[name] == definition
+        assert schemas[model.__name__] == expected
+
+
+def test_every_reference_resolves() -> None:
+    document = committed()
+
+    def references(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["$ref"]] if "$ref" in node else []
+            return found + [ref for value in node.values() for ref in references(value)]
+        if isinstance(node, list):
+            return [ref for value in node for ref in references(value)]
+        return []
+
+    refs = references(document)
+    assert refs
+    for ref in refs:
+        node: Any = document
+        for part in ref.removeprefix("#/").split("/"):
+            assert isinstance(node, dict), ref
+            assert part in node, f"{ref} does not resolve"
+            node = node[part]
