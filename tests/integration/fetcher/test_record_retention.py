@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import asyncpg
 
-from intake.fetcher.record_retention import prune_records
+from intake.fetcher.record_retention import behind_checkpoint, prune_records
 from intake.shared.migrations import migrate, migrate_blobs
 from tests.unit.fetcher.test_record_retention import RETENTION, ROWS, Row
 
@@ -46,7 +46,7 @@ async def test_the_rules_table_through_the_sql(db: asyncpg.Connection) -> None:
         for row in ROWS
         if row.processed_ago is not None
         and row.processed_ago > RETENTION
-        and (row.checkpoint is None or row.checkpoint.uidvalidity != row.uidvalidity or row.uid <= row.checkpoint.last_uid)
+        and behind_checkpoint(row.uidvalidity, row.uid, row.checkpoint)
     }
     assert set(inbox_of.values()) - attempts_left == expected_attempts_pruned
     assert report.rows["fetcher.fetch_attempts"] == len(expected_attempts_pruned)
