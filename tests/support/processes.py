@@ -37,11 +37,28 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    # The port of the fetcher's or ingestor's probe listener (/healthz, /readyz, /metrics); config-api
+    # serves them on INTAKE_API_PORT.
+    http_port: int | None = field(default=None, init=False)
+
+    @property
+    def http_url(self) -> str:
+        """Where this process serves /healthz, /readyz and /metrics."""
+        port = self.env["INTAKE_API_PORT"] if self.name == "config-api" else self.http_port
+        return f"http://127.0.0.1:{port}"
 
     def start(self) -> ServiceProcess:
+        env = self.env
+        if self.name in ("fetcher", "ingestor"):
+            # A free port of its own unless the caller chose one: tests run several fetchers at once, and
+            # other test runs share the machine.
+            variable = f"INTAKE_{self.name.upper()}_HTTP_PORT"
+            if self.http_port is None:
+                self.http_port = int(env[variable]) if variable in env else free_port()
+            env = {**env, variable: str(self.http_port)}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [str(BIN / f"intake-{self.name}")], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            [str(BIN / f"intake-{self.name}")], env=env, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
         return self

@@ -26,6 +26,8 @@ from intake.config_api.errors import (
     TrackerUnavailable,
     public_errors,
 )
+from intake.config_api.http_metrics import HttpMetrics
+from intake.config_api.metrics import ConfigApiMetrics
 from intake.config_api.routes import (
     connection_test,
     email_log,
@@ -129,9 +131,14 @@ def document_common_errors(document: dict[str, Any]) -> None:
                 responses.setdefault("404", {"description": "nothing has that id", "content": error})
 
 
-def create_app(settings: ConfigApiSettings, *, wait_seconds: float = 60.0) -> FastAPI:
-    """The config API for `settings`; `wait_seconds` bounds waiting for PostgreSQL/RabbitMQ at start."""
-    runtime = Runtime(settings, wait_seconds=wait_seconds)
+def create_app(
+    settings: ConfigApiSettings, *, wait_seconds: float = 60.0, metrics: ConfigApiMetrics | None = None
+) -> FastAPI:
+    """The config API for `settings`; `wait_seconds` bounds waiting for PostgreSQL/RabbitMQ at start.
+
+    `metrics` (a new registry by default) is what `/metrics` serves."""
+    metrics = metrics if metrics is not None else ConfigApiMetrics()
+    runtime = Runtime(settings, wait_seconds=wait_seconds, metrics=metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -148,6 +155,7 @@ def create_app(settings: ConfigApiSettings, *, wait_seconds: float = 60.0) -> Fa
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.add_middleware(HttpMetrics, metrics=metrics)
     app.add_exception_handler(ConfigApiError, _config_api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(asyncpg.CharacterNotInRepertoireError, _text_not_storable)

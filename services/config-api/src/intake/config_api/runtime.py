@@ -19,6 +19,7 @@ from faststream.rabbit import RabbitBroker
 from intake.config_api.email_log_consumers import EmailLogConsumers
 from intake.config_api.email_log_retention import run_retention
 from intake.config_api.inbox_status_consumer import register_inbox_status_consumer
+from intake.config_api.metrics import ConfigApiMetrics
 from intake.config_api.oauth2_connect import ConnectFlow, Endpoints
 from intake.config_api.oauth2_providers import Google, Microsoft, ssl_context
 from intake.config_api.oauth2_tokens import TokenService
@@ -37,7 +38,10 @@ SERVICE = "intake-config-api"
 class Runtime:
     """The service's connections; `pool` and `broker` may be used only between `start` and `stop`."""
 
-    def __init__(self, settings: ConfigApiSettings, *, wait_seconds: float = 60.0) -> None:
+    def __init__(
+        self, settings: ConfigApiSettings, *, wait_seconds: float = 60.0, metrics: ConfigApiMetrics | None = None
+    ) -> None:
+        self.metrics = metrics if metrics is not None else ConfigApiMetrics()
         self.admin_token = settings.admin_token.get_secret_value()
         self.service_token = settings.service_token.get_secret_value()
         self._settings = settings

@@ -19,6 +19,7 @@ from faststream.rabbit.annotations import RabbitMessage
 
 from intake.fetcher.inboxes import InboxSettings, load_active_inboxes
 from intake.fetcher.lease_repository import LeaseRepository, new_replica_id
+from intake.fetcher.metrics import FetcherMetrics
 from intake.fetcher.poller import InboxPoller, PollerContext
 from intake.fetcher.processed import ProcessedHandler
 from intake.fetcher.record_retention import prune_records
@@ -32,6 +33,7 @@ from intake.shared.contracts import InboxChanged, MessageProcessed
 from intake.shared.database import create_pool
 from intake.shared.lifecycle import close_connections, serve_until
 from intake.shared.migrations import migrate, migrate_blobs
+from intake.shared.probes import Readiness, broker_check, check_readiness, database_check
 from intake.shared.secrets import SecretBox
 
 log = structlog.get_logger(__name__)
@@ -50,8 +52,9 @@ async def the_delivery_itself(message: RabbitMessage) -> RabbitMessage:
 class FetcherApp:
     """Owns the fetcher's connections and tasks for one process lifetime."""
 
-    def __init__(self, settings: FetcherSettings) -> None:
+    def __init__(self, settings: FetcherSettings, metrics: FetcherMetrics | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics if metrics is not None else FetcherMetrics()
         self._secret_box = SecretBox(settings.secret_key.get_secret_value())
         self.replica = new_replica_id()
         self._pool: asyncpg.Pool | None = None
@@ -65,6 +68,12 @@ class FetcherApp:
     def supervisor(self) -> Supervisor[InboxSettings]:
         assert self._supervisor is not None, "FetcherApp.start() first"
         return self._supervisor
+
+    async def readiness(self) -> Readiness:
+        """`/readyz`: the database pool and the broker connection are up."""
+        return await check_readiness(
+            {"database": database_check(lambda: self._pool), "broker": broker_check(lambda: self._broker)}
+        )
 
     async def start(self) -> None:
         settings = self.settings

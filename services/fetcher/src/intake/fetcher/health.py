@@ -24,6 +24,9 @@ from intake.shared.imap_errors import (
 
 REPORT_OK_EVERY = timedelta(minutes=1)
 
+# The kinds of failure counted in `intake_fetch_errors_total{kind}`: a small fixed set (see `error_kind`).
+ERROR_KINDS = ("connect", "tls", "auth", "command", "timeout", "protocol", "settings", "access_token", "internal")
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -73,6 +76,29 @@ def _describe_imap(error: ImapError) -> str:
     if isinstance(error, ImapCommandError) and error.stage == "select":
         return detail
     return f"{error.stage} failed: {detail}"
+
+
+def error_kind(error: BaseException) -> str:
+    """The metric label for `error`, one of ERROR_KINDS.
+
+    >>> error_kind(ImapAuthError("login", "[AUTHENTICATIONFAILED] Authentication failed."))
+    'auth'
+    >>> error_kind(NeedsReauth("the refresh token was revoked"))
+    'access_token'
+    >>> error_kind(KeyError("x"))
+    'internal'
+    """
+    kinds: tuple[tuple[type[BaseException], str], ...] = (
+        (ImapConnectError, "connect"),
+        (ImapTlsError, "tls"),
+        (ImapAuthError, "auth"),
+        (ImapCommandError, "command"),
+        (ImapTimeout, "timeout"),
+        (ImapError, "protocol"),
+        (ImapSettingsError, "settings"),
+        (AccessTokenError, "access_token"),
+    )
+    return next((kind for cls, kind in kinds if isinstance(error, cls)), "internal")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,11 @@ class FetcherSettings(LoggingSettings, DatabaseSettings, AmqpSettings, SecretKey
     `INTAKE_CONFIG_API_URL`, `INTAKE_CONFIG_API_ALLOW_PLAINTEXT`, `INTAKE_SERVICE_TOKEN`, the retention
     settings (`RetentionSettings`)."""
 
+    # Where /healthz, /readyz and /metrics are served (INTAKE_FETCHER_HTTP_HOST, INTAKE_FETCHER_HTTP_PORT);
+    # 0.0.0.0 in a container, so the orchestrator and Prometheus reach them.
+    fetcher_http_host: str = Field(default="127.0.0.1", min_length=1)
+    fetcher_http_port: int = Field(default=8081, ge=1, le=65535)
+
     # How often the list of active inboxes is re-read from config.inbox_settings (INTAKE_FETCHER_INBOX_REFRESH_SECONDS).
     fetcher_inbox_refresh_seconds: float = Field(default=5.0, gt=0, le=3600)
     # At most this many new messages are fetched per inbox per cycle (INTAKE_FETCHER_MAX_MESSAGES_PER_CYCLE);

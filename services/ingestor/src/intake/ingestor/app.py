@@ -27,6 +27,7 @@ from intake.ingestor.batches import BatchingHandler
 from intake.ingestor.database_watch import DatabaseWatch
 from intake.ingestor.handler import Delivery, MessageFetchedHandler
 from intake.ingestor.ingest import Ingestor
+from intake.ingestor.metrics import IngestorMetrics
 from intake.ingestor.settings import IngestorSettings
 from intake.ingestor.storage_cleanup import StorageCleanup
 from intake.shared import bus, topology
@@ -35,6 +36,7 @@ from intake.shared.cleanup import run_cleanups
 from intake.shared.database import Session, create_pool
 from intake.shared.lifecycle import close_connections, serve_until
 from intake.shared.migrations import migrate, migrate_blobs
+from intake.shared.probes import Readiness, broker_check, check_readiness, database_check
 
 log = structlog.get_logger(__name__)
 
@@ -55,8 +57,11 @@ STOP_WAIT_SECONDS = 30.0
 
 
 class IngestorApp:
-    def __init__(self, settings: IngestorSettings, *, wait_seconds: float = 60.0) -> None:
+    def __init__(
+        self, settings: IngestorSettings, *, wait_seconds: float = 60.0, metrics: IngestorMetrics | None = None
+    ) -> None:
         self._settings = settings
+        self.metrics = metrics if metrics is not None else IngestorMetrics()
         # How long a start waits for PostgreSQL and RabbitMQ to become reachable.
         self._wait_seconds = wait_seconds
         self._pool: asyncpg.Pool | None = None
@@ -66,6 +71,12 @@ class IngestorApp:
         self._consumer: tuple[AbstractQueue, str] | None = None
         self._in_flight: set[asyncio.Task[object]] = set()
         self._cleanup_task: asyncio.Task[None] | None = None
+
+    async def readiness(self) -> Readiness:
+        """`/readyz`: the database pool and the broker connection are up."""
+        return await check_readiness(
+            {"database": database_check(lambda: self._pool), "broker": broker_check(lambda: self._broker)}
+        )
 
     async def start(self) -> None:
         try:

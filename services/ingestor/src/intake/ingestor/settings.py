@@ -18,6 +18,11 @@ class IngestorSettings(LoggingSettings, DatabaseSettings, AmqpSettings, Retentio
     """`INTAKE_DATABASE_URL`, `INTAKE_AMQP_URL`, `INTAKE_LOG_LEVEL`, `INTAKE_DELIVERY_LIMIT`,
     `INTAKE_SUBJECT_TAG_PATTERN`, `INTAKE_INGESTOR_*`, the retention settings (`RetentionSettings`)."""
 
+    # Where /healthz, /readyz and /metrics are served (INTAKE_INGESTOR_HTTP_HOST, INTAKE_INGESTOR_HTTP_PORT);
+    # 0.0.0.0 in a container, so the orchestrator and Prometheus reach them.
+    ingestor_http_host: str = Field(default="127.0.0.1", min_length=1)
+    ingestor_http_port: int = Field(default=8082, ge=1, le=65535)
+
     # Messages RabbitMQ hands this process before it acks any (INTAKE_INGESTOR_PREFETCH).
     ingestor_prefetch: int = Field(default=256, ge=1, le=1000)
     # At most this many new messages are stored in one transaction (INTAKE_INGESTOR_BATCH_SIZE); 1 stores

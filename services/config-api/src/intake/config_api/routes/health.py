@@ -1,4 +1,5 @@
-"""Liveness and readiness probes (no authentication): is the process up, can it reach PostgreSQL and RabbitMQ."""
+"""Liveness and readiness probes and the Prometheus metrics (no authentication): is the process up, can it
+reach PostgreSQL and RabbitMQ, what do its metrics say."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import asyncio
 
 import structlog
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from intake.config_api.routes.deps import RuntimeDep
 
@@ -42,3 +44,9 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     ready = all(value == "ok" for value in checks.values())
     body = {"status": "ready" if ready else "not ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+async def metrics(runtime: RuntimeDep) -> Response:
+    """The service's metrics in the Prometheus text format."""
+    return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
