@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import doctest
 from typing import Any
 
 import yaml
 
-from intake.shared import topology
-from intake.shared.asyncapi import asyncapi_document, main, render
+from intake.shared import block_yaml, topology
+from intake.shared.asyncapi import asyncapi_document, main
+from intake.shared.block_yaml import render
 from intake.shared.contracts import InboxChanged, InboxStatus, IssueEvent, MessageFetched, MessageProcessed
 from tests.deploy.tools import REPO, run, tool
 
@@ -38,6 +40,12 @@ def test_the_rendered_yaml_reads_back_as_the_document() -> None:
         "a b": [1, None, True, "no"],
         "x": {},
     }
+
+
+def test_the_yaml_writer_examples_hold() -> None:
+    result = doctest.testmod(block_yaml)
+    assert result.attempted > 0
+    assert result.failed == 0
 
 
 def test_it_is_valid_asyncapi_3() -> None:

@@ -7,8 +7,6 @@ schemas are the contracts' own JSON schemas, their shared definitions moved to c
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -17,13 +15,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from intake.shared import topology
+from intake.shared.block_yaml import render
 from intake.shared.contracts import InboxChanged, InboxStatus, IssueEvent, MessageFetched, MessageProcessed
 
 CORRELATION_HEADER = "x-correlation-id"
 AMQP_BINDING_VERSION = "0.3.0"
 _REF_TEMPLATE = "#/components/schemas/{model}"
-_PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.-]*")
-_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "y", "n", "null", "~"}
 
 # Routing key -> (channel id, contract, who publishes it, what it means).
 EVENTS: dict[str, tuple[str, type[BaseModel], str, str]] = {
@@ -279,32 +276,6 @@ def asyncapi_document(delivery_limit: int = 5) -> dict[str, Any]:
         "operations": _operations(),
         "components": {"schemas": _schemas(), "messages": _messages()},
     }
-
-
-def render(document: Any, indent: int = 0) -> str:
-    """Block-style YAML for JSON-like data: plain keys where YAML reads them as the same string, every
-    other key and every string value double-quoted as JSON, which YAML reads alike."""
-    pad = " " * indent
-    if isinstance(document, dict):
-        if not document:
-            return "{}"
-        lines = []
-        for key, value in document.items():
-            label = key if _PLAIN_KEY.fullmatch(key) and key.lower() not in _YAML_WORDS else json.dumps(key)
-            if isinstance(value, dict | list) and value:
-                lines.append(f"{pad}{label}:\n{render(value, indent + 2)}")
-            else:
-                lines.append(f"{pad}{label}: {render(value)}")
-        return "\n".join(lines)
-    if isinstance(document, list):
-        if not document:
-            return "[]"
-        items = []
-        for value in document:
-            text = render(value, indent + 2)
-            items.append(f"{pad}- {text.lstrip()}" if isinstance(value, dict | list) and value else f"{pad}- {text}")
-        return "\n".join(items)
-    return json.dumps(document, ensure_ascii=False)
 
 
 def main(argv: list[str]) -> int:
