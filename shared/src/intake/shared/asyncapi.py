@@ -192,12 +192,13 @@ def _channels(delivery_limit: int) -> dict[str, Any]:
         }
     changed = EVENTS[topology.INBOX_CHANGED][0]
     channels["fetcherInboxChanged"] = {
-        "address": None,  # server-named, different per replica
-        "title": "fetcher replica's inbox.changed queue",
-        "description": "One server-named, exclusive, auto-deleted classic queue per fetcher replica, bound to "
-        f"`{topology.INBOX_CHANGED}`; acked on receipt.",
+        "address": "fetcher.inbox-changed.{replica}",
+        "title": "a fetcher replica's inbox.changed queue",
+        "description": "One classic, exclusive, auto-deleted queue per fetcher replica, bound to "
+        f"`{topology.INBOX_CHANGED}`; acked on receipt (a hint: a lost one only waits for the next refresh).",
+        "parameters": {"replica": {"description": "The replica's id: host-pid-random, new at every start."}},
         "messages": {changed: _ref("components", "messages", changed)},
-        "bindings": _queue_binding("", exclusive=True),
+        "bindings": _queue_binding("fetcher.inbox-changed.{replica}", exclusive=True),
     }
     channels["deadLetter"] = {
         "address": topology.DEAD_LETTER_QUEUE_NAME,
