@@ -6,6 +6,7 @@ The base and the example overlay (which includes both components) are rendered b
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -123,12 +124,23 @@ def test_probes_ports_and_env_names_match_the_settings(rendered: dict[str, list[
                 assert entry["valueFrom"]["secretKeyRef"]["name"] == "intake-secrets"
 
 
-def test_images_are_the_ones_the_dockerfiles_build(rendered: dict[str, list[dict[str, Any]]]) -> None:
+def test_images_and_users_are_the_ones_the_dockerfiles_and_compose_use(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
     for name, deployment in of_kind(rendered["base"], "Deployment").items():
-        (container,) = deployment["spec"]["template"]["spec"]["containers"]
-        assert container["image"].split(":")[0] == name
-        dockerfile = REPO / "deploy" / "docker" / f"{name.removeprefix('intake-')}.Dockerfile"
-        assert f"{name} image" in dockerfile.read_text()
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        image = container["image"].split(":")[0]
+        assert image == name
+        service = name.removeprefix("intake-")
+        dockerfile = (REPO / "deploy" / "docker" / f"{service}.Dockerfile").read_text()
+        assert f"{name} image" in dockerfile
+        if "image" in compose[service]:
+            assert compose[service]["image"].split(":")[0] == image
+        numeric_user = re.search(r"^USER (\d+)", dockerfile, re.MULTILINE)
+        if numeric_user:
+            assert pod["securityContext"]["runAsUser"] == int(numeric_user.group(1))
 
 
 def test_every_pod_meets_the_restricted_profile(rendered: dict[str, list[dict[str, Any]]]) -> None:
