@@ -5,7 +5,6 @@ See tests/support/services.py for where the servers come from. Nothing here mock
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +13,7 @@ import asyncpg
 import pytest
 
 from intake.shared.secrets import SecretBox
+from tests.support.blocking import run_blocking
 from tests.support.services import (
     LOOPBACK_AMQP_URL,
     LOOPBACK_DATABASE_URL,
@@ -25,7 +25,7 @@ from tests.support.services import (
 )
 
 # The Dovecot fixture lives with its helpers; registering it here makes it available to every tier.
-pytest_plugins = ["tests.support.dovecot", "tests.support.oauth2_server"]
+pytest_plugins = ["tests.support.dovecot", "tests.support.oauth2_server", "tests.support.browser"]
 
 
 def _docker_answers() -> bool:
@@ -93,11 +93,11 @@ async def _admin(url: str, statement: str) -> None:
 def database_url(postgres_admin_url: str) -> Iterator[str]:
     """A fresh, empty database for one test, dropped afterwards."""
     name = unique_name("intake_test")
-    asyncio.run(_admin(postgres_admin_url, f'CREATE DATABASE "{name}"'))
+    run_blocking(_admin(postgres_admin_url, f'CREATE DATABASE "{name}"'))
     try:
         yield with_database(postgres_admin_url, name)
     finally:
-        asyncio.run(_admin(postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_blocking(_admin(postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

@@ -14,9 +14,13 @@ import asyncpg
 import asyncpg.exceptions._base as asyncpg_base
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from intake.config_api.console import console_config, install_console
+from intake.config_api.console.error_pages import console_error, http_error_page, is_console_path
 from intake.config_api.errors import (
     BusUnavailable,
     ConfigApiError,
@@ -58,7 +62,9 @@ _STATUS = {
 }
 
 
-async def _config_api_error(_: Request, error: Exception) -> JSONResponse:
+async def _config_api_error(request: Request, error: Exception) -> Response:
+    if is_console_path(request.url.path):
+        return await console_error(request, error)
     if isinstance(error, InvalidFields):
         detail = [e.as_json() for e in error.errors]
         return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
@@ -67,6 +73,13 @@ async def _config_api_error(_: Request, error: Exception) -> JSONResponse:
     if isinstance(error, Conflict) and error.inbox_ids:
         body["inbox_ids"] = list(error.inbox_ids)
     return JSONResponse(body, status_code=code)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    if is_console_path(request.url.path) and error.status_code in (404, 405):
+        return await http_error_page(request, error)
+    return await http_exception_handler(request, error)
 
 
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:
@@ -158,6 +171,7 @@ def create_app(
     app.add_middleware(HttpMetrics, metrics=metrics)
     app.add_exception_handler(ConfigApiError, _config_api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(asyncpg.CharacterNotInRepertoireError, _text_not_storable)
     # asyncpg's client-side DataError (an argument it cannot encode) and PostgreSQL's data exceptions.
     app.add_exception_handler(asyncpg_base.DataError, _value_not_storable)
@@ -182,6 +196,15 @@ def create_app(
     # The provider sends the browser back without a bearer token; the single-use state authenticates it.
     app.include_router(oauth2.callback_router, prefix=API_PREFIX)
     app.include_router(internal.router)
+    install_console(
+        app,
+        console_config(
+            settings.secret_key.get_secret_value(),
+            runtime.admin_token,
+            settings.console_session_minutes,
+            settings.console_trust_forwarded_proto,
+        ),
+    )
 
     generate_openapi = app.openapi
 

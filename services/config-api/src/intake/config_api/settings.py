@@ -28,7 +28,8 @@ def _long_enough(value: SecretStr) -> SecretStr:
 class ConfigApiSettings(LoggingSettings, DatabaseSettings, AmqpSettings, SecretKeySettings):
     """`INTAKE_DATABASE_URL`, `INTAKE_AMQP_URL`, `INTAKE_SECRET_KEY`, `INTAKE_ADMIN_TOKEN`, `INTAKE_SERVICE_TOKEN`,
     `INTAKE_API_HOST/PORT`, `INTAKE_EMAIL_LOG_RETENTION_DAYS`, `INTAKE_EMAIL_LOG_CLEANUP_INTERVAL_SECONDS`,
-    `INTAKE_CONNECTION_TEST_TIMEOUT_SECONDS` and the `INTAKE_OAUTH2_*` provider endpoints."""
+    `INTAKE_CONNECTION_TEST_TIMEOUT_SECONDS`, the `INTAKE_OAUTH2_*` provider endpoints and the console's
+    `INTAKE_CONSOLE_SESSION_MINUTES` and `INTAKE_CONSOLE_TRUST_FORWARDED_PROTO`."""
 
     admin_token: SecretStr
     # Presented by the fetcher to /internal/v1 to get short-lived OAuth2 access tokens; never valid on /api/v1.
@@ -51,6 +52,11 @@ class ConfigApiSettings(LoggingSettings, DatabaseSettings, AmqpSettings, SecretK
     oauth2_ca_file: Path | None = None
     oauth2_state_ttl_seconds: int = Field(default=600, ge=60, le=3600)
     oauth2_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    # The web console: a sign-in lasts this many minutes (default 12 hours) and then asks again.
+    console_session_minutes: int = Field(default=720, ge=5, le=43200)
+    # Behind a TLS-terminating proxy the console sees http; set true only when that proxy sets
+    # X-Forwarded-Proto (and clients cannot), so the session cookie is marked Secure for https visitors.
+    console_trust_forwarded_proto: bool = False
 
     @field_validator("admin_token", "service_token")
     @classmethod

@@ -1,0 +1,88 @@
+"""The words (and icon names) the console shows for stored values: outcomes, inbox health, providers, times.
+
+Pure. Registered as Jinja filters in `rendering`, so every page says the same thing the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from intake.config_api.providers import DISPLAY_NAMES, Provider
+
+OUTCOMES: dict[str, tuple[str, str]] = {
+    # outcome: (icon kind, words)
+    "pending": ("unknown", "Pending"),
+    "issue_created": ("ok", "Issue created"),
+    "issue_updated": ("ok", "Issue updated"),
+    "ignored_sender": ("disabled", "Ignored sender"),
+    "unmatched_ignored": ("disabled", "Unmatched, ignored"),
+    "auto_generated": ("disabled", "Auto-generated"),
+    "duplicate": ("disabled", "Duplicate"),
+    "rejected": ("warning", "Rejected"),
+    "failed": ("error", "Failed"),
+}
+
+HEALTH: dict[str, tuple[str, str]] = {
+    "ok": ("ok", "OK"),
+    "error": ("error", "Error"),
+    "needs_reauth": ("needs_reauth", "Needs sign-in"),
+    "disabled": ("disabled", "Inactive"),
+    "unknown": ("unknown", "Not checked yet"),
+}
+
+
+def outcome_label(outcome: str) -> str:
+    """The words for an outcome; an unknown one is shown as it is.
+
+    >>> outcome_label("issue_created"), outcome_label("new_kind")
+    ('Issue created', 'new_kind')
+    """
+    return OUTCOMES.get(outcome, ("unknown", outcome))[1]
+
+
+def outcome_icon(outcome: str) -> str:
+    return OUTCOMES.get(outcome, ("unknown", outcome))[0]
+
+
+def health_label(state: str) -> str:
+    return HEALTH.get(state, ("unknown", state))[1]
+
+
+def health_icon(state: str) -> str:
+    return HEALTH.get(state, ("unknown", state))[0]
+
+
+def provider_label(provider: str) -> str:
+    try:
+        return DISPLAY_NAMES[Provider(provider)]
+    except ValueError:
+        return provider
+
+
+def when(moment: datetime | None) -> str:
+    """A time as the console shows it: UTC, to the minute, ISO-like so it sorts and reads the same everywhere.
+
+    >>> when(datetime(2026, 12, 6, 3, 4, 59, tzinfo=UTC)), when(None)
+    ('2026-12-06 03:04 UTC', '—')
+    """
+    if moment is None:
+        return "—"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def start_of_day(now: datetime) -> datetime:
+    """The start of `now`'s day in UTC: what "today" means for the counts on the inbox list.
+
+    >>> start_of_day(datetime(2026, 12, 6, 3, 4, tzinfo=UTC)).isoformat()
+    '2026-12-06T00:00:00+00:00'
+    """
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def iso_utc(moment: datetime) -> str:
+    """A time for a query string (the email log's `since`), in UTC.
+
+    >>> iso_utc(datetime(2026, 12, 6, tzinfo=UTC))
+    '2026-12-06T00:00:00Z'
+    """
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
