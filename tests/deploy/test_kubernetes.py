@@ -6,6 +6,7 @@ The base and the example overlay (which includes both components) are rendered b
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -13,12 +14,15 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
 from pydantic_settings import BaseSettings
 
 from intake.config_api.settings import ConfigApiSettings
 from intake.fetcher.settings import FetcherSettings
 from intake.fetcher.supervisor import RENEWALS_PER_LEASE
 from intake.ingestor.settings import IngestorSettings
+from intake.shared.probe_listener import probe_app
+from intake.shared.probes import Readiness
 from intake.shared.topology import INGESTOR_QUEUE
 from tests.deploy import kustomize
 from tests.deploy.tools import REPO, run, tool
@@ -231,3 +235,31 @@ def test_the_renderer_refuses_what_it_does_not_implement(tmp_path: Path) -> None
     (tmp_path / "kustomization.yaml").write_text("resources: []\ncommonLabels: {a: b}\n")
     with pytest.raises(kustomize.UnsupportedKustomization, match="commonLabels"):
         kustomize.build(tmp_path)
+
+
+async def test_the_probe_paths_are_ones_the_services_serve(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """config-api's from its OpenAPI document; the fetcher's and ingestor's from their probe listener's app."""
+    paths = {
+        probe["httpGet"]["path"]
+        for deployment in of_kind(rendered["example"], "Deployment").values()
+        for container in deployment["spec"]["template"]["spec"]["containers"]
+        for probe in (container["livenessProbe"], container["readinessProbe"], container["startupProbe"])
+    }
+    assert paths == {"/healthz", "/readyz"}
+    assert paths <= set(json.loads((REPO / "docs" / "openapi.json").read_text())["paths"])
+
+    async def ready() -> Readiness:
+        return Readiness({"database": "ok", "broker": "ok"})
+
+    app = probe_app(CollectorRegistry(), ready)
+    for path, status in [*((path, 200) for path in paths), ("/elsewhere", 404)]:
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: Any, into: list[dict[str, Any]] = sent) -> None:
+            into.append(message)
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        await app({"type": "http", "path": path, "method": "GET", "headers": []}, receive, send)
+        assert sent[0]["status"] == status, path
