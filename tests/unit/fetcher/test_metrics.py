@@ -16,6 +16,8 @@ CATALOGUE = {
     "intake_fetcher_lease_acquisitions_total",
     "intake_fetcher_lease_losses_total",
     "intake_fetcher_last_cycle_timestamp_seconds",
+    "intake_cleanup_runs_total",
+    "intake_cleanup_deleted_rows_total",
 }
 
 

@@ -13,6 +13,10 @@ CATALOGUE = {
     *(f"intake_delivery_latency_seconds{s}" for s in ("_bucket", "_count", "_sum")),
     *(f"intake_ingest_batch_size{s}" for s in ("_bucket", "_count", "_sum")),
     *(f"intake_ingest_batch_duration_seconds{s}" for s in ("_bucket", "_count", "_sum")),
+    "intake_cleanup_runs_total",
+    "intake_cleanup_deleted_rows_total",
+    "intake_cleanup_deleted_blobs_total",
+    "intake_cleanup_deleted_bytes_total",
 }
 
 

@@ -3,35 +3,22 @@
 The service decides what a run deletes (its own schema's expired rows; the ingestor also collects
 blobs) and passes it in as `clean_once`; this module only repeats it every interval, times it, logs
 what it deleted (rows per table, blobs, bytes) and survives a failed run (a database restarting):
-that is logged and the next interval tries again. It never stops the service.
+that is logged and the next interval tries again. It never stops the service. What a run deleted is a
+`CleanupReport`; `cleanup_metrics.CleanupMetrics` counts it on the service's registry.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import structlog
 
+from intake.shared.cleanup_metrics import CleanupReport
+
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class CleanupReport:
-    """What one run deleted: rows per table (`schema.table`), blobs and their bytes."""
-
-    rows: Mapping[str, int] = field(default_factory=dict)
-    blobs: int = 0
-    bytes: int = 0
-
-    def __add__(self, other: CleanupReport) -> CleanupReport:
-        rows = dict(self.rows)
-        for table, count in other.rows.items():
-            rows[table] = rows.get(table, 0) + count
-        return CleanupReport(rows, self.blobs + other.blobs, self.bytes + other.bytes)
 
 
 # Called after every run: ("ok", report) or ("failed", None). The metrics hook counts with it.

@@ -28,7 +28,8 @@ from intake.fetcher.supervisor import Supervisor
 from intake.shared import bus, topology
 from intake.shared.batch_consumer import BatchConsumer
 from intake.shared.bus import create_broker, start_broker
-from intake.shared.cleanup import CleanupReport, run_cleanups
+from intake.shared.cleanup import run_cleanups
+from intake.shared.cleanup_metrics import CleanupReport
 from intake.shared.contracts import InboxChanged, MessageProcessed
 from intake.shared.database import create_pool
 from intake.shared.lifecycle import close_connections, serve_until
@@ -151,7 +152,8 @@ class FetcherApp:
                 return await prune_records(pool, retention)
 
             self._cleanup_task = asyncio.create_task(
-                run_cleanups("fetcher records", prune, settings.cleanup_interval_seconds), name="fetcher-cleanup"
+                run_cleanups("fetcher records", prune, settings.cleanup_interval_seconds, self.metrics.cleanup.observe),
+                name="fetcher-cleanup",
             )
         log.info("fetcher started", replica=self.replica, lease_seconds=settings.fetcher_lease_seconds)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from intake.fetcher.health import ERROR_KINDS
+from intake.shared.cleanup_metrics import CleanupMetrics
 from intake.shared.metrics import inbox_label, new_registry
 
 
@@ -32,6 +33,8 @@ class FetcherMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry = registry if registry is not None else new_registry("fetcher")
+        # Pruning of the fetcher's own records (record_retention.py), counted per run.
+        self.cleanup = CleanupMetrics(registry, ("fetcher.messages", "fetcher.fetch_attempts"))
         self.fetched = Counter(
             "intake_messages_fetched", "Messages fetched and published, per inbox.", ["inbox"], registry=registry
         )

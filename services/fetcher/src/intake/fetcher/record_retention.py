@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from intake.shared.cleanup import CleanupReport
+from intake.shared.cleanup_metrics import CleanupReport
 from intake.shared.database import Executor
 
 BATCH_SIZE = 5000
+# What a run deletes from, as `intake_cleanup_deleted_rows_total{table}` names it.
+PRUNED_TABLES = ("fetcher.messages", "fetcher.fetch_attempts")
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,7 @@ class IngestorApp:
                 "ingestor outcomes and blobs",
                 StorageCleanup.from_settings(pool, settings),
                 settings.cleanup_interval_seconds,
+                self.metrics.cleanup.observe,
             ),
             name="storage-cleanup",
         )

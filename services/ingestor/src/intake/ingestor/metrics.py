@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from intake.shared.cleanup_metrics import CleanupMetrics
 from intake.shared.contracts import Outcome
 from intake.shared.metrics import LATENCY_BUCKETS, inbox_label, new_registry
 
@@ -21,6 +22,8 @@ class IngestorMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry = registry if registry is not None else new_registry("ingestor")
+        # Pruned dedupe keys and collected blobs (storage_cleanup.py), counted per run.
+        self.cleanup = CleanupMetrics(registry, ("tracker.outcomes",), collects_blobs=True)
         self.processed = Counter(
             "intake_messages_processed",
             "Messages whose outcome was committed, per inbox and outcome.",

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from intake.shared.cleanup import CleanupReport
+from intake.shared.cleanup_metrics import CleanupReport
 from intake.shared.database import Executor
 
 BATCH_SIZE = 5000
+# What a run deletes rows from, as `intake_cleanup_deleted_rows_total{table}` names it.
+PRUNED_TABLES = ("tracker.outcomes",)
 
 PRUNE_OUTCOMES = """
 DELETE FROM tracker.outcomes WHERE (inbox_id, uidvalidity, uid) IN (

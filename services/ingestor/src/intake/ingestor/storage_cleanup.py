@@ -16,7 +16,7 @@ import asyncpg
 
 from intake.ingestor.outcome_retention import prune_outcomes
 from intake.shared.blob_collection import collect_blobs
-from intake.shared.cleanup import CleanupReport
+from intake.shared.cleanup_metrics import CleanupReport
 from intake.shared.settings import RetentionSettings
 
 
