@@ -440,6 +440,32 @@ This is a message just to say hello.
         "Content-Type: multipart/mixed; boundary=----=_Part_1",
         "Content-Type: text/plain; name=This is a test.txt",
         "Content-Disposition: attachment; filename*=x-unknown''%41.txt",
+        # The forms the common path reads itself since issue 13 (plain_headers), and their near misses.
+        "Subject: =?utf-8?b?R3LDvMOfZQ==?= =?utf-8?q?_aus_K=C3=B6ln?= [#7]",
+        "Subject: Re:=?utf-8?q?J=C3=BCrgen?=",
+        "Subject: =?utf-8?q?J=C3=BCrgen?=stuck",
+        "Subject: =?x-unknown?q?abc?=",
+        "Subject: =?utf-8*de?q?abc?=",
+        "Subject: =?utf-8?b?R3LDvMOfZQ?=",
+        "Subject: =?utf-8?q?50=_off?=",
+        "Subject: =?utf-8?q?a b?=",
+        "Subject: =?iso-8859-1?q?K=F6ln?=\r\n =?windows-1252?q?=80?=",
+        "Subject: =?utf-8?q?=FF?=",
+        "Subject: Grüße in UTF-8",
+        "X-Autorespond: =?utf-8?q?Abwesenheitsnotiz_f=C3=BCr_Alice?=",
+        "From: =?utf-8?q?J=C3=BCrgen?= =?utf-8?q?_M=C3=BCller?= <j@example.de>",
+        "From: Herr =?utf-8?q?J=C3=BCrgen?= <j@example.de>",
+        'From: "=?utf-8?q?J=C3=BCrgen?=" <j@example.de>',
+        'From: "Müller, Jürgen" <j@example.de>',
+        'From: "Meyer, Anna" <anna@example.com>, "Brown, Ben" <ben@example.com>',
+        'From: "Meyer \\"A\\"" <anna@example.com>',
+        "Message-ID: =?utf-8?q?<a@b>?=",
+        "Content-Disposition: attachment; filename*=utf-8''Rechnung%20M%C3%A4rz.pdf",
+        "Content-Disposition: attachment; filename*=UTF-8'de'%C3%BC.pdf",
+        "Content-Disposition: attachment; filename*=iso-8859-1''%FC.pdf",
+        "Content-Disposition: attachment; filename*=utf-8''%FF.pdf",
+        "Content-Disposition: attachment; filename*0*=utf-8''a; filename*1*=b.pdf",
+        'Content-Type: application/pdf; name="=?utf-8?B?UmVjaG51bmcgTcOkcnoucGRm?="',
     ],
 )
 def test_both_paths_agree(header: str) -> None:
@@ -450,8 +476,26 @@ def test_both_paths_agree(header: str) -> None:
 def test_plain_mail_takes_the_common_path() -> None:
     from intake.ingestor import parsing
 
-    assert parsing._is_plain(PLAIN)
-    assert parsing._parse(PLAIN, True) == parse_message_fully(PLAIN)
+    assert parsing._parse_common(PLAIN) == parse_message_fully(PLAIN)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Subject: =?utf-8?b?R3LDvMOfZQ==?= =?utf-8?q?_aus_K=C3=B6ln?= [#7]",
+        "From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <j@example.de>",
+        'From: "Meyer, Anna" <anna@example.com>',
+        "Content-Disposition: attachment; filename*=utf-8''Rechnung%20M%C3%A4rz.pdf",
+    ],
+)
+def test_encoded_words_and_rfc2231_names_take_the_common_path(header: str) -> None:
+    """What a third of real mail has (issue 13) no longer needs the full parser."""
+    from intake.ingestor import parsing
+
+    raw = f"{header}\r\nTo: support@example.org\r\nMessage-ID: <p-1@example.com>\r\n\r\nGrüße.\r\n".encode()
+    common = parsing._parse_common(raw)
+    assert common is not None
+    assert common == parse_message_fully(raw)
 
 
 @pytest.mark.skipif(not CORPUS, reason=SKIP_REASON)

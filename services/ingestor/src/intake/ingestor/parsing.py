@@ -1,8 +1,10 @@
 """Turning the raw bytes of one email message into a `ParsedMessage` value: headers, body, attachments.
 
 Pure and defensive. Two paths give the same value (a test compares them over the corpus):
-- the common path: plain ASCII mail without encoded words or nested messages is parsed with the
-  cheap `compat32` policy and only the header fields we keep are read (about 5x faster);
+- the common path: mail without nested messages whose header fields we keep are written in the
+  forms most mail uses (`plain_headers`: plain ASCII, whole RFC 2047 encoded words, simple mailboxes,
+  RFC 2231 file names in UTF-8) is parsed with the cheap `compat32` policy and only the header fields
+  we keep are read (about 5x faster); anything else makes it give up, and the full path starts again;
 - the full path: stdlib `email` with `policy.default` for everything else (RFC 2047, RFC 6532
   UTF-8 headers, odd address syntax, `message/rfc822` parts), where any exception on one header or
   part falls back to the raw value (DESIGN §2: hostile headers make `policy.default` raise).
@@ -24,6 +26,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from intake.ingestor.errors import Unreadable
 from intake.ingestor.filenames import decode_filename, sanitise_filename
 from intake.ingestor.html_text import html_to_text
+from intake.ingestor.plain_headers import is_plain_mime_header, mailboxes, unstructured
 from intake.ingestor.tnef import is_tnef, read_tnef
 
 # Header fields that other decisions read as written (unfolded, RFC 2047 decoded), by lower-case name:
@@ -100,7 +103,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     if not raw.strip():
         raise Unreadable("the message is empty")
     raw = without_obsolete_field_names(raw)
-    common = _parse_common(raw) if _is_plain(raw) else None
+    common = _parse_common(raw)
     return common if common is not None else _checked(_parse, raw, False)
 
 
@@ -119,16 +122,6 @@ def parse_message_fully(raw: bytes) -> ParsedMessage:
     if not raw.strip():
         raise Unreadable("the message is empty")
     return _checked(_parse, without_obsolete_field_names(raw), False)
-
-
-def _is_plain(raw: bytes) -> bool:
-    """ASCII only (no RFC 6532 headers, no 8-bit bytes to guess), no RFC 2047 encoded word and no
-    RFC 2231 parameter (the policies decode an unknown charset differently) anywhere.
-
-    >>> _is_plain(b"Subject: Hi\\r\\n\\r\\nBody"), _is_plain(b"Subject: =?utf-8?q?Hi?=\\r\\n\\r\\nBody")
-    (True, False)
-    """
-    return raw.isascii() and b"=?" not in raw and b"*=" not in raw
 
 
 def _checked(parse: Callable[[bytes, bool], ParsedMessage], raw: bytes, common: bool) -> ParsedMessage:
@@ -162,8 +155,9 @@ def _parse(raw: bytes, common: bool) -> ParsedMessage:
     if common:
         _plain_structure(message)
     body_text, body_html, attachments = _body_and_attachments(message, common)
-    header = _plain_reader(message) if common else _header
-    addresses = _plain_addresses_reader(header) if common else _addresses
+    fields = _plain_fields(message) if common else {}
+    header = _plain_reader(fields) if common else _header
+    addresses = _plain_addresses_reader(fields) if common else _addresses
     references = tuple(_MSG_ID.findall(header(message, "References") or ""))
     return ParsedMessage(
         message_id=_message_id(header(message, "Message-ID")),
@@ -256,20 +250,10 @@ def _addresses(message: Message, name: str) -> list[Address]:
             return []
 
 
-# The common path's header readers: `compat32` gives the header as written, which for plain ASCII
-# without encoded words is already its value; anything an address parser could read two ways
-# (comments, quoted pairs, groups, domain literals) goes to the full path.
-# One mailbox as most mail writes it: `Display Name <local@domain>` or `local@domain`.
-_PLAIN_MAILBOX = re.compile(
-    r"(?:(?P<name>[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+)*)? ?"
-    r"<(?P<angle>[^<>\s@,]+@[^<>\s@,]+)>|(?P<bare>[^<>\s@,]+@[^<>\s@,]+))"
-)
-# A Content-Type or Content-Disposition both policies read alike: tokens, `name=token` or
-# `name="quoted"` parameters without folding, escapes or RFC 2231 inside the quotes.
-_MIME_WORD = r"[A-Za-z0-9!#$%&'*+.^_`{|}~-]+"
-_PLAIN_MIME_HEADER = re.compile(
-    rf"{_MIME_WORD}(?:/{_MIME_WORD})?(?:\s*;\s*{_MIME_WORD}=(?:{_MIME_WORD}|\"[^\"\\\r\n]*\"))*\s*;?\s*"
-)
+# The common path's header readers (`plain_headers`): `compat32` gives each field as written; the forms
+# most mail uses are read here as `policy.default` reads them, anything else goes to the full path.
+# Fields `policy.default` reads as unstructured text, whose encoded words are decoded.
+_UNSTRUCTURED = frozenset(("subject", *DECISION_HEADERS))
 _MIME_HEADERS = ("content-type", "content-disposition")
 
 
@@ -278,39 +262,46 @@ def _plain_structure(message: Message) -> None:
     disagree on boundaries and file names written loosely (unquoted with `=` or spaces, folded)."""
     for part in message.walk():
         for name, value in part.items():
-            if name.lower() in _MIME_HEADERS and not _PLAIN_MIME_HEADER.fullmatch(str(value).strip()):
+            if name.lower() in _MIME_HEADERS and not is_plain_mime_header(str(value)):
                 raise _NeedsFullParser(name)
 
 
 HeaderReader = Callable[[Message, str], str | None]
 
 
-def _plain_reader(message: Message) -> HeaderReader:
-    """Reads the first value of a header field as written (one pass over the fields, not one per read)."""
+def _plain_fields(message: Message) -> dict[str, str]:
+    """The first value of each header field, unfolded as `policy.default` does it (RFC 5322 §2.2.3:
+    the line breaks go, the blanks stay); one pass over the fields, not one per read."""
     first: dict[str, str] = {}
     for key, value in message.items():
         first.setdefault(key.lower(), str(value))
+    return {name: "".join(value.splitlines()) for name, value in first.items()}
 
+
+def _plain_reader(fields: Mapping[str, str]) -> HeaderReader:
     def read(_: Message, name: str) -> str | None:
-        value = first.get(name.lower())
-        # Unfolding as `policy.default` does it (RFC 5322 §2.2.3): remove the line breaks, keep the blanks.
-        return None if value is None else _unfold("".join(value.splitlines()))
+        value = fields.get(name.lower())
+        if value is None:
+            return None
+        if not value.isascii():  # RFC 6532 UTF-8 or 8-bit bytes: `compat32` keeps them undecoded.
+            raise _NeedsFullParser(name)
+        if name.lower() in _UNSTRUCTURED:
+            value = unstructured(value)
+        elif "=?" in value:
+            raise _NeedsFullParser(name)
+        return _unfold(value)
 
     return read
 
 
-def _plain_addresses_reader(header: HeaderReader) -> Callable[[Message, str], list[Address]]:
-    def read(message: Message, name: str) -> list[Address]:
-        value = header(message, name)
+def _plain_addresses_reader(fields: Mapping[str, str]) -> Callable[[Message, str], list[Address]]:
+    def read(_: Message, name: str) -> list[Address]:
+        value = fields.get(name.lower())
         if value is None:
             return []
-        found = []
-        for element in value.split(","):
-            mailbox = _PLAIN_MAILBOX.fullmatch(element.strip())
-            if mailbox is None:
-                raise _NeedsFullParser(name)
-            found.append(Address(mailbox["angle"] or mailbox["bare"], mailbox["name"] or ""))
-        return found
+        if not value.isascii():
+            raise _NeedsFullParser(name)
+        return [Address(address, _unfold(display)) for address, display in mailboxes(_unfold(value))]
 
     return read
 
