@@ -24,23 +24,26 @@ pytestmark = pytest.mark.timeout(2400)
 MAILBOX_USER = "dev@example.com"
 MAILBOX_PASSWORD = "dev-password"
 
-# Services whose probes listen in their own container: config-api on its API port.
-PROBE_PORTS = {"config-api": 8080}
+# Where each service serves /healthz, /readyz and /metrics inside its container: config-api on its API
+# port, the fetcher and the ingestor on their own listeners (the images set their hosts to 0.0.0.0).
+PROBE_PORTS = {"config-api": 8080, "fetcher": 8081, "ingestor": 8082}
 
 
 def probe(stack: ComposeStack, service: str, path: str) -> int:
-    """The HTTP status of `path` on the service's probe port, asked from inside its own container."""
+    """The HTTP status of `path` on the service's probe port, asked across the compose network from the
+    config-api container (as a kubelet or Prometheus would reach it: the listener must not be loopback-only)."""
+    url = f"http://{service}:{PROBE_PORTS[service]}{path}"
     code = (
-        "import sys, urllib.error, urllib.request\n"
+        "import urllib.error, urllib.request\n"
         "try:\n"
-        f"    status = urllib.request.urlopen('http://127.0.0.1:{PROBE_PORTS[service]}{path}', timeout=5).status\n"
+        f"    status = urllib.request.urlopen({url!r}, timeout=5).status\n"
         "except urllib.error.HTTPError as error:\n"
         "    status = error.code\n"
         "except OSError:\n"
         "    status = 0\n"
         "print(status)\n"
     )
-    result = stack.exec(service, "python", "-c", code, check=False)
+    result = stack.exec("config-api", "python", "-c", code, check=False)
     return int(result.stdout.strip() or 0)
 
 
@@ -49,7 +52,7 @@ def test_every_service_is_ready_and_its_healthcheck_passes(compose_stack: Compos
         wait_until(
             lambda service=service: probe(compose_stack, service, "/readyz") == 200,
             timeout=120,
-            what=f"{service} /readyz inside its container",
+            what=f"{service} /readyz across the compose network",
             explain=compose_stack.all_logs,
         )
         # The image's own HEALTHCHECK (podman 4.3 runs it on demand; there is no systemd timer here).
