@@ -7,7 +7,7 @@ import hashlib
 
 import asyncpg
 
-from intake.shared.blobs import get_blob, put_blob, put_blob_streamed
+from intake.shared.blobs import blob_key, get_blob, put_blob, put_blob_streamed, put_blobs
 from intake.shared.migrations import migrate_blobs
 
 
@@ -68,3 +68,19 @@ async def test_streamed_put_round_trip_and_dedupe(database_url: str) -> None:
             assert await get_blob(conn, empty) == b""
     finally:
         await pool.close()
+
+
+async def test_put_blobs_stores_many_in_one_statement_in_order_given(db: asyncpg.Connection) -> None:
+    """Keys in the order given; repeats within one call and across calls stored once (a repeat in one
+    ON CONFLICT DO UPDATE statement would fail); an empty call is a no-op."""
+    await migrate_blobs(db)
+    contents = [f"attachment {n}".encode() * (n + 1) for n in range(30)]
+    assert await put_blobs(db, []) == []
+    first = await put_blobs(db, [contents[2], b"\x00\xff", contents[2]])
+    assert first == [blob_key(contents[2]), blob_key(b"\x00\xff"), blob_key(contents[2])]
+    async with db.transaction():
+        keys = await put_blobs(db, contents[::-1])
+    assert keys == [blob_key(content) for content in contents[::-1]]
+    assert await db.fetchval("SELECT count(*) FROM blobs.blobs") == 31
+    for content in contents:
+        assert await get_blob(db, blob_key(content)) == content

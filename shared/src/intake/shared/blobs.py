@@ -11,7 +11,7 @@ collector (`blob_collection.py`) from deleting a blob a writer is about to refer
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from intake.shared.database import Executor, Session
 
@@ -36,6 +36,26 @@ async def put_blob(conn: Executor, content: bytes | bytearray) -> str:
         content,
     )
     return key
+
+
+async def put_blobs(conn: Executor, contents: Sequence[bytes | bytearray]) -> list[str]:
+    """Store each of `contents` once in one statement (one round trip); their keys, in the order given.
+
+    Each content is hashed once; repeats are sent once (an ON CONFLICT DO UPDATE may not touch one
+    row twice), and rows are written in key order, so two writers of overlapping sets lock the rows
+    they share in the same order and cannot deadlock."""
+    keys = [blob_key(content) for content in contents]
+    unique = sorted(dict(zip(keys, contents, strict=True)).items())
+    if unique:
+        await conn.execute(
+            f"""INSERT INTO blobs.blobs (sha256, size, content)
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[]) ORDER BY 1
+                {ON_CONFLICT_TOUCH}""",
+            [key for key, _ in unique],
+            [len(content) for _, content in unique],
+            [content for _, content in unique],
+        )
+    return keys
 
 
 async def get_blob(conn: Executor, key: str) -> bytes | None:
