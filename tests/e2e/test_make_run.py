@@ -1,7 +1,7 @@
 """`make run` on a fresh checkout: the stack, a development mailbox with its inbox, and `make send-sample`.
 
 Runs the entry points the Makefile runs (`python -m deploy.local.run`, `python -m deploy.local.send_sample`)
-in a copy of `deploy/` and `.env.example` under the test's tmp folder, so `.env` and `.run/` are made
+in a copy of `deploy/local/` and `.env.example` under the test's tmp folder, so `.env` and `.run/` are made
 fresh there; the database, vhost and every port are the test's own.
 """
 
@@ -90,7 +90,9 @@ def make_run(database_url: str, amqp_url: str, tmp_path: Path) -> Iterator[MakeR
     # by them, which pytest's tmp folders (mode 0700) are not.
     root = Path(tempfile.mkdtemp(prefix="intake-make-run-"))
     root.chmod(0o755)
-    shutil.copytree(REPO / "deploy", root / "deploy", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "deploy").mkdir()
+    shutil.copy(REPO / "deploy" / "__init__.py", root / "deploy")
+    shutil.copytree(REPO / "deploy" / "local", root / "deploy" / "local", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / ".env.example", root / ".env.example")
     env = make_env(
         database_url=database_url,
