@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from intake.config_api import email_log_story
-from intake.config_api.email_log_story import OUTCOMES, LoggedRow, MailboxRecord, StepState, timeline
+from intake.config_api.console.labels import outcome_label
+from intake.config_api.email_log_story import OUTCOME_WHY, LoggedRow, MailboxRecord, StepState, timeline
 from intake.config_api.schemas import LogOutcome
 
 AT = datetime(2025, 3, 1, 12, tzinfo=UTC)
@@ -20,14 +21,14 @@ def test_docstring_examples() -> None:
     assert result.failed == 0
 
 
-def test_every_outcome_has_words() -> None:
-    assert set(OUTCOMES) == {outcome.value for outcome in LogOutcome}
-    assert all(words.label and words.why.endswith(".") for words in OUTCOMES.values())
+def test_every_outcome_is_explained() -> None:
+    assert set(OUTCOME_WHY) == {outcome.value for outcome in LogOutcome}
+    assert all(sentence.endswith(".") for sentence in OUTCOME_WHY.values())
 
 
 def test_a_message_on_an_issue_has_three_times() -> None:
     record = MailboxRecord("delete", "done", 0, None, AT + timedelta(seconds=3))
-    steps = timeline(LoggedRow(AT, AT + timedelta(seconds=1), "issue_created"), record, True)
+    steps = timeline(LoggedRow(AT, AT + timedelta(seconds=1), "issue_created"), record, True, outcome_label)
     assert [(step.state, step.at) for step in steps] == [
         (StepState.DONE, AT),
         (StepState.DONE, AT + timedelta(seconds=1)),
@@ -61,7 +62,10 @@ def test_mailbox_step(record: MailboxRecord | None, readable: bool, state: StepS
 
 def test_pending_and_reprocessed() -> None:
     _, processed, mailbox = timeline(
-        LoggedRow(AT, None, "pending", reprocessed_at=AT + timedelta(hours=1), reprocessed_from="failed"), None, True
+        LoggedRow(AT, None, "pending", reprocessed_at=AT + timedelta(hours=1), reprocessed_from="failed"),
+        None,
+        True,
+        outcome_label,
     )
     assert (processed.state, processed.at) == (StepState.WAITING, AT + timedelta(hours=1))
     assert "it was Failed" in processed.detail

@@ -6,6 +6,7 @@ email log consumers) when the server starts and stops it when the server stops.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -168,6 +169,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.stopping = asyncio.Event()  # set by server.serve when the server stops; ends long-lived responses
     app.add_middleware(HttpMetrics, metrics=metrics)
     app.add_exception_handler(ConfigApiError, _config_api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

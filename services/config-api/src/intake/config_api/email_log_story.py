@@ -7,57 +7,34 @@ may be missing (pruned, or not readable here); that is said, never guessed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-
-@dataclass(frozen=True)
-class OutcomeWords:
-    label: str  # the outcome's name in the table
-    icon: str  # a symbol beside the label (decoration: the label always says it in words)
-    why: str  # what it means, in a sentence
-
-
-OUTCOMES: dict[str, OutcomeWords] = {
-    "pending": OutcomeWords("Pending", "…", "Fetched from the mailbox; the ingestor has not decided yet."),
-    "issue_created": OutcomeWords("Issue created", "✚", "A new issue was made from this message."),
-    "issue_updated": OutcomeWords("Issue updated", "↪", "The message was added to an existing issue."),
-    "ignored_sender": OutcomeWords(
-        "Ignored sender",
-        "⊘",
-        "The sender matches an entry of this inbox's ignored senders, so no issue was made."
-        " The message stays in the mailbox.",
-    ),
-    "unmatched_ignored": OutcomeWords(
-        "Unmatched, ignored",
-        "⊘",
-        "No issue number or thread matched, and this inbox leaves unmatched mail in the mailbox for manual handling.",
-    ),
-    "auto_generated": OutcomeWords(
-        "Auto-generated",
-        "⚙",
-        "An automatic reply or delivery report that matched no issue; such mail never creates an issue.",
-    ),
-    "duplicate": OutcomeWords("Duplicate", "≡", "The same message was already processed for this inbox."),
-    "rejected": OutcomeWords(
-        "Rejected", "✖", "The message cannot be processed as it is; it stays in the mailbox for manual handling."
-    ),
-    "failed": OutcomeWords(
-        "Failed",
-        "⚠",
-        "Processing kept failing after retries. Once the cause below is fixed, reprocess the message.",
-    ),
+# What each outcome means, in a sentence (the console's labels name them: console/labels.py).
+OUTCOME_WHY: dict[str, str] = {
+    "pending": "Fetched from the mailbox; the ingestor has not decided yet.",
+    "issue_created": "A new issue was made from this message.",
+    "issue_updated": "The message was added to an existing issue.",
+    "ignored_sender": "The sender matches an entry of this inbox's ignored senders, so no issue was made."
+    " The message stays in the mailbox.",
+    "unmatched_ignored": "No issue number or thread matched, and this inbox leaves unmatched mail in the mailbox"
+    " for manual handling.",
+    "auto_generated": "An automatic reply or delivery report that matched no issue; such mail never creates an issue.",
+    "duplicate": "The same message was already processed for this inbox.",
+    "rejected": "The message cannot be processed as it is; it stays in the mailbox for manual handling.",
+    "failed": "Processing kept failing after retries. Once the cause below is fixed, reprocess the message.",
 }
 
 
-def outcome_words(outcome: str) -> OutcomeWords:
-    """The words for `outcome`; an outcome this version does not know is shown by its name.
+def why(outcome: str) -> str:
+    """What `outcome` means; an outcome this version does not know is named as it is.
 
-    >>> outcome_words("failed").label, outcome_words("brand_new").label
-    ('Failed', 'brand_new')
+    >>> why("duplicate"), why("brand_new")
+    ('The same message was already processed for this inbox.', "Outcome 'brand_new'.")
     """
-    return OUTCOMES.get(outcome, OutcomeWords(outcome, "?", f"Outcome {outcome!r}."))
+    return OUTCOME_WHY.get(outcome, f"Outcome {outcome!r}.")
 
 
 class StepState(StrEnum):
@@ -121,16 +98,15 @@ def _fetched(row: LoggedRow) -> TimelineStep:
     return TimelineStep("Fetched", StepState.DONE, row.fetched_at, "Stored and handed to the ingestor.")
 
 
-def _processed(row: LoggedRow) -> TimelineStep:
+def _processed(row: LoggedRow, label: Callable[[str], str]) -> TimelineStep:
     if row.outcome == "pending":
         if row.reprocessed_at is not None:
-            was = outcome_words(row.reprocessed_from or "").label
+            was = label(row.reprocessed_from or "unknown")
             detail = f"Reprocessing was requested (it was {was}); waiting for the ingestor."
             return TimelineStep("Processed", StepState.WAITING, row.reprocessed_at, detail)
         return TimelineStep("Processed", StepState.WAITING, None, "Waiting for the ingestor.")
-    words = outcome_words(row.outcome)
     state = StepState.FAILED if row.outcome == "failed" else StepState.DONE
-    return TimelineStep("Processed", state, row.processed_at, f"{words.label}.")
+    return TimelineStep("Processed", state, row.processed_at, f"{label(row.outcome)}.")
 
 
 def _mailbox(row: LoggedRow, record: MailboxRecord | None, readable: bool) -> TimelineStep:
@@ -157,8 +133,10 @@ def _mailbox(row: LoggedRow, record: MailboxRecord | None, readable: bool) -> Ti
     return TimelineStep(name, StepState.WAITING, None, f"“{action}” is due{tried}.")
 
 
-def timeline(row: LoggedRow, mailbox: MailboxRecord | None, mailbox_readable: bool) -> list[TimelineStep]:
-    """The three steps of a logged message, each with its state, time and what it meant.
+def timeline(
+    row: LoggedRow, mailbox: MailboxRecord | None, mailbox_readable: bool, label: Callable[[str], str] = str
+) -> list[TimelineStep]:
+    """The three steps of a logged message, each with its state, time and what it meant; `label` names an outcome.
 
     >>> from datetime import UTC
     >>> at = datetime(2025, 1, 1, tzinfo=UTC)
@@ -168,4 +146,4 @@ def timeline(row: LoggedRow, mailbox: MailboxRecord | None, mailbox_readable: bo
     >>> timeline(LoggedRow(at, at, "ignored_sender"), MailboxRecord(None, None, 0, None, None), True)[2].detail
     'None: the message was left in the mailbox untouched.'
     """
-    return [_fetched(row), _processed(row), _mailbox(row, mailbox, mailbox_readable)]
+    return [_fetched(row), _processed(row, label), _mailbox(row, mailbox, mailbox_readable)]

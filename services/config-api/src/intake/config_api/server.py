@@ -82,6 +82,14 @@ async def _run(server: uvicorn.Server) -> None:
         raise StartupFailed(f"the server could not start (uvicorn exit status {exit_.code})") from None
 
 
+def _end_long_responses(server: uvicorn.Server) -> None:
+    """Tell long-lived responses (the console's live email log) to end: uvicorn's shutdown waits for every open
+    connection, so a stream left open would hold the stop for ever. They watch `app.state.stopping`."""
+    stopping = getattr(getattr(server.config.app, "state", None), "stopping", None)
+    if isinstance(stopping, asyncio.Event):
+        stopping.set()
+
+
 async def serve(server: uvicorn.Server, stop: asyncio.Event) -> None:
     """Run `server` until `stop` is set, then let it shut down cleanly.
 
@@ -93,6 +101,7 @@ async def serve(server: uvicorn.Server, stop: asyncio.Event) -> None:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopping.cancel()
+        _end_long_responses(server)
         server.should_exit = True
         if not server.started:
             # Still in the lifespan start-up (waiting for PostgreSQL or RabbitMQ): should_exit is only

@@ -9,14 +9,22 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from intake.config_api.console import inbox_list_page, sign_in_pages
+from intake.config_api.console import (
+    email_log_detail_pages,
+    email_log_live,
+    email_log_pages,
+    inbox_list_page,
+    issue_pages,
+    sign_in_pages,
+)
 from intake.config_api.console.access import ConsoleConfig
 from intake.config_api.console.error_pages import install_error_pages
 from intake.config_api.console.rendering import STATIC_DIR
 from intake.config_api.console.security_headers import SecurityHeaders
 from intake.config_api.console.session_cookies import console_key
 
-PAGES = (sign_in_pages, inbox_list_page)
+# The email log's fixed paths (live, reprocess-failed) come before its /email-log/{id} pages.
+PAGES = (sign_in_pages, inbox_list_page, email_log_live, email_log_pages, email_log_detail_pages, issue_pages)
 
 
 def console_config(

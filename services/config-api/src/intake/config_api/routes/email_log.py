@@ -65,7 +65,11 @@ async def download_raw_message(entry_id: EntryId, pool: PoolDep) -> Response:
     """The raw message as fetched (message/rfc822), always as a download. For a message the fetcher rejected
     as too large only its header is stored: the file is named `…-header-only.eml` and `X-Intake-Raw-State`
     says `header_only`."""
-    raw = await email_log.read_raw_message(pool, entry_id)
+    return raw_message_response(await email_log.read_raw_message(pool, entry_id))
+
+
+def raw_message_response(raw: email_log.RawMessage) -> Response:
+    """A stored raw message as a download, never rendered: `attachment`, nosniff, and a sandboxing CSP."""
     suffix = "-header-only" if raw.state is RawState.HEADER_ONLY else ""
     return Response(
         content=raw.content,

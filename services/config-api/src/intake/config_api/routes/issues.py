@@ -37,6 +37,11 @@ async def get_issue(number: Annotated[int, Path(ge=1, le=2**63 - 1)], pool: Pool
 async def download_attachment(attachment_id: Annotated[int, Path(ge=1, le=2**63 - 1)], pool: PoolDep) -> Response:
     """The attachment's bytes, always as a download (never rendered in the API's origin)."""
     attachment, content = await tracker.read_attachment(pool, attachment_id)
+    return attachment_response(attachment, content)
+
+
+def attachment_response(attachment: tracker.StoredAttachment, content: bytes) -> Response:
+    """An attachment as a download, never rendered: `attachment` with a safe file name, nosniff, sandboxing CSP."""
     return Response(
         content=content,
         headers={
