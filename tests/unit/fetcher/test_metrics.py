@@ -36,3 +36,20 @@ def test_an_inbox_seen_once_has_every_series_at_zero() -> None:
     for name in ("intake_fetcher_lease_acquisitions_total", "intake_fetcher_lease_losses_total"):
         assert registry.get_sample_value(name, {"inbox": "7"}) == 0
     assert registry.get_sample_value("intake_fetcher_lease_held", {"inbox": "7"}) == 0
+
+
+def test_leases_claimed_lost_and_released_are_counted_apart() -> None:
+    metrics = FetcherMetrics()
+    metrics.leases_changed(frozenset(), frozenset({1, 2}), frozenset())
+    metrics.leases_changed(frozenset({1, 2}), frozenset({2}), frozenset())  # 1 lost
+    metrics.leases_changed(frozenset({2}), frozenset(), frozenset({2}))  # 2 released on stop
+
+    def value(name: str, inbox: str) -> float | None:
+        return metrics.registry.get_sample_value(name, {"inbox": inbox})
+
+    assert metrics.registry.get_sample_value("intake_fetcher_leases_held") == 0
+    assert value("intake_fetcher_lease_acquisitions_total", "1") == 1
+    assert value("intake_fetcher_lease_losses_total", "1") == 1
+    assert value("intake_fetcher_lease_losses_total", "2") == 0
+    assert value("intake_fetcher_lease_held", "1") == 0
+    assert value("intake_fetcher_lease_held", "2") == 0

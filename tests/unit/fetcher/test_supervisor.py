@@ -186,7 +186,10 @@ async def test_a_lost_lease_stops_its_loop_and_a_stolen_inbox_is_not_started() -
     config.inboxes = [FakeInbox(1, T0), FakeInbox(2, T0)]
     table.owners[2] = "other"
     table.replicas.add("other")
-    sup = Supervisor(config.load, loops.run, 60, FakeOwnership(table, "me"))
+    changes: list[tuple[frozenset[int], frozenset[int], frozenset[int]]] = []
+    sup = Supervisor(
+        config.load, loops.run, 60, FakeOwnership(table, "me"), observe=lambda *change: changes.append(change)
+    )
     await sup.refresh()
     await settle()
     assert sup.running == {1}  # 2 has a live foreign lease
@@ -196,6 +199,8 @@ async def test_a_lost_lease_stops_its_loop_and_a_stolen_inbox_is_not_started() -
     await settle()
     assert sup.running == frozenset()
     assert loops.cancelled == [1]
+    # Claimed, then lost (not released): what the lease metrics count.
+    assert changes == [(frozenset(), frozenset({1}), frozenset()), (frozenset({1}), frozenset(), frozenset())]
 
 
 async def test_surplus_is_stopped_before_it_is_released_and_announced() -> None:

@@ -51,7 +51,7 @@ def fetched(**changes: object) -> MessageFetched:
 def test_round_trip_through_json() -> None:
     event = fetched(subject="Printer [#4]", sender="a@example.com")
     assert MessageFetched.model_validate_json(event.model_dump_json()) == event
-    assert event.schema_version == 2
+    assert event.schema_version == 3
 
 
 def test_contracts_are_frozen() -> None:
@@ -62,7 +62,7 @@ def test_contracts_are_frozen() -> None:
 
 @pytest.mark.parametrize(
     "changes",
-    [{"uid": 0}, {"uidvalidity": 2**32}, {"raw_sha256": "xyz"}, {"unknown_field": 1}, {"schema_version": 3}],
+    [{"uid": 0}, {"uidvalidity": 2**32}, {"raw_sha256": "xyz"}, {"unknown_field": 1}, {"schema_version": 4}],
     ids=["uid-zero", "uidvalidity-too-big", "bad-sha", "extra-field", "future-version"],
 )
 def test_invalid_events_are_refused(changes: dict[str, object]) -> None:
@@ -103,10 +103,12 @@ def test_processed_needs_a_known_outcome() -> None:
         )
 
 
-def test_version_one_fetched_events_are_still_read() -> None:
-    event = fetched(schema_version=1)
+@pytest.mark.parametrize("version", [1, 2])
+def test_earlier_fetched_events_are_still_read(version: int) -> None:
+    event = fetched(schema_version=version)
     assert event.rejected is None
     assert event.replay is False
+    assert event.received_at is None
 
 
 def test_inbox_status_needs_a_known_state() -> None:

@@ -128,9 +128,31 @@ async def backoff_before_requeue(headers: Mapping[str, Any]) -> AsyncIterator[No
         raise
 
 
-async def publish(broker: RabbitBroker, event: Contract, routing_key: str, *, mandatory: bool = True) -> None:
+def correlation_id(headers: Mapping[str, Any]) -> str | None:
+    """The message's correlation id from its AMQP headers (`x-correlation-id`), if it has one.
+
+    >>> correlation_id({"x-correlation-id": "3f2a"}), correlation_id({}), correlation_id({"x-correlation-id": 7})
+    ('3f2a', None, None)
+    """
+    value = headers.get(topology.CORRELATION_HEADER)
+    return value if isinstance(value, str) and value else None
+
+
+def _headers(correlation: str | None) -> dict[str, Any] | None:
+    return {topology.CORRELATION_HEADER: correlation} if correlation else None
+
+
+async def publish(
+    broker: RabbitBroker,
+    event: Contract,
+    routing_key: str,
+    *,
+    mandatory: bool = True,
+    correlation: str | None = None,
+) -> None:
     """Publish `event` on the `intake` exchange: persistent, confirmed before returning, and by default
-    mandatory (unroutable raises). `mandatory=False` is for notifications that may have no listener."""
+    mandatory (unroutable raises). `mandatory=False` is for notifications that may have no listener.
+    `correlation` goes in the `x-correlation-id` header."""
     await broker.publish(
         event.model_dump_json().encode(),
         exchange=topology.EXCHANGE,
@@ -139,14 +161,18 @@ async def publish(broker: RabbitBroker, event: Contract, routing_key: str, *, ma
         mandatory=mandatory,
         content_type="application/json",
         timeout=PUBLISH_TIMEOUT_SECONDS,
+        headers=_headers(correlation),
     )
 
 
 async def publish_each(
-    broker: RabbitBroker, events: Sequence[tuple[Contract, str, bool]]
+    broker: RabbitBroker,
+    events: Sequence[tuple[Contract, str, bool]],
+    correlations: Sequence[str | None] | None = None,
 ) -> list[BaseException | None]:
     """Publish each (event, routing key, mandatory) as `publish` does, all at once: every publish goes
-    out before the first confirm is awaited. Returns, per event, None when RabbitMQ confirmed it or
+    out before the first confirm is awaited. `correlations`, one per event, go in their
+    `x-correlation-id` headers. Returns, per event, None when RabbitMQ confirmed it or
     the error that ended it (a nack, a return of a mandatory one, a closed channel, a timeout).
 
     Straight on the broker's confirming channel (aiormq, under aio-pika's exchange): faststream's and
@@ -160,6 +186,7 @@ async def publish_each(
     if not isinstance(channel, aiormq.Channel):  # what aio-pika opens; `wait` is not in the abstract type
         raise TypeError(f"expected an aiormq channel, got {type(channel).__name__}")
     app_id = broker.config.app_id
+    correlated = correlations if correlations is not None else [None] * len(events)
     results = await asyncio.gather(
         *(
             channel.basic_publish(
@@ -167,21 +194,28 @@ async def publish_each(
                 exchange=topology.EXCHANGE_NAME,
                 routing_key=routing_key,
                 properties=aiormq.spec.Basic.Properties(
-                    content_type="application/json", delivery_mode=PERSISTENT, app_id=app_id
+                    content_type="application/json",
+                    delivery_mode=PERSISTENT,
+                    app_id=app_id,
+                    headers=_headers(correlation),
                 ),
                 mandatory=mandatory,
                 timeout=PUBLISH_TIMEOUT_SECONDS,
                 wait=False,
             )
-            for event, routing_key, mandatory in events
+            for (event, routing_key, mandatory), correlation in zip(events, correlated, strict=True)
         ),
         return_exceptions=True,
     )
     return [result if isinstance(result, BaseException) else None for result in results]
 
 
-async def publish_all(broker: RabbitBroker, events: Sequence[tuple[Contract, str, bool]]) -> None:
+async def publish_all(
+    broker: RabbitBroker,
+    events: Sequence[tuple[Contract, str, bool]],
+    correlations: Sequence[str | None] | None = None,
+) -> None:
     """`publish_each`, then raise the first failure (the others may have been delivered: consumers dedupe)."""
-    for result in await publish_each(broker, events):
+    for result in await publish_each(broker, events, correlations):
         if result is not None:
             raise result

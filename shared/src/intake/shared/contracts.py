@@ -54,10 +54,12 @@ class MessageFetched(MessageRef):
     the blob then holds only the message's header, and the ingestor records `rejected` with this
     reason without parsing. `replay` is set by the email log's reprocess: the ingestor decides
     again instead of re-emitting a stored skip, rejection or failure (never a stored issue).
-    Version 1 (without both fields) is still accepted.
+    `received_at` (version 3) is the message's IMAP INTERNALDATE, its arrival in the mailbox: where
+    the delivery latency is measured from. Versions 1 and 2 (without the fields they lack) are still
+    accepted.
     """
 
-    schema_version: Literal[1, 2] = 2
+    schema_version: Literal[1, 2, 3] = 3
     raw_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(ge=0)
     message_id: str | None = None
@@ -66,6 +68,7 @@ class MessageFetched(MessageRef):
     fetched_at: datetime
     rejected: str | None = None
     replay: bool = False
+    received_at: datetime | None = None
 
 
 class MessageProcessed(MessageRef):

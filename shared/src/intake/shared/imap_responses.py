@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from intake.shared import imap_utf7
 
@@ -18,6 +20,16 @@ _UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]", re.I)
 _FETCH_START = re.compile(rb"^\d+ FETCH \(", re.I)
 _FETCH_UID = re.compile(rb"[( ]UID (\d+)", re.I)
 _FETCH_SIZE = re.compile(rb"[( ]RFC822\.SIZE (\d+)", re.I)
+# RFC 3501 §9 date-time: "dd-Mon-yyyy hh:mm:ss +zzzz" (the day may be padded with a space).
+_FETCH_INTERNALDATE = re.compile(
+    rb'[( ]INTERNALDATE "\s?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)"', re.I
+)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"), start=1
+    )
+}
 _BODY_LITERALS = {
     "": re.compile(rb"[( ]BODY\[\] \{(\d+)\}$", re.I),
     "HEADER": re.compile(rb"[( ]BODY\[HEADER\] \{(\d+)\}$", re.I),
@@ -82,6 +94,54 @@ def parse_sizes(lines: Lines) -> dict[int, int]:
         if uid and size:
             sizes[int(uid.group(1))] = int(size.group(1))
     return sizes
+
+
+@dataclass(frozen=True)
+class Listed:
+    """What a `UID FETCH … (UID RFC822.SIZE INTERNALDATE)` says of one message."""
+
+    size: int
+    internal_date: datetime | None  # None when the server sent none, or one that cannot be read
+
+
+def parse_internal_date(line: bytes) -> datetime | None:
+    """The INTERNALDATE in a FETCH line (RFC 3501 §2.3.3: when the message arrived), as an aware datetime.
+
+    >>> parse_internal_date(b'1 FETCH (UID 4 INTERNALDATE " 7-Jul-2026 02:44:25 -0700")')
+    datetime.datetime(2026, 7, 7, 2, 44, 25, tzinfo=datetime.timezone(datetime.timedelta(days=-1, seconds=61200)))
+    >>> parse_internal_date(b'1 FETCH (UID 4 INTERNALDATE "31-Feb-2026 00:00:00 +0000")') is None
+    True
+    """
+    match = _FETCH_INTERNALDATE.search(line)
+    if match is None:
+        return None
+    day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = match.groups()
+    offset = timedelta(hours=int(zone_hours), minutes=int(zone_minutes)) * (-1 if sign == b"-" else 1)
+    number = _MONTHS.get(month.lower())
+    if number is None:
+        return None
+    try:
+        return datetime(int(year), number, int(day), int(hour), int(minute), int(second), tzinfo=timezone(offset))
+    except ValueError:
+        return None
+
+
+def parse_listing(lines: Lines) -> dict[int, Listed]:
+    """UID → size and INTERNALDATE from a `UID FETCH … (UID RFC822.SIZE INTERNALDATE)` response.
+
+    >>> listed = parse_listing([b'1 FETCH (UID 4 RFC822.SIZE 43 INTERNALDATE "01-Jan-2026 10:00:00 +0000")',
+    ...                         b"2 FETCH (FLAGS (\\\\Seen))", b"Fetch completed."])
+    >>> listed[4].size, listed[4].internal_date.isoformat()
+    (43, '2026-01-01T10:00:00+00:00')
+    """
+    listed: dict[int, Listed] = {}
+    for line in _text_lines(lines):
+        if not _FETCH_START.match(line):
+            continue
+        uid, size = _FETCH_UID.search(line), _FETCH_SIZE.search(line)
+        if uid and size:
+            listed[int(uid.group(1))] = Listed(int(size.group(1)), parse_internal_date(line))
+    return listed
 
 
 def parse_bodies(lines: Lines, section: str = "") -> dict[int, bytes | bytearray]:

@@ -19,6 +19,10 @@ INBOX_CHANGED = "inbox.changed"
 ISSUE_CREATED = "issue.created"
 ISSUE_UPDATED = "issue.updated"
 
+# The AMQP header that carries a message's correlation id: set by the fetcher on `message.fetched`,
+# copied by the ingestor onto `message.processed` and the issue event, logged by every service.
+CORRELATION_HEADER = "x-correlation-id"
+
 INGESTOR_QUEUE = "ingestor.message-fetched"
 FETCHER_PROCESSED_QUEUE = "fetcher.message-processed"
 EMAIL_LOG_FETCHED_QUEUE = "config-api.email-log.fetched"

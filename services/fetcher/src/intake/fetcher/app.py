@@ -100,7 +100,9 @@ class FetcherApp:
             app_id="intake-fetcher",
             apply_types=False,
         )
-        context = PollerContext(pool=pool, broker=broker, secret_box=self._secret_box, settings=settings)
+        context = PollerContext(
+            pool=pool, broker=broker, secret_box=self._secret_box, settings=settings, metrics=self.metrics
+        )
 
         async def load() -> list[InboxSettings]:
             return await load_active_inboxes(pool)
@@ -115,7 +117,12 @@ class FetcherApp:
 
         ownership = LeaseRepository(pool, self.replica, settings.fetcher_lease_seconds)
         self._supervisor = supervisor = Supervisor(
-            load, run_inbox, settings.fetcher_inbox_refresh_seconds, ownership, announce_released
+            load,
+            run_inbox,
+            settings.fetcher_inbox_refresh_seconds,
+            ownership,
+            announce_released,
+            observe=self.metrics.leases_changed,
         )
         self._outcomes = BatchConsumer(
             topology.work_queue(topology.FETCHER_PROCESSED_QUEUE, topology.MESSAGE_PROCESSED, settings.delivery_limit),

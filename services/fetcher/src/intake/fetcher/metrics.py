@@ -79,3 +79,17 @@ class FetcherMetrics:
                 last_cycle=self.last_cycle.labels(inbox),
             )
         return found
+
+    def leases_changed(self, before: frozenset[int], after: frozenset[int], released: frozenset[int]) -> None:
+        """The supervisor's held leases went from `before` to `after`; `released` were given up on purpose,
+        every other dropped lease was lost (taken over, or not renewed in time)."""
+        self.leases_held.set(len(after))
+        for inbox_id in after - before:
+            inbox = self.for_inbox(inbox_id)
+            inbox.lease_acquisitions.inc()
+            inbox.lease_held.set(1)
+        for inbox_id in before - after:
+            inbox = self.for_inbox(inbox_id)
+            inbox.lease_held.set(0)
+            if inbox_id not in released:
+                inbox.lease_losses.inc()

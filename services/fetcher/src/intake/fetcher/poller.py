@@ -9,6 +9,8 @@ backoff; the inbox's health goes out on `inbox.status`. Logs carry the inbox id,
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,6 +27,7 @@ from intake.fetcher.commit_pipeline import CommitPipeline
 from intake.fetcher.errors import NeedsReauth
 from intake.fetcher.headers import summarize
 from intake.fetcher.inboxes import InboxSettings
+from intake.fetcher.metrics import FetcherMetrics
 from intake.fetcher.settings import FetcherSettings
 from intake.shared import bus, topology
 from intake.shared.imap import IdleEnd, ImapClient, SelectedFolder
@@ -53,6 +56,7 @@ class PollerContext:
     broker: RabbitBroker
     secret_box: SecretBox
     settings: FetcherSettings
+    metrics: FetcherMetrics
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class InboxPoller:
         # Fetched batches being stored (in order) and published (overlapping), behind the next FETCH.
         self._commits = CommitPipeline(PUBLISHES_IN_FLIGHT)
         self._health = health.Health(inbox.id)
+        self._metrics = context.metrics.for_inbox(inbox.id)
         service_token = self._settings.service_token
         self._tokens = AccessTokens(
             self._settings.config_api_url,
@@ -199,9 +204,11 @@ class InboxPoller:
     # -- health -------------------------------------------------------------------------------------
     async def _succeeded(self, push: bool) -> None:
         self._health = health.succeeded(self._health, datetime.now(UTC), push)
+        self._metrics.last_cycle.set(time.time())
         await self._report()
 
     async def _failed(self, error: BaseException) -> None:
+        self._metrics.errors[health.error_kind(error)].inc()
         self._health = health.failed(self._health, health.describe(error))
         await self._report()
 
@@ -244,15 +251,20 @@ class InboxPoller:
 
     async def _publish_and_mark(self, messages: list[repository.FetchedMessage]) -> None:
         results = await bus.publish_each(
-            self._context.broker, [(message.event(), topology.MESSAGE_FETCHED, True) for message in messages]
+            self._context.broker,
+            [(message.event(), topology.MESSAGE_FETCHED, True) for message in messages],
+            [message.correlation_id for message in messages],
         )
         confirmed = [message for message, result in zip(messages, results, strict=True) if result is None]
         if confirmed:
             await repository.mark_published(self._pool, [message.id for message in confirmed])
+            self._metrics.fetched.inc(len(confirmed))
+            # One line per published batch, naming each message (uid, message_id, correlation_id): what the
+            # ingestor's and config-api's lines about it are found by.
             self._log.info(
                 "messages fetched",
                 uidvalidity=confirmed[0].uidvalidity,
-                uids=[message.uid for message in confirmed],
+                messages=[message.log_fields() for message in confirmed],
                 bytes=sum(message.size for message in confirmed),
             )
         for result in results:
@@ -262,7 +274,7 @@ class InboxPoller:
     async def _republish(self) -> None:
         stored = await repository.unpublished(self._pool, self.inbox.id)
         if stored:
-            self._log.info("republishing stored messages", uids=[message.uid for message in stored])
+            self._log.info("republishing stored messages", messages=[message.log_fields() for message in stored])
         for start in range(0, len(stored), PUBLISH_BATCH):
             await self._publish(stored[start : start + PUBLISH_BATCH])
 
@@ -274,7 +286,9 @@ class InboxPoller:
         held = False
         if selection.uids:
             uidvalidity = checkpoint.uidvalidity
-            sizes = await client.fetch_sizes(selection.uids)
+            listing = await client.fetch_listing(selection.uids)
+            sizes = {uid: listed.size for uid, listed in listing.items()}
+            arrivals = {uid: listed.internal_date for uid, listed in listing.items()}
             tried = await repository.fetch_attempts(self._pool, self.inbox.id, uidvalidity, selection.uids)
             known = await repository.known_uids(self._pool, self.inbox.id, uidvalidity, selection.uids)
             limit = min(self._settings.fetcher_max_message_bytes, batches.MAX_BATCHED_BODY_BYTES)
@@ -287,7 +301,9 @@ class InboxPoller:
             # loop ends (a lease release must not leave a confirmed publish unmarked).
             try:
                 for batch in batches.plan(selection.uids, sizes, batchable):
-                    checkpoint, held = await self._fetch_batch(client, checkpoint, batch, sizes, known, tried, held)
+                    checkpoint, held = await self._fetch_batch(
+                        client, checkpoint, batch, sizes, arrivals, known, tried, held
+                    )
             except BaseException as failure:
                 await self._commits.finish(failure)
                 raise
@@ -306,6 +322,7 @@ class InboxPoller:
         checkpoint: Checkpoint,
         batch: batches.Batch,
         sizes: dict[int, int],
+        arrivals: dict[int, datetime | None],
         known: set[int],
         tried: dict[int, repository.FetchAttempts],
         held: bool,
@@ -346,7 +363,7 @@ class InboxPoller:
                 held = True
                 continue
             if read.message is not None:
-                new.append(read.message)
+                new.append(dataclasses.replace(read.message, internal_date=arrivals.get(uid)))
             if not held:  # an earlier UID must be read again: the checkpoint stays below it
                 checkpoint = advance(checkpoint, uid)
         if new or checkpoint != start:
@@ -456,7 +473,7 @@ class InboxPoller:
             if item.uidvalidity != folder.uidvalidity:
                 # The UID names no message any more (RFC 3501 §2.3.1.1): acting could hit another one.
                 await repository.action_abandoned(self._pool, item.id, "UIDVALIDITY changed before the action")
-                self._log.warning("mailbox action abandoned", uid=item.uid, reason="uidvalidity changed")
+                self._log.warning("mailbox action abandoned", **item.log_fields(), reason="uidvalidity changed")
         reads = [item for item in current if item.action is MailboxAction.MARK_READ]
         if len(reads) > 1:
             # All \Seen flags with one UID STORE; if the server refuses it, each is tried alone below.
@@ -467,7 +484,9 @@ class InboxPoller:
             else:
                 await repository.action_done(self._pool, [item.id for item in reads])
                 self._log.info(
-                    "mailbox actions done", uids=[item.uid for item in reads], action=MailboxAction.MARK_READ
+                    "mailbox actions done",
+                    messages=[item.log_fields() for item in reads],
+                    action=MailboxAction.MARK_READ,
                 )
                 current = [item for item in current if item.action is not MailboxAction.MARK_READ]
         for item in current:
@@ -475,10 +494,10 @@ class InboxPoller:
                 await self._apply(client, item)
             except ImapCommandError as error:
                 await repository.action_failed(self._pool, item.id, str(error))
-                self._log.warning("mailbox action failed", uid=item.uid, action=item.action, error=str(error))
+                self._log.warning("mailbox action failed", **item.log_fields(), action=item.action, error=str(error))
                 continue
             await repository.action_done(self._pool, [item.id])
-            self._log.info("mailbox action done", uid=item.uid, action=item.action)
+            self._log.info("mailbox action done", **item.log_fields(), action=item.action)
 
     async def _apply(self, client: ImapClient, item: repository.PendingAction) -> None:
         if item.action is MailboxAction.MARK_READ:
@@ -491,4 +510,4 @@ class InboxPoller:
             # Without UIDPLUS only a plain EXPUNGE exists, and it would also remove every message
             # someone else flagged \Deleted: never send it. The message stays flagged \Deleted until
             # the user's own client expunges the folder.
-            self._log.warning("server lacks UIDPLUS; message left flagged \\Deleted", uid=item.uid)
+            self._log.warning("server lacks UIDPLUS; message left flagged \\Deleted", **item.log_fields())

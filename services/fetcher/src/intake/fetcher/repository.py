@@ -7,6 +7,7 @@ row and the checkpoint move in one transaction, so a crash leaves either all of 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,8 @@ class FetchedMessage:
     subject: str | None
     fetched_at: datetime
     rejected: str | None = None
+    correlation_id: str | None = None
+    internal_date: datetime | None = None
 
     def event(self) -> MessageFetched:
         return MessageFetched(
@@ -55,7 +58,12 @@ class FetchedMessage:
             subject=self.subject,
             fetched_at=self.fetched_at,
             rejected=self.rejected,
+            received_at=self.internal_date,
         )
+
+    def log_fields(self) -> dict[str, object]:
+        """What a log line about this message names it by (never its sender or subject)."""
+        return {"uid": self.uid, "message_id": self.message_id, "correlation_id": self.correlation_id}
 
 
 @dataclass(frozen=True)
@@ -65,9 +73,18 @@ class PendingAction:
     uid: int
     action: MailboxAction
     attempts: int
+    message_id: str | None = None
+    correlation_id: str | None = None
+
+    def log_fields(self) -> dict[str, object]:
+        """What a log line about this message names it by."""
+        return {"uid": self.uid, "message_id": self.message_id, "correlation_id": self.correlation_id}
 
 
-_MESSAGE_COLUMNS = "id, inbox_id, uidvalidity, uid, raw_sha256, size, message_id, sender, subject, fetched_at, rejected"
+_MESSAGE_COLUMNS = (
+    "id, inbox_id, uidvalidity, uid, raw_sha256, size, message_id, sender, subject, fetched_at, rejected, "
+    "correlation_id, internal_date"
+)
 
 
 def _message(row: asyncpg.Record) -> FetchedMessage:
@@ -118,6 +135,7 @@ class NewMessage:
     summary: HeaderSummary
     size: int | None = None  # None: len(raw)
     rejected: str | None = None
+    internal_date: datetime | None = None  # its IMAP INTERNALDATE, when the server sent one
 
 
 async def store_messages(
@@ -131,6 +149,8 @@ async def store_messages(
     """
     keys: dict[int, str] = {}
     small: dict[str, bytes | bytearray] = {}
+    # Each message's correlation id, given here once and kept in its row (logged and published with it).
+    correlations = [uuid.uuid4().hex for _ in messages]
     async with pool.acquire() as conn, conn.transaction():
         for message in messages:
             if len(message.raw) > STREAM_ABOVE_BYTES:
@@ -149,10 +169,13 @@ async def store_messages(
             )
         rows = await conn.fetch(
             f"""INSERT INTO fetcher.messages
-                    (inbox_id, uidvalidity, uid, state, raw_sha256, size, message_id, sender, subject, rejected)
-                SELECT $1, $2, uid, 'stored', sha256, size, message_id, sender, subject, rejected
-                FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[])
-                    AS new (uid, sha256, size, message_id, sender, subject, rejected)
+                    (inbox_id, uidvalidity, uid, state, raw_sha256, size, message_id, sender, subject, rejected,
+                     correlation_id, internal_date)
+                SELECT $1, $2, uid, 'stored', sha256, size, message_id, sender, subject, rejected, correlation_id,
+                    internal_date
+                FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[],
+                            $10::text[], $11::timestamptz[])
+                    AS new (uid, sha256, size, message_id, sender, subject, rejected, correlation_id, internal_date)
                 ON CONFLICT (inbox_id, uidvalidity, uid) DO NOTHING
                 RETURNING {_MESSAGE_COLUMNS}""",
             inbox_id,
@@ -164,6 +187,8 @@ async def store_messages(
             [message.summary.sender for message in messages],
             [message.summary.subject for message in messages],
             [message.rejected for message in messages],
+            correlations,
+            [message.internal_date for message in messages],
         )
         await save_checkpoint(conn, inbox_id, checkpoint)
         await conn.execute(
@@ -272,13 +297,21 @@ async def record_outcomes(
 
 async def pending_actions(conn: Executor, inbox_id: int, limit: int) -> list[PendingAction]:
     rows = await conn.fetch(
-        """SELECT id, uidvalidity, uid, action, action_attempts FROM fetcher.messages
+        """SELECT id, uidvalidity, uid, action, action_attempts, message_id, correlation_id FROM fetcher.messages
            WHERE inbox_id = $1 AND action_state = 'pending' ORDER BY id LIMIT $2""",
         inbox_id,
         limit,
     )
     return [
-        PendingAction(row["id"], row["uidvalidity"], row["uid"], MailboxAction(row["action"]), row["action_attempts"])
+        PendingAction(
+            row["id"],
+            row["uidvalidity"],
+            row["uid"],
+            MailboxAction(row["action"]),
+            row["action_attempts"],
+            row["message_id"],
+            row["correlation_id"],
+        )
         for row in rows
     ]
 

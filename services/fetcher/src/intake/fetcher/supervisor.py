@@ -86,11 +86,20 @@ async def _no_announcement(inbox_ids: Collection[int]) -> None:
     return None
 
 
+def _no_observer(before: frozenset[int], after: frozenset[int], released: frozenset[int]) -> None:
+    return None
+
+
+# Told every change of the held leases: (held before, held after, released on purpose among the dropped).
+LeaseObserver = Callable[[frozenset[int], frozenset[int], frozenset[int]], None]
+
+
 class Supervisor(Generic[InboxT]):
     """Runs `run_inbox(inbox, wake)` as one task per active inbox whose lease this replica holds.
 
     `announce(inbox_ids)` is told which leases were just released, so other replicas can claim them
-    at once instead of at their next refresh (the fetcher publishes `inbox.changed` for each).
+    at once instead of at their next refresh (the fetcher publishes `inbox.changed` for each);
+    `observe` every change of the held leases (the fetcher's lease metrics).
     """
 
     def __init__(
@@ -100,7 +109,9 @@ class Supervisor(Generic[InboxT]):
         refresh_seconds: float,
         ownership: Ownership,
         announce: Callable[[Collection[int]], Awaitable[None]] = _no_announcement,
+        observe: LeaseObserver = _no_observer,
     ) -> None:
+        self._observe = observe
         self._load = load_inboxes
         self._run_inbox = run_inbox
         self._ownership = ownership
@@ -125,6 +136,11 @@ class Supervisor(Generic[InboxT]):
     def held(self) -> frozenset[int]:
         """The inboxes whose leases this replica holds, as of its last refresh."""
         return self._held
+
+    def _set_held(self, held: frozenset[int], released: frozenset[int] = frozenset()) -> None:
+        before, self._held = self._held, held
+        if before != held:
+            self._observe(before, held, released)
 
     def wake(self, inbox_id: int) -> None:
         """Cut the inbox loop's wait short (no-op for an inbox not running here)."""
@@ -182,7 +198,7 @@ class Supervisor(Generic[InboxT]):
         if lost:
             log.warning("leases lost, stopping their loops", inbox_ids=lost)
             await asyncio.gather(*(self._stop_one(inbox_id) for inbox_id in lost))
-        self._held = held
+        self._set_held(held)
 
         try:
             inboxes = await self._load()
@@ -202,14 +218,14 @@ class Supervisor(Generic[InboxT]):
             if decision.release:
                 # Stop first, release second: the next owner never overlaps with this one.
                 await asyncio.gather(*(self._stop_one(inbox_id) for inbox_id in decision.release))
-                self._held = self._held - set(decision.release)
+                self._set_held(self._held - set(decision.release), frozenset(decision.release))
                 await self._ownership.release(decision.release)
                 log.info("leases released", inbox_ids=decision.release, share=decision.share, reason=decision.reason)
                 await self._announce_released(decision.release)
             if decision.claim:
                 async with asyncio.timeout(self._step_timeout):
                     claimed = await self._ownership.claim(decision.claim)
-                self._held = self._held | claimed
+                self._set_held(self._held | claimed)
                 if len(claimed) < len(decision.claim):
                     # Another replica won some of them: look again at once, not a whole tick later.
                     self._recheck_in = 0.0
@@ -239,7 +255,7 @@ class Supervisor(Generic[InboxT]):
                     "leases not renewed in time; stopping every inbox loop before they expire",
                     inbox_ids=sorted(self._tasks),
                 )
-                self._held = frozenset()
+                self._set_held(frozenset())
                 await asyncio.gather(*(self._stop_one(inbox_id) for inbox_id in list(self._tasks)))
             await asyncio.sleep(min(remaining, self._tick_seconds) + 0.05 if remaining > 0 else 0.25)
 
@@ -274,7 +290,7 @@ class Supervisor(Generic[InboxT]):
         """Stop every inbox loop at once (each logs out within its own timeout, so N slow servers cost
         one timeout, not N), then release every lease so other replicas take over at once."""
         await asyncio.gather(*(self._stop_one(inbox_id) for inbox_id in list(self._tasks)))
-        self._held = frozenset()
+        self._set_held(frozenset(), self._held)
         try:
             async with asyncio.timeout(self._step_timeout):
                 released = await self._ownership.release_all()
