@@ -237,3 +237,13 @@ async def test_a_committed_outcome_replaces_an_earlier_failed(
 
     (row,) = await eventually(completed)
     assert row["issue_number"] == 12
+
+
+async def test_the_correlation_id_of_the_delivery_is_kept_and_shown_in_the_detail(
+    client: httpx.AsyncClient, publisher: RabbitBroker
+) -> None:
+    await publish(publisher, processed(), topology.MESSAGE_PROCESSED, correlation="4f1c0ffee")
+    await publish(publisher, fetched(), topology.MESSAGE_FETCHED, correlation="4f1c0ffee")
+    [row] = await eventually(lambda: _completed(client))
+    detail = (await client.get(f"/api/v1/email-log/{row['id']}")).json()
+    assert detail["correlation_id"] == "4f1c0ffee"

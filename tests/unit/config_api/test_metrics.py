@@ -34,7 +34,9 @@ def state_of(metrics: ConfigApiMetrics, inbox: str) -> dict[str, float | None]:
 
 def test_the_inbox_gauges_follow_the_rows_and_forget_a_deleted_inbox() -> None:
     metrics = ConfigApiMetrics()
-    metrics.refresh_inboxes([InboxRow(1, InboxState.OK, True, 60), InboxRow(2, InboxState.ERROR, False, 30)])
+    metrics.refresh_inboxes(
+        [InboxRow(1, "ok", True, 60), InboxRow(2, "error", False, 30), InboxRow(3, "unknown", True, 5)]
+    )
     assert state_of(metrics, "1") == {"ok": 1, "error": 0, "needs_reauth": 0, "disabled": 0}
     assert state_of(metrics, "2")["error"] == 1
     assert metrics.registry.get_sample_value("intake_inbox_active", {"inbox": "2"}) == 0
@@ -42,7 +44,9 @@ def test_the_inbox_gauges_follow_the_rows_and_forget_a_deleted_inbox() -> None:
     for outcome in OAUTH2_REFRESH_OUTCOMES:
         assert metrics.registry.get_sample_value("intake_oauth2_refresh_total", {"inbox": "1", "outcome": outcome}) == 0
 
-    metrics.refresh_inboxes([InboxRow(1, InboxState.NEEDS_REAUTH, True, 60)])
+    assert state_of(metrics, "3") == {"ok": 0, "error": 0, "needs_reauth": 0, "disabled": 0}
+
+    metrics.refresh_inboxes([InboxRow(1, "needs_reauth", True, 60)])
     assert state_of(metrics, "1")["needs_reauth"] == 1
     assert state_of(metrics, "1")["ok"] == 0
     assert state_of(metrics, "2") == {"ok": None, "error": None, "needs_reauth": None, "disabled": None}

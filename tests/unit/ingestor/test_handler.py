@@ -4,7 +4,7 @@ and how it waits for an unreachable database instead of using up deliveries."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,10 +13,19 @@ from intake.ingestor.database_watch import Wait
 from intake.ingestor.errors import DatabaseUnavailable
 from intake.ingestor.handler import MAX_RETRIES_WITHOUT_OUTAGE, MessageFetchedHandler
 from intake.ingestor.ingest import Result
+from intake.ingestor.metrics import IngestorMetrics
 from intake.shared.contracts import IssueEvent, IssueEventKind, MessageFetched, MessageProcessed, Outcome
 
 SHA = "a" * 64
-FETCHED = MessageFetched(inbox_id=1, uidvalidity=7, uid=9, raw_sha256=SHA, size=10, fetched_at=datetime.now(UTC))
+FETCHED = MessageFetched(
+    inbox_id=1,
+    uidvalidity=7,
+    uid=9,
+    raw_sha256=SHA,
+    size=10,
+    fetched_at=datetime.now(UTC),
+    received_at=datetime.now(UTC) - timedelta(seconds=30),
+)
 DONE = MessageProcessed(
     inbox_id=1,
     uidvalidity=7,
@@ -59,12 +68,16 @@ class FakeBroker:
         self.fail = fail
         self.published: list[tuple[str, dict[str, Any]]] = []
         self.mandatory: list[bool] = []
+        self.headers: list[dict[str, Any] | None] = []
 
-    async def publish(self, body: bytes, *, routing_key: str, mandatory: bool, **_: Any) -> None:
+    async def publish(
+        self, body: bytes, *, routing_key: str, mandatory: bool, headers: dict[str, Any] | None = None, **_: Any
+    ) -> None:
         if self.fail:
             raise ConnectionError("broker gone")
         self.published.append((routing_key, json.loads(body)))
         self.mandatory.append(mandatory)
+        self.headers.append(headers)
 
 
 class FakeProcessor:
@@ -101,6 +114,7 @@ async def deliver(
     headers: dict[str, Any] | None = None,
     body: bytes | None = None,
     database: FakeDatabase | None = None,
+    metrics: IngestorMetrics | None = None,
 ) -> FakeMessage:
     message = FakeMessage(FETCHED.model_dump_json().encode() if body is None else body, headers)
     handler = MessageFetchedHandler(
@@ -110,6 +124,7 @@ async def deliver(
         database=database or FakeDatabase(),
         database_wait_seconds=600.0,
         backoff=lambda attempt: 0.0,
+        metrics=metrics,
     )
     await handler(message)  # type: ignore[arg-type]
     return message
@@ -229,3 +244,35 @@ async def test_an_outage_the_probe_never_sees_is_retried_like_any_error() -> Non
     assert message.settled == [("nack", True)]
     # The first try and MAX_RETRIES_WITHOUT_OUTAGE retries, then an ordinary requeue.
     assert len(processor.calls) == MAX_RETRIES_WITHOUT_OUTAGE + 1
+
+
+async def test_the_outcome_is_counted_with_its_latency_and_its_events_carry_the_correlation_id() -> None:
+    metrics = IngestorMetrics()
+    processor, broker = FakeProcessor(result=Result(DONE, EVENT)), FakeBroker()
+    await deliver(processor, broker, headers={"x-correlation-id": "c0ffee"}, metrics=metrics)
+    assert broker.headers == [{"x-correlation-id": "c0ffee"}, {"x-correlation-id": "c0ffee"}]
+    labels = {"inbox": "1", "outcome": "issue_created"}
+    assert metrics.registry.get_sample_value("intake_messages_processed_total", labels) == 1
+    assert metrics.registry.get_sample_value("intake_delivery_latency_seconds_count") == 1
+    # Arrived 30 s before: in the 30-60 s bucket, not below.
+    assert metrics.registry.get_sample_value("intake_delivery_latency_seconds_bucket", {"le": "10.0"}) == 0
+    assert metrics.registry.get_sample_value("intake_delivery_latency_seconds_bucket", {"le": "60.0"}) == 1
+
+
+async def test_a_replay_is_counted_but_measures_no_delivery_latency() -> None:
+    metrics = IngestorMetrics()
+    replay = FETCHED.model_copy(update={"replay": True})
+    message = FakeMessage(replay.model_dump_json().encode())
+    handler = MessageFetchedHandler(
+        FakeProcessor(),  # type: ignore[arg-type]
+        FakeBroker(),  # type: ignore[arg-type]
+        delivery_limit=5,
+        database=FakeDatabase(),
+        metrics=metrics,
+    )
+    await handler(message)  # type: ignore[arg-type]
+    assert (
+        metrics.registry.get_sample_value("intake_messages_processed_total", {"inbox": "1", "outcome": "issue_created"})
+        == 1
+    )
+    assert metrics.registry.get_sample_value("intake_delivery_latency_seconds_count") == 0

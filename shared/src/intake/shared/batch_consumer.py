@@ -22,9 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
@@ -60,18 +60,22 @@ class BatchConsumer(Generic[E]):
     def __init__(
         self,
         queue: RabbitQueue,
-        decode: Callable[[bytes], E],
+        decode: Callable[[bytes], E] | Callable[[bytes, Mapping[str, Any]], E],
         record: Callable[[Sequence[E]], Awaitable[None]],
         *,
         batch_size: int = 200,
         prefetch: int = 400,
         gather_seconds: float = GATHER_SECONDS,
+        with_headers: bool = False,
     ) -> None:
+        """`decode(body)` makes the event; with `with_headers`, `decode(body, headers)` (the delivery's AMQP
+        headers, e.g. its correlation id)."""
         if batch_size < 1 or prefetch < 1:
             raise ValueError("batch_size and prefetch must be at least 1")
         self._queue_spec = queue
         self._name = queue.name
-        self._decode = decode
+        self._decode: Callable[..., E] = decode
+        self._with_headers = with_headers
         self._record = record
         self._batch_size = batch_size
         self._prefetch = prefetch
@@ -106,7 +110,9 @@ class BatchConsumer(Generic[E]):
     async def _on_delivery(self, message: AbstractIncomingMessage) -> None:
         self._acknowledger.received(message)
         try:
-            event = self._decode(message.body)
+            event = (
+                self._decode(message.body, message.headers or {}) if self._with_headers else self._decode(message.body)
+            )
         except (ValidationError, ValueError) as error:
             details = error.errors()[0] if isinstance(error, ValidationError) else {"loc": (), "type": "value_error"}
             # The body itself is not logged: it may carry addresses or subjects.

@@ -38,10 +38,13 @@ _MISSING_RELATION = (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError
 
 _RECORD_FETCHED = """
 INSERT INTO config.email_log AS log
-    (inbox_id, uidvalidity, uid, raw_sha256, message_id, sender, subject, size, fetched_at, logged_at, fetch_rejected)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
+    (inbox_id, uidvalidity, uid, raw_sha256, message_id, sender, subject, size, fetched_at, logged_at, fetch_rejected,
+     correlation_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)
 ON CONFLICT (inbox_id, uidvalidity, uid) DO UPDATE SET
     raw_sha256 = EXCLUDED.raw_sha256,
+    -- The first fetch's id stays (a redelivery or a republish carries the same one).
+    correlation_id = COALESCE(log.correlation_id, EXCLUDED.correlation_id),
     message_id = COALESCE(EXCLUDED.message_id, log.message_id),
     sender = EXCLUDED.sender,
     subject = EXCLUDED.subject,
@@ -56,10 +59,11 @@ ON CONFLICT (inbox_id, uidvalidity, uid) DO UPDATE SET
 _RECORD_PROCESSED = """
 INSERT INTO config.email_log AS log
     (inbox_id, uidvalidity, uid, raw_sha256, message_id, outcome, reason, issue_number, attempts, processed_at,
-     logged_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+     logged_at, correlation_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
 ON CONFLICT (inbox_id, uidvalidity, uid) DO UPDATE SET
     message_id = COALESCE(log.message_id, EXCLUDED.message_id),
+    correlation_id = COALESCE(log.correlation_id, EXCLUDED.correlation_id),
     outcome = EXCLUDED.outcome,
     reason = EXCLUDED.reason,
     issue_number = EXCLUDED.issue_number,
@@ -88,7 +92,7 @@ ROW_COLUMNS = """id, inbox_id, uidvalidity, uid, message_id, sender, subject, si
     attempts"""
 
 
-def _fetched_arguments(event: MessageFetched) -> tuple[object, ...]:
+def _fetched_arguments(event: MessageFetched, correlation: str | None = None) -> tuple[object, ...]:
     return (
         event.inbox_id,
         event.uidvalidity,
@@ -100,10 +104,11 @@ def _fetched_arguments(event: MessageFetched) -> tuple[object, ...]:
         event.size,
         event.fetched_at,
         event.rejected,
+        correlation,
     )
 
 
-def _processed_arguments(event: MessageProcessed) -> tuple[object, ...]:
+def _processed_arguments(event: MessageProcessed, correlation: str | None = None) -> tuple[object, ...]:
     return (
         event.inbox_id,
         event.uidvalidity,
@@ -115,36 +120,54 @@ def _processed_arguments(event: MessageProcessed) -> tuple[object, ...]:
         event.issue_number,
         event.attempts,
         event.processed_at,
+        correlation,
     )
 
 
-async def record_fetched(conn: asyncpg.Connection | asyncpg.Pool, event: MessageFetched) -> None:
-    """Add the row of a fetched message as `pending`, or complete the fetch fields of an existing row."""
-    await conn.execute(_RECORD_FETCHED, *_fetched_arguments(event))
+async def record_fetched(
+    conn: asyncpg.Connection | asyncpg.Pool, event: MessageFetched, correlation: str | None = None
+) -> None:
+    """Add the row of a fetched message as `pending`, or complete the fetch fields of an existing row;
+    `correlation` is the id its `x-correlation-id` header carried."""
+    await conn.execute(_RECORD_FETCHED, *_fetched_arguments(event, correlation))
 
 
-async def record_processed(conn: asyncpg.Connection | asyncpg.Pool, event: MessageProcessed) -> None:
+async def record_processed(
+    conn: asyncpg.Connection | asyncpg.Pool, event: MessageProcessed, correlation: str | None = None
+) -> None:
     """Set the outcome of a message, adding its row when the fetch event has not arrived yet."""
-    await conn.execute(_RECORD_PROCESSED, *_processed_arguments(event))
+    await conn.execute(_RECORD_PROCESSED, *_processed_arguments(event, correlation))
 
 
-def _in_key_order(events: Sequence[E]) -> list[E]:
-    """Events ordered by their row's key, events of one row kept in arrival order (the sort is stable):
-    every batch then locks its rows in one order, so the fetch and the outcome batches, or two
-    replicas, never wait for each other in a cycle."""
-    return sorted(events, key=lambda event: (event.inbox_id, event.uidvalidity, event.uid))
+def _in_key_order(events: Sequence[tuple[E, str | None]]) -> list[tuple[E, str | None]]:
+    """Events (with their correlation ids) ordered by their row's key, events of one row kept in arrival
+    order (the sort is stable): every batch then locks its rows in one order, so the fetch and the
+    outcome batches, or two replicas, never wait for each other in a cycle."""
+    return sorted(events, key=lambda item: (item[0].inbox_id, item[0].uidvalidity, item[0].uid))
 
 
-async def record_fetched_batch(pool: asyncpg.Pool, events: Sequence[MessageFetched]) -> None:
-    """`record_fetched` for each event, in one transaction (all or none)."""
+def _with_correlations(events: Sequence[E], correlations: Sequence[str | None] | None) -> list[tuple[E, str | None]]:
+    return list(zip(events, correlations if correlations is not None else [None] * len(events), strict=True))
+
+
+async def record_fetched_batch(
+    pool: asyncpg.Pool, events: Sequence[MessageFetched], correlations: Sequence[str | None] | None = None
+) -> None:
+    """`record_fetched` for each event (with its correlation id, if given), in one transaction (all or none)."""
+    rows = _in_key_order(_with_correlations(events, correlations))
     async with pool.acquire() as conn, conn.transaction():
-        await conn.executemany(_RECORD_FETCHED, [_fetched_arguments(event) for event in _in_key_order(events)])
+        await conn.executemany(_RECORD_FETCHED, [_fetched_arguments(event, correlation) for event, correlation in rows])
 
 
-async def record_processed_batch(pool: asyncpg.Pool, events: Sequence[MessageProcessed]) -> None:
-    """`record_processed` for each event, in one transaction (all or none)."""
+async def record_processed_batch(
+    pool: asyncpg.Pool, events: Sequence[MessageProcessed], correlations: Sequence[str | None] | None = None
+) -> None:
+    """`record_processed` for each event (with its correlation id, if given), in one transaction (all or none)."""
+    rows = _in_key_order(_with_correlations(events, correlations))
     async with pool.acquire() as conn, conn.transaction():
-        await conn.executemany(_RECORD_PROCESSED, [_processed_arguments(event) for event in _in_key_order(events)])
+        await conn.executemany(
+            _RECORD_PROCESSED, [_processed_arguments(event, correlation) for event, correlation in rows]
+        )
 
 
 @dataclass(frozen=True)
@@ -268,7 +291,7 @@ async def list_email_log(
     return Page[EmailLogEntry](items=[entry_from_row(row) for row in rows[:limit]], next_cursor=cursor)
 
 
-_DETAIL_COLUMNS = f"""{ROW_COLUMNS}, raw_sha256, fetch_rejected, reprocessed_at, reprocessed_from"""
+_DETAIL_COLUMNS = f"""{ROW_COLUMNS}, raw_sha256, fetch_rejected, reprocessed_at, reprocessed_from, correlation_id"""
 
 
 def _not_found(entry_id: int) -> NotFound:
@@ -317,6 +340,7 @@ async def get_email_log_entry(pool: asyncpg.Pool, entry_id: int) -> EmailLogDeta
         reprocess_refusal=refusal,
         reprocessed_at=row["reprocessed_at"],
         reprocessed_from=row["reprocessed_from"],
+        correlation_id=row["correlation_id"],
     )
 
 
@@ -370,7 +394,7 @@ async def reprocess(pool: asyncpg.Pool, broker: RabbitBroker, entry_id: int) -> 
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
             """SELECT inbox_id, uidvalidity, uid, raw_sha256, message_id, sender, subject, size, fetched_at,
-                      logged_at, outcome, issue_number, fetch_rejected
+                      logged_at, outcome, issue_number, fetch_rejected, correlation_id
                FROM config.email_log WHERE id = $1 FOR UPDATE""",
             entry_id,
         )
@@ -399,11 +423,20 @@ async def reprocess(pool: asyncpg.Pool, broker: RabbitBroker, entry_id: int) -> 
             replay=True,
         )
         try:
-            await bus.publish(broker, event, topology.MESSAGE_FETCHED)
+            # The message's own correlation id: the reprocess's log lines join its earlier ones.
+            await bus.publish(broker, event, topology.MESSAGE_FETCHED, correlation=row["correlation_id"])
         except Exception as error:
             log.error("reprocess not published", entry_id=entry_id, error=f"{type(error).__name__}: {error}")
             raise BusUnavailable("the message bus did not take the message; nothing changed, try again") from None
-    log.info("reprocess requested", entry_id=entry_id, inbox_id=event.inbox_id, uid=event.uid, was=row["outcome"])
+    log.info(
+        "reprocess requested",
+        entry_id=entry_id,
+        inbox_id=event.inbox_id,
+        uid=event.uid,
+        message_id=event.message_id,
+        correlation_id=row["correlation_id"],
+        was=row["outcome"],
+    )
     return entry_from_row(updated)
 
 

@@ -10,16 +10,22 @@ retried until the queue's delivery limit dead-letters it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
 
 import asyncpg
+import structlog
 from faststream.rabbit import RabbitBroker
 
 from intake.config_api import email_log
-from intake.shared import topology
+from intake.config_api.metrics import ConfigApiMetrics
+from intake.shared import bus, topology
 from intake.shared.batch_consumer import BatchConsumer
 from intake.shared.contracts import MessageFetched, MessageProcessed, MessageRef
+
+log = structlog.get_logger(__name__)
 
 # One transaction per batch: at a few hundred messages a second most batches stay far below this.
 BATCH_SIZE = 200
@@ -27,6 +33,8 @@ PREFETCH = 400
 
 
 C = TypeVar("C", bound=MessageRef)
+# An event with the correlation id its delivery carried (`x-correlation-id`).
+Correlated = tuple[C, str | None]
 
 
 def _consumer(
@@ -34,28 +42,64 @@ def _consumer(
     routing_key: str,
     delivery_limit: int,
     contract: type[C],
-    record: Callable[[Sequence[C]], Awaitable[None]],
-) -> BatchConsumer[C]:
+    record: Callable[[Sequence[Correlated[C]]], Awaitable[None]],
+) -> BatchConsumer[Correlated[C]]:
+    def decode(body: bytes, headers: Mapping[str, Any]) -> Correlated[C]:
+        return contract.model_validate_json(body), bus.correlation_id(headers)
+
     return BatchConsumer(
         topology.work_queue(queue, routing_key, delivery_limit),
-        contract.model_validate_json,
+        decode,
         record,
         batch_size=BATCH_SIZE,
         prefetch=PREFETCH,
+        with_headers=True,
+    )
+
+
+def _written(
+    kind: str,
+    items: Sequence[tuple[MessageFetched | MessageProcessed, str | None]],
+    times: Sequence[datetime],
+    metrics: ConfigApiMetrics,
+) -> None:
+    """After a batch committed: each row's write lag (from the event's own time) and one log line naming
+    every message by inbox, UID, Message-ID and correlation id."""
+    now = time.time()
+    for moment in times:
+        metrics.email_log_write_lag.observe(max(0.0, now - moment.timestamp()))
+    log.info(
+        "email log written",
+        kind=kind,
+        messages=[
+            {
+                "inbox_id": event.inbox_id,
+                "uid": event.uid,
+                "message_id": event.message_id,
+                "correlation_id": correlation,
+            }
+            for event, correlation in items
+        ],
     )
 
 
 class EmailLogConsumers:
     """Both consumers of the email log; `start` once the broker is connected and the topology declared."""
 
-    def __init__(self, pool: asyncpg.Pool, delivery_limit: int) -> None:
-        async def fetched(events: Sequence[MessageFetched]) -> None:
-            await email_log.record_fetched_batch(pool, events)
+    def __init__(self, pool: asyncpg.Pool, delivery_limit: int, metrics: ConfigApiMetrics | None = None) -> None:
+        counted = metrics if metrics is not None else ConfigApiMetrics()
 
-        async def processed(events: Sequence[MessageProcessed]) -> None:
-            await email_log.record_processed_batch(pool, events)
+        async def fetched(items: Sequence[Correlated[MessageFetched]]) -> None:
+            await email_log.record_fetched_batch(pool, [event for event, _ in items], [c for _, c in items])
+            _written("fetched", items, [event.fetched_at for event, _ in items], counted)
 
-        self._consumers: tuple[BatchConsumer[MessageFetched], BatchConsumer[MessageProcessed]] = (
+        async def processed(items: Sequence[Correlated[MessageProcessed]]) -> None:
+            await email_log.record_processed_batch(pool, [event for event, _ in items], [c for _, c in items])
+            _written("processed", items, [event.processed_at for event, _ in items], counted)
+
+        self._consumers: tuple[
+            BatchConsumer[Correlated[MessageFetched]], BatchConsumer[Correlated[MessageProcessed]]
+        ] = (
             _consumer(
                 topology.EMAIL_LOG_FETCHED_QUEUE, topology.MESSAGE_FETCHED, delivery_limit, MessageFetched, fetched
             ),

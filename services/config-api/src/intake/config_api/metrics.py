@@ -25,7 +25,7 @@ class InboxRow:
     """What the inbox gauges show of one inbox."""
 
     inbox_id: int
-    state: InboxState
+    state: str  # as the API shows it: ok, error, needs_reauth, disabled, or unknown (no state is 1)
     active: bool
     poll_interval_seconds: float
 
@@ -82,7 +82,7 @@ class ConfigApiMetrics:
             inbox = inbox_label(row.inbox_id)
             seen.add(row.inbox_id)
             for state in InboxState:
-                self.inbox_state.labels(inbox, state.value).set(1 if state is row.state else 0)
+                self.inbox_state.labels(inbox, state.value).set(1 if state.value == row.state else 0)
             self.inbox_active.labels(inbox).set(1 if row.active else 0)
             self.poll_interval.labels(inbox).set(row.poll_interval_seconds)
             if row.inbox_id not in self._known:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -76,7 +77,16 @@ def oauth2_flavour(inbox: store.OAuth2Inbox) -> Flavour:
 class TokenService:
     """Access tokens per inbox; one instance per process, shared by all requests."""
 
-    def __init__(self, pool: asyncpg.Pool, box: SecretBox, google: Google, microsoft: Microsoft) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        box: SecretBox,
+        google: Google,
+        microsoft: Microsoft,
+        record_refresh: Callable[[int, str], None] = lambda inbox_id, outcome: None,
+    ) -> None:
+        """`record_refresh(inbox_id, outcome)` is told each provider answer: ok, refused or unavailable."""
+        self._record_refresh = record_refresh
         self._pool = pool
         self._box = box
         self._google = google
@@ -120,6 +130,11 @@ class TokenService:
                 has_client_secret=inbox.client_secret_encrypted is not None,
             )
             answer = await self._ask(inbox, flavour, grant) if isinstance(grant, Grant) else None
+            if answer is not None:
+                outcome = (
+                    "ok" if isinstance(answer, Tokens) else "refused" if isinstance(answer, Refused) else "unavailable"
+                )
+                self._record_refresh(inbox_id, outcome)
             if isinstance(answer, Tokens):
                 return await self._keep(conn, inbox, answer)
             if answer is None or isinstance(answer, Refused):

@@ -20,6 +20,7 @@ from intake.config_api.email_log_consumers import EmailLogConsumers
 from intake.config_api.email_log_retention import run_retention
 from intake.config_api.inbox_status_consumer import register_inbox_status_consumer
 from intake.config_api.metrics import ConfigApiMetrics
+from intake.config_api.metrics_refresh import run_refresh
 from intake.config_api.oauth2_connect import ConnectFlow, Endpoints
 from intake.config_api.oauth2_providers import Google, Microsoft, ssl_context
 from intake.config_api.oauth2_tokens import TokenService
@@ -54,6 +55,7 @@ class Runtime:
         self._retention_days = settings.email_log_retention_days
         self._cleanup_interval = settings.email_log_cleanup_interval_seconds
         self._retention: asyncio.Task[None] | None = None
+        self._metrics_refresh: asyncio.Task[None] | None = None
         self._pool: asyncpg.Pool | None = None
         self._broker: RabbitBroker | None = None
         self._http: httpx.AsyncClient | None = None
@@ -96,7 +98,9 @@ class Runtime:
             ca_file=settings.oauth2_ca_file,
             timeout=settings.oauth2_timeout_seconds,
         )
-        self._tokens = TokenService(pool, self.secret_box, google, microsoft)
+        self._tokens = TokenService(
+            pool, self.secret_box, google, microsoft, record_refresh=self.metrics.record_oauth2_refresh
+        )
         endpoints = Endpoints(
             google_authorize_url=settings.oauth2_google_authorize_url,
             microsoft_authority=settings.oauth2_microsoft_authority,
@@ -113,16 +117,24 @@ class Runtime:
         self._broker = create_broker(self._amqp_url, app_id=SERVICE)
         register_inbox_status_consumer(self._broker, self._pool, self._delivery_limit)
         await start_broker(self._broker, self._delivery_limit, self._wait_seconds)
-        self._email_log = EmailLogConsumers(self._pool, self._delivery_limit)
+        self._email_log = EmailLogConsumers(self._pool, self._delivery_limit, self.metrics)
         await self._email_log.start(self._broker)
         if self._retention_days > 0:
             self._retention = asyncio.create_task(
                 run_retention(self._pool, self._retention_days, self._cleanup_interval), name="email-log-retention"
             )
         self._start_oauth2(self._pool)
+        self._metrics_refresh = asyncio.create_task(
+            run_refresh(self._pool, self._broker, self.metrics), name="metrics-refresh"
+        )
         log.info("config api started")
 
     async def stop(self) -> None:
+        if self._metrics_refresh is not None:
+            self._metrics_refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._metrics_refresh
+            self._metrics_refresh = None
         if self._retention is not None:
             self._retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):

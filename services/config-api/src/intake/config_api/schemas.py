@@ -246,7 +246,8 @@ class EmailLogDetail(EmailLogEntry):
 
     `raw_state`: `complete`; `header_only` when the fetcher rejected the message (too large) and stored
     only its header (`fetch_rejected` says why); `missing` when the blob store does not have it.
-    `headers` come from the stored raw message (empty when it is missing).
+    `headers` come from the stored raw message (empty when it is missing). `correlation_id` is the id the
+    fetcher gave the message: every service's log lines about it carry it (null for rows logged before).
     """
 
     headers: list[HeaderField]
@@ -257,6 +258,7 @@ class EmailLogDetail(EmailLogEntry):
     reprocess_refusal: str | None
     reprocessed_at: datetime | None
     reprocessed_from: LogOutcome | None
+    correlation_id: str | None = None
 
 
 class ConnectionTestResult(BaseModel):

@@ -125,6 +125,7 @@ class IngestorApp:
             settings.delivery_limit,
             self._database_watch,
             database_wait_seconds=settings.ingestor_database_wait_seconds,
+            metrics=self.metrics,
         )
         acknowledger = Acknowledger()
 
@@ -134,7 +135,9 @@ class IngestorApp:
                 raise TypeError("deliveries not settled through this consumer's acknowledger")
             await acknowledger.ack([delivery.message for delivery in settled])
 
-        handler = BatchingHandler(ingestor, one, broker, batch_size=settings.ingestor_batch_size, ack_many=ack_many)
+        handler = BatchingHandler(
+            ingestor, one, broker, batch_size=settings.ingestor_batch_size, ack_many=ack_many, metrics=self.metrics
+        )
         self._batches = handler
 
         await bus.start_broker(broker, settings.delivery_limit, self._wait_seconds)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +27,9 @@ from typing import Protocol
 import structlog
 from faststream.rabbit import RabbitBroker
 
-from intake.ingestor.handler import Delivery, MessageFetchedHandler, events_of
+from intake.ingestor.handler import Delivery, MessageFetchedHandler, events_of, log_fields
 from intake.ingestor.ingest import BatchOutcome
+from intake.ingestor.metrics import IngestorMetrics
 from intake.shared import bus
 from intake.shared.contracts import MessageFetched
 
@@ -53,6 +55,7 @@ class _Delivery:
     message: Delivery
     fetched: MessageFetched
     attempt: int
+    correlation: str | None
     settled: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     def settle(self) -> None:
@@ -73,7 +76,9 @@ class BatchingHandler:
         workers: int = 2,
         gather_seconds: float = GATHER_SECONDS,
         ack_many: Callable[[Sequence[Delivery]], Awaitable[None]] = ack_each,
+        metrics: IngestorMetrics | None = None,
     ) -> None:
+        self._metrics = metrics if metrics is not None else IngestorMetrics()
         self._processor = processor
         self._one = one
         self._broker = broker
@@ -95,7 +100,7 @@ class BatchingHandler:
         if self._batch_size <= 1 or attempt > 1 or self._closing:
             await self._one.handle(message, fetched, attempt)
             return
-        delivery = _Delivery(message, fetched, attempt)
+        delivery = _Delivery(message, fetched, attempt, bus.correlation_id(message.headers))
         self._queued.append(delivery)
         self._start_workers()
         self._wake.set()
@@ -128,6 +133,7 @@ class BatchingHandler:
                 log.error("a batch could not be settled", error=f"{type(error).__name__}: {error}")
 
     async def _run(self, batch: list[_Delivery]) -> None:
+        started = time.perf_counter()
         try:
             outcome = await self._processor.process_batch([(d.fetched, d.attempt) for d in batch])
         except Exception as error:
@@ -144,8 +150,13 @@ class BatchingHandler:
             self._wake.set()
         self._alone_each([batch[position] for position in outcome.single])
         committed = [(batch[position], result) for position, result in outcome.results.items()]
+        if committed:
+            self._metrics.batch_committed(len(committed), time.perf_counter() - started)
+        events = [(event, delivery.correlation) for delivery, result in committed for event in events_of(result)]
         try:
-            await bus.publish_all(self._broker, [event for _, result in committed for event in events_of(result)])
+            await bus.publish_all(
+                self._broker, [event for event, _ in events], [correlation for _, correlation in events]
+            )
         except Exception as error:
             # Committed, so the one-message path re-emits each stored outcome (at least once).
             log.warning(
@@ -160,7 +171,19 @@ class BatchingHandler:
         finally:
             for delivery, _ in committed:
                 delivery.settle()
-        log.debug("batch stored", messages=len(committed), deferred=len(outcome.deferred), alone=len(outcome.single))
+        now = time.time()
+        for delivery, result in committed:
+            self._metrics.outcome_committed(delivery.fetched, result.processed.outcome, now)
+        # One line per batch, naming each message and its outcome: what a search by correlation id finds.
+        log.info(
+            "messages processed",
+            messages=[
+                {**log_fields(delivery.fetched, delivery.correlation), "outcome": result.processed.outcome.value}
+                for delivery, result in committed
+            ],
+            deferred=len(outcome.deferred),
+            alone=len(outcome.single),
+        )
 
     def _alone_each(self, deliveries: Sequence[_Delivery]) -> None:
         for delivery in deliveries:

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from intake.ingestor.database_watch import Wait
 from intake.ingestor.errors import DatabaseUnavailable
 from intake.ingestor.ingest import Result
+from intake.ingestor.metrics import IngestorMetrics
 from intake.shared import bus, topology
 from intake.shared.contracts import Contract, IssueEventKind, MessageFetched, MessageProcessed, Outcome
 
@@ -68,6 +69,17 @@ def is_last_attempt(attempt: int, delivery_limit: int) -> bool:
     return attempt > delivery_limit
 
 
+def log_fields(fetched: MessageFetched, correlation: str | None) -> dict[str, object]:
+    """What every log line about `fetched` names it by: inbox, UID, Message-ID and correlation id
+    (never its sender or subject)."""
+    return {
+        "inbox_id": fetched.inbox_id,
+        "uid": fetched.uid,
+        "message_id": fetched.message_id,
+        "correlation_id": correlation,
+    }
+
+
 def events_of(result: Result) -> list[tuple[Contract, str, bool]]:
     """What to publish for `result`, in order: (event, routing key, mandatory)."""
     # message.processed first: it is what the fetcher and the email log act on.
@@ -90,7 +102,9 @@ class MessageFetchedHandler:
         *,
         database_wait_seconds: float = 600.0,
         backoff: Callable[[int], float] = bus.retry_delay,
+        metrics: IngestorMetrics | None = None,
     ) -> None:
+        self._metrics = metrics if metrics is not None else IngestorMetrics()
         self._processor = processor
         self._broker = broker
         self._delivery_limit = delivery_limit
@@ -119,17 +133,18 @@ class MessageFetchedHandler:
 
     async def handle(self, message: Delivery, fetched: MessageFetched, attempt: int) -> None:
         """Process one delivery on its own and settle it (ack, requeue or dead-letter)."""
-        key = {"inbox_id": fetched.inbox_id, "uidvalidity": fetched.uidvalidity, "uid": fetched.uid}
-        with structlog.contextvars.bound_contextvars(**key, attempt=attempt):
-            await self._handle(message, fetched, attempt)
+        correlation = bus.correlation_id(message.headers)
+        fields = log_fields(fetched, correlation)
+        with structlog.contextvars.bound_contextvars(**fields, uidvalidity=fetched.uidvalidity, attempt=attempt):
+            await self._handle(message, fetched, attempt, correlation)
 
-    async def _handle(self, message: Delivery, fetched: MessageFetched, attempt: int) -> None:
+    async def _handle(self, message: Delivery, fetched: MessageFetched, attempt: int, correlation: str | None) -> None:
         deadline = time.monotonic() + self._database_wait_seconds
         retries_without_outage = 0
         while True:
             try:
                 result = await self._processor.process(fetched, attempt)
-                await self._publish(result)
+                await self._publish(result, correlation)
                 break
             except DatabaseUnavailable as error:
                 waited = await self._wait_for_database(deadline)
@@ -138,15 +153,16 @@ class MessageFetchedHandler:
                     return
                 retries_without_outage = 0 if waited >= AT_ONCE_SECONDS else retries_without_outage + 1
                 if waited < 0 or retries_without_outage > MAX_RETRIES_WITHOUT_OUTAGE:
-                    await self._retry_or_give_up(message, fetched, attempt, error)
+                    await self._retry_or_give_up(message, fetched, attempt, error, correlation)
                     return
             except Exception as error:  # transient: a failing statement, RabbitMQ.
-                await self._retry_or_give_up(message, fetched, attempt, error)
+                await self._retry_or_give_up(message, fetched, attempt, error, correlation)
                 return
         await message.ack()
         processed = result.processed
-        # Debug: the email log records every outcome; a line per message at info costs throughput.
-        log.debug(
+        self._metrics.outcome_committed(fetched, processed.outcome, time.time())
+        # The one-message path is the rarer one (repeats, attachments, retries): a line each at info.
+        log.info(
             "message processed",
             outcome=processed.outcome.value,
             issue_number=processed.issue_number,
@@ -166,12 +182,12 @@ class MessageFetchedHandler:
             return -1.0
         return time.monotonic() - started
 
-    async def _publish(self, result: Result) -> None:
+    async def _publish(self, result: Result, correlation: str | None) -> None:
         for event, routing_key, mandatory in events_of(result):
-            await bus.publish(self._broker, event, routing_key, mandatory=mandatory)
+            await bus.publish(self._broker, event, routing_key, mandatory=mandatory, correlation=correlation)
 
     async def _retry_or_give_up(
-        self, message: Delivery, fetched: MessageFetched, attempt: int, error: Exception
+        self, message: Delivery, fetched: MessageFetched, attempt: int, error: Exception, correlation: str | None
     ) -> None:
         description = f"{type(error).__name__}: {error}"
         if not is_last_attempt(attempt, self._delivery_limit):
@@ -194,8 +210,10 @@ class MessageFetchedHandler:
             processed_at=datetime.now(UTC),
         )
         try:
-            await bus.publish(self._broker, failed, topology.MESSAGE_PROCESSED)
+            await bus.publish(self._broker, failed, topology.MESSAGE_PROCESSED, correlation=correlation)
         except Exception as publish_error:  # the dead-letter queue still holds the message.
             log.error("could not publish the failed outcome", error=f"{type(publish_error).__name__}: {publish_error}")
+        else:
+            self._metrics.outcome_committed(fetched, Outcome.FAILED, time.time())
         # Rejected without requeue, a quorum queue dead-letters the message (x-dead-letter-exchange).
         await message.reject(requeue=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from intake.shared.cleanup_metrics import CleanupMetrics
-from intake.shared.contracts import Outcome
+from intake.shared.contracts import MessageFetched, Outcome
 from intake.shared.metrics import LATENCY_BUCKETS, inbox_label, new_registry
 
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
@@ -59,3 +59,16 @@ class IngestorMetrics:
                 outcome: self.processed.labels(inbox, outcome.value) for outcome in Outcome
             }
         return found
+
+    def outcome_committed(self, fetched: MessageFetched, outcome: Outcome, now: float) -> None:
+        """Count `fetched`'s outcome, committed at unix time `now`, and its delivery latency: from its
+        arrival in the mailbox (INTERNALDATE), when the fetcher sent it and this is not a replay (a
+        reprocess from the email log measures nothing about delivery)."""
+        self.for_inbox(fetched.inbox_id)[outcome].inc()
+        received = fetched.received_at
+        if received is not None and not fetched.replay:
+            self.delivery_latency.observe(max(0.0, now - received.timestamp()))
+
+    def batch_committed(self, size: int, seconds: float) -> None:
+        self.batch_size.observe(size)
+        self.batch_duration.observe(seconds)
