@@ -71,8 +71,12 @@ def test_every_routing_key_queue_and_the_dead_letter_path_are_described() -> Non
         if channel["bindings"]["amqp"]["is"] == "routingKey"
     }
     assert exchanges == {topology.EXCHANGE_NAME}
-    headers = document["components"]["schemas"]["Headers"]["properties"]
-    assert "x-correlation-id" in headers
+    messages = document["components"]["messages"]
+    correlated = document["components"]["schemas"]["CorrelatedHeaders"]["properties"]
+    assert topology.CORRELATION_HEADER in correlated
+    for routing_key in (topology.MESSAGE_FETCHED, topology.MESSAGE_PROCESSED, topology.ISSUE_CREATED):
+        (message,) = (message for message in messages.values() if message["title"] == routing_key)
+        assert message["headers"] == {"$ref": "#/components/schemas/CorrelatedHeaders"}
 
 
 def test_payloads_are_the_contracts_json_schemas() -> None:

@@ -18,10 +18,11 @@ from intake.shared import topology
 from intake.shared.block_yaml import render
 from intake.shared.contracts import InboxChanged, InboxStatus, IssueEvent, MessageFetched, MessageProcessed
 
-CORRELATION_HEADER = "x-correlation-id"
 AMQP_BINDING_VERSION = "0.3.0"
 _REF_TEMPLATE = "#/components/schemas/{model}"
 
+# The routing keys whose messages are about one fetched email and carry its correlation id.
+CORRELATED = {topology.MESSAGE_FETCHED, topology.MESSAGE_PROCESSED, topology.ISSUE_CREATED, topology.ISSUE_UPDATED}
 # Routing key -> (channel id, contract, who publishes it, what it means).
 EVENTS: dict[str, tuple[str, type[BaseModel], str, str]] = {
     topology.MESSAGE_FETCHED: (
@@ -97,24 +98,34 @@ def _schemas() -> dict[str, Any]:
         schema = model.model_json_schema(ref_template=_REF_TEMPLATE)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
+    delivery_count = {
+        "type": "integer",
+        "description": "Set by RabbitMQ on deliveries from a quorum queue: earlier deliveries of this message.",
+    }
     schemas["Headers"] = {
         "type": "object",
         "description": (
-            "AMQP headers. The schema version travels in the payload (`schema_version`); a consumer "
-            "accepts the versions its contract lists."
+            "AMQP headers of inbox events. The schema version travels in the payload (`schema_version`); "
+            "a consumer accepts the versions its contract lists."
+        ),
+        "properties": {"x-delivery-count": delivery_count},
+    }
+    schemas["CorrelatedHeaders"] = {
+        "type": "object",
+        "description": (
+            "AMQP headers of the events about one fetched email. The schema version travels in the payload "
+            "(`schema_version`); a consumer accepts the versions its contract lists."
         ),
         "properties": {
-            CORRELATION_HEADER: {
+            topology.CORRELATION_HEADER: {
                 "type": "string",
                 "description": (
-                    "Correlation id the fetcher gives a message; the ingestor and config-api log it, so one "
-                    "search follows the message through all three services."
+                    "The email's correlation id: set by the fetcher on `message.fetched` (and kept when the email "
+                    "log reprocesses it), copied by the ingestor onto `message.processed` and the issue event, "
+                    "logged by all three services and shown on the email log entry."
                 ),
             },
-            "x-delivery-count": {
-                "type": "integer",
-                "description": "Set by RabbitMQ (quorum queues): earlier deliveries of this message.",
-            },
+            "x-delivery-count": delivery_count,
         },
     }
     schemas["DeadLetterHeaders"] = {
@@ -143,7 +154,7 @@ def _messages() -> dict[str, Any]:
                 f"Current schema version {version_field.default}."
             ),
             "contentType": "application/json",
-            "headers": _ref("components", "schemas", "Headers"),
+            "headers": _ref("components", "schemas", "CorrelatedHeaders" if routing_key in CORRELATED else "Headers"),
             "payload": _ref("components", "schemas", model.__name__),
             "bindings": {"amqp": {"messageType": routing_key, "bindingVersion": AMQP_BINDING_VERSION}},
         }
