@@ -155,12 +155,12 @@ def ensure_inbox(base_url: str, token: str, mailbox: DevMailbox, *, new_password
     }
     inbox = _find_inbox(base_url, token)
     if inbox is None:
+        body = {"provider": "custom", "email": mailbox.email, "auth": "password", **connection}
+        # New issues get the issue type a fresh install has (`Support`), when it is still there.
+        types = call_api(base_url, token, "GET", "/api/v1/issue-types?limit=100")["items"]
+        support = [kind["id"] for kind in types if kind["name"] == "Support"]
         created = call_api(
-            base_url,
-            token,
-            "POST",
-            "/api/v1/inboxes",
-            {"provider": "custom", "email": mailbox.email, "auth": "password", **connection},
+            base_url, token, "POST", "/api/v1/inboxes", body | {"issue_type_id": support[0]} if support else body
         )
         return int(created["id"]), "created"
     unchanged = inbox["port"] == mailbox.port and inbox.get("username") == mailbox.username

@@ -142,6 +142,8 @@ def test_make_run_dev_mailbox_and_send_sample_give_issues(make_run: MakeRun) -> 
         log = {row["subject"]: row for row in api.get("/api/v1/email-log", params={"limit": 50}).json()["items"]}
         issues = {issue["title"]: issue for issue in api.get("/api/v1/issues").json()["items"]}
         assert inbox["email"] == "dev@example.com"
+        (support,) = [kind for kind in api.get("/api/v1/issue-types").json()["items"] if kind["name"] == "Support"]
+        assert inbox["issue_type_id"] == support["id"]
         assert all(row["inbox_id"] == inbox["id"] for row in log.values())
         assert len(log) == 5, log
         assert log["Automatic reply: VPN drops every hour"]["outcome"] == "auto_generated"
