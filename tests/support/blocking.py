@@ -17,3 +17,17 @@ T = TypeVar("T")
 def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+def fetchval(database_url: str, statement: str, *args: object) -> Any:
+    """One value from one statement on the test's database, from synchronous test code."""
+    import asyncpg
+
+    async def go() -> Any:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await conn.fetchval(statement, *args)
+        finally:
+            await conn.close()
+
+    return run_blocking(go())

@@ -15,10 +15,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
@@ -157,16 +157,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 _FAILED = pytest.StashKey[bool]()
 
 
+class OpenConsole(Protocol):
+    def __call__(self, base_url: str, *, javascript: bool = True) -> ConsoleBrowser: ...
+
+
 @pytest.fixture
-def console_browser(chromium: Browser, request: pytest.FixtureRequest) -> Iterator[Callable[[str], ConsoleBrowser]]:
-    """`console_browser(base_url)`: a new browser context (own cookies) on the console at `base_url`."""
+def console_browser(chromium: Browser, request: pytest.FixtureRequest) -> Iterator[OpenConsole]:
+    """`console_browser(base_url, javascript=True)`: a new browser context (own cookies) on the console."""
     folder = screenshots_root() / _safe(request.node.name)
     for old in folder.parent.glob(folder.name + "*"):
         shutil.rmtree(old, ignore_errors=True)  # last run's pictures of this test
     opened: list[ConsoleBrowser] = []
 
-    def open_console(base_url: str) -> ConsoleBrowser:
-        context = chromium.new_context(viewport=WIDE, base_url=base_url)
+    def open_console(base_url: str, *, javascript: bool = True) -> ConsoleBrowser:
+        context = chromium.new_context(viewport=WIDE, base_url=base_url, java_script_enabled=javascript)
         page = context.new_page()
         page.set_default_timeout(15_000)
         suffix = f"-{len(opened) + 1}" if opened else ""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from tests.support.api import Api
-from tests.support.browser import ConsoleBrowser
+from tests.support.browser import ConsoleBrowser, OpenConsole
 from tests.support.processes import Stack
 
 
@@ -17,7 +15,7 @@ def base_url(api: Api, stack: Stack) -> str:
 
 
 @pytest.fixture
-def console(console_browser: Callable[[str], ConsoleBrowser], base_url: str, admin_token: str) -> ConsoleBrowser:
+def console(console_browser: OpenConsole, base_url: str, admin_token: str) -> ConsoleBrowser:
     """Chromium signed in to the console with the admin token, on the inbox list."""
     browser = console_browser(base_url)
     browser.sign_in(admin_token)

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import asyncpg
 import httpx
 
 from tests.support.api import Api
-from tests.support.blocking import run_blocking
-from tests.support.browser import NARROW, WIDE, ConsoleBrowser
-
-
-def _run(database_url: str, statement: str, *args: object) -> object:
-    async def go() -> object:
-        conn = await asyncpg.connect(database_url)
-        try:
-            return await conn.fetchval(statement, *args)
-        finally:
-            await conn.close()
-
-    return run_blocking(go())
+from tests.support.blocking import fetchval
+from tests.support.browser import NARROW, WIDE, ConsoleBrowser, OpenConsole
 
 
 def test_sign_in_lands_on_the_page_asked_for_and_sign_out_ends_the_session(
-    console_browser: Callable[[str], ConsoleBrowser], base_url: str, admin_token: str
+    console_browser: OpenConsole, base_url: str, admin_token: str
 ) -> None:
     browser = console_browser(base_url)
     browser.goto("/inboxes")
@@ -82,14 +68,14 @@ def test_forged_and_expired_cookies_lead_to_the_sign_in_page(
     console.context.add_cookies([cookie])  # type: ignore[list-item]
     console.goto("/inboxes")
     assert console.page.url.endswith("/inboxes")
-    _run(database_url, "UPDATE config.console_sessions SET expires_at = now() - interval '1 second'")
+    fetchval(database_url, "UPDATE config.console_sessions SET expires_at = now() - interval '1 second'")
     console.goto("/inboxes")
     assert "/sign-in" in console.page.url
     console.shot("expired-session")
 
 
 def test_an_api_token_signs_in_and_revoking_it_ends_its_session(
-    console_browser: Callable[[str], ConsoleBrowser], base_url: str, api: Api
+    console_browser: OpenConsole, base_url: str, api: Api
 ) -> None:
     token = api.post("/api/v1/tokens", {"name": "console test"})
     browser = console_browser(base_url)

@@ -265,6 +265,11 @@ async def test_browser_gets_a_small_page(
     assert ok.status_code == 200
     assert ok.headers["content-type"].startswith("text/html")
     assert "<h1>Inbox connected</h1>" in ok.text
+    # Back to the console's page of the inbox, with the result (a page this site starts: the
+    # SameSite=Strict session cookie goes along).
+    assert f'url=/inboxes/{inbox_id}?oauth2=connected"' in ok.text
+    assert f'href="/inboxes/{inbox_id}?oauth2=connected"' in ok.text
     assert again.status_code == 400
     assert "a state is single use" in again.text
+    assert f"/inboxes/{inbox_id}?oauth2=failed&amp;detail=" in again.text
     assert again.headers["content-security-policy"] == "default-src 'none'"

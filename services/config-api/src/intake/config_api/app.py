@@ -83,9 +83,12 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return await http_exception_handler(request, error)
 
 
-async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+async def _validation_error(request: Request, error: Exception) -> Response:
     # FastAPI's default body echoes each failing `input`, which may be a password: drop it.
     assert isinstance(error, RequestValidationError)
+    if is_console_path(request.url.path):
+        # A console address with a malformed part (/inboxes/abc) names no page.
+        return await http_error_page(request, StarletteHTTPException(404))
     return JSONResponse({"detail": public_errors(error.errors())}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 

@@ -13,6 +13,7 @@ from intake.config_api.console import (
     email_log_detail_pages,
     email_log_live,
     email_log_pages,
+    inbox_form_pages,
     inbox_list_page,
     issue_pages,
     sign_in_pages,
@@ -24,7 +25,15 @@ from intake.config_api.console.security_headers import SecurityHeaders
 from intake.config_api.console.session_cookies import console_key
 
 # The email log's fixed paths (live, reprocess-failed) come before its /email-log/{id} pages.
-PAGES = (sign_in_pages, inbox_list_page, email_log_live, email_log_pages, email_log_detail_pages, issue_pages)
+PAGES = (
+    sign_in_pages,
+    inbox_list_page,
+    inbox_form_pages,
+    email_log_live,
+    email_log_pages,
+    email_log_detail_pages,
+    issue_pages,
+)
 
 
 def console_config(

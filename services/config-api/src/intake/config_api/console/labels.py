@@ -86,3 +86,29 @@ def iso_utc(moment: datetime) -> str:
     '2026-12-06T00:00:00Z'
     """
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+STAGES = (("connect", "Connect"), ("tls", "TLS"), ("login", "Log in"), ("select", "Open the folder"))
+
+
+def connection_stages(ok: bool, stage: str, encryption: str) -> list[tuple[str, str, str]]:
+    """Each step of a connection test as (step, icon kind, words): passed, failed, not tried, or not used.
+
+    >>> [words for _, _, words in connection_stages(False, "login", "ssl")]
+    ['passed', 'passed', 'failed', 'not tried']
+    >>> connection_stages(True, "select", "none")[1]
+    ('TLS', 'disabled', 'not used (encryption: none)')
+    """
+    names = [name for name, _ in STAGES]
+    failed_at = len(names) if ok else names.index(stage) if stage in names else 0
+    rows = []
+    for index, (name, words) in enumerate(STAGES):
+        if name == "tls" and encryption == "none" and (ok or index < failed_at):
+            rows.append((words, "disabled", "not used (encryption: none)"))
+        elif index < failed_at:
+            rows.append((words, "ok", "passed"))
+        elif index == failed_at:
+            rows.append((words, "error", "failed"))
+        else:
+            rows.append((words, "unknown", "not tried"))
+    return rows

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -47,16 +48,34 @@ async def authorize(
 
 
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
-<body><h1>{title}</h1><p>{detail}</p></body></html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>{refresh}</head>
+<body><h1>{title}</h1><p>{detail}</p>{back}</body></html>
 """
+
+
+def _console_url(body: dict[str, Any]) -> str | None:
+    """The console's page of the inbox, with the result: where a person who pressed Connect goes back to.
+
+    A page (a meta refresh), not a redirect: the console's SameSite=Strict session cookie is sent on a
+    navigation this site starts, but not along a redirect chain the provider's site started.
+    """
+    inbox_id = body.get("inbox_id")
+    if not isinstance(inbox_id, int):
+        return None
+    result = {"oauth2": "connected"} if body.get("ok") else {"oauth2": "failed", "detail": str(body["detail"])[:300]}
+    return f"/inboxes/{inbox_id}?{urlencode(result)}"
 
 
 def _answer(request: Request, status: int, body: dict[str, Any], title: str) -> Response:
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     if _wants_json(request):
         return JSONResponse(body, status_code=status, headers=headers)
-    page = _PAGE.format(title=html.escape(title), detail=html.escape(str(body["detail"])))
+    back_url = _console_url(body)
+    refresh = back = ""
+    if back_url is not None:
+        refresh = f'<meta http-equiv="refresh" content="3; url={html.escape(back_url)}">'
+        back = f'<p><a href="{html.escape(back_url)}">Back to the inbox in the Intake console</a></p>'
+    page = _PAGE.format(title=html.escape(title), detail=html.escape(str(body["detail"])), refresh=refresh, back=back)
     headers["Content-Security-Policy"] = "default-src 'none'"
     return HTMLResponse(page, status_code=status, headers=headers)
 
