@@ -17,6 +17,8 @@ CATALOGUE = {
     "intake_http_requests_total",
     *(f"intake_http_request_duration_seconds{s}" for s in ("_bucket", "_count", "_sum")),
     "intake_dead_letter_messages",
+    "intake_cleanup_runs_total",
+    "intake_cleanup_deleted_rows_total",
 }
 
 

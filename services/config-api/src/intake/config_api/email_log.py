@@ -401,7 +401,13 @@ async def reprocess(pool: asyncpg.Pool, broker: RabbitBroker, entry_id: int) -> 
         if row is None:
             raise _not_found(entry_id)
         try:
-            size: int | None = await conn.fetchval("SELECT size FROM blobs.blobs WHERE sha256 = $1", row["raw_sha256"])
+            # Touching the raw blob (a put of it, see intake.shared.blob_collection) holds it against the
+            # blob collector until the commit and restarts its grace period: the replay is processed
+            # within it even if this row's retention ends meanwhile.
+            size: int | None = await conn.fetchval(
+                "UPDATE blobs.blobs SET touched_at = clock_timestamp() WHERE sha256 = $1 RETURNING size",
+                row["raw_sha256"],
+            )
         except _MISSING_RELATION:
             raise Conflict(reprocess_refusal("failed", None, RawState.MISSING, None) or "") from None
         state = raw_state(row["fetch_rejected"], size is not None)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from intake.shared.cleanup_metrics import CleanupMetrics
 from intake.shared.contracts import InboxState
 from intake.shared.metrics import LATENCY_BUCKETS, inbox_label, new_registry
 
@@ -35,6 +36,8 @@ class ConfigApiMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry = registry if registry is not None else new_registry("config-api")
+        # The email log's retention (email_log_retention.py), counted per run.
+        self.cleanup = CleanupMetrics(registry, ("config.email_log",))
         self.inbox_state = Gauge(
             "intake_inbox_state",
             "1 for the inbox's current state, 0 for the others.",

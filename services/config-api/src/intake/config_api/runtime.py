@@ -121,7 +121,8 @@ class Runtime:
         await self._email_log.start(self._broker)
         if self._retention_days > 0:
             self._retention = asyncio.create_task(
-                run_retention(self._pool, self._retention_days, self._cleanup_interval), name="email-log-retention"
+                run_retention(self._pool, self._retention_days, self._cleanup_interval, self.metrics.cleanup.observe),
+                name="email-log-retention",
             )
         self._start_oauth2(self._pool)
         self._metrics_refresh = asyncio.create_task(
