@@ -25,11 +25,15 @@ uv_index=${UV_DEFAULT_INDEX:-${UV_INDEX_URL:-}}
 
 tag=${INTAKE_IMAGE_TAG:-latest}
 for service in config-api fetcher ingestor; do
-  echo "build-images: intake-$service:$tag"
+  image="localhost/intake-$service:$tag"
+  previous=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
+  echo "build-images: $image"
   # --format docker: the OCI format has no HEALTHCHECK, podman would drop it.
-  podman build --format docker --layers "${index_args[@]}" \
-    --label "io.intake.service=$service" -t "localhost/intake-$service:$tag" \
-    -f "deploy/docker/$service.Dockerfile" .
+  podman build --quiet --format docker --layers "${index_args[@]}" -t "$image" \
+    -f "deploy/docker/$service.Dockerfile" . >/dev/null
+  # The image this one replaces, now untagged, is of no further use (its layers still cache the next build).
+  current=$(podman image inspect --format '{{.Id}}' "$image")
+  if [ -n "$previous" ] && [ "$previous" != "$current" ]; then
+    podman rmi "$previous" >/dev/null 2>&1 || true
+  fi
 done
-# The previous build of each image, now untagged, is of no further use.
-podman image prune -f --filter label=io.intake.service >/dev/null
