@@ -133,10 +133,14 @@ class LogData:
         self._run(work)
 
     def issue(
-        self, title: str, requester: str, messages: list[tuple[int, str, str, list[tuple[str, str, bytes]]]]
+        self,
+        title: str,
+        requester: str,
+        messages: list[tuple[int, str, str, list[tuple[str, str, bytes]]]],
+        html_bodies: dict[int, str] | None = None,
     ) -> tuple[int, list[int]]:
-        """An issue with messages (uid, subject, body, attachments as (filename, content type, bytes)), stored
-        through the ingestor's own schema; returns its number and the attachment ids in order."""
+        """An issue with messages (uid, subject, body, attachments as (filename, content type, bytes)) and HTML
+        bodies by uid, stored through the ingestor's own schema; returns its number and the attachment ids."""
 
         async def work(conn: asyncpg.Connection) -> tuple[int, list[int]]:
             await migrate_blobs(conn)
@@ -153,9 +157,9 @@ class LogData:
                 message_row: int = await conn.fetchval(
                     """INSERT INTO tracker.messages (issue_number, inbox_id, uidvalidity, uid, message_id,
                            from_address, from_name, to_addresses, cc_addresses, subject, sent_at, body_text,
-                           raw_sha256)
+                           raw_sha256, body_html)
                        VALUES ($1, 1, 7, $2, $3, $4, 'Ann Customer', '{support@intake.example}',
-                               '{boss@customer.example}', $5, $6, $7, $8) RETURNING id""",
+                               '{boss@customer.example}', $5, $6, $7, $8, $9) RETURNING id""",
                     number,
                     uid,
                     f"<{uid}@customer.example>",
@@ -164,6 +168,7 @@ class LogData:
                     START + timedelta(minutes=uid),
                     body,
                     "e" * 64,
+                    (html_bodies or {}).get(uid),
                 )
                 for filename, content_type, content in attachments:
                     sha = await put_blob(conn, content)

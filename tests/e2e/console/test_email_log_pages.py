@@ -147,7 +147,7 @@ def test_bulk_reprocess_of_the_failed_rows_of_a_filter(console: ConsoleBrowser, 
         data.add(uid, f"Broken {uid}", Outcome.FAILED, sender="ops@vendor.example" if uid < 4 else "x@y.example")
     data.add(5, "Fine", Outcome.ISSUE_CREATED, sender="ops@vendor.example", issue_number=1)
     console.goto("/email-log?sender=%40vendor.example")
-    page.get_by_role("link", name="Reprocess 3 failed messages…").click()
+    page.get_by_role("link", name="Reprocess the failed messages…").click()
     expect(page.get_by_role("status")).to_contain_text("3 failed messages")
     console.shot("email-log-bulk-confirm")
     console.check_accessibility("bulk reprocess confirmation")

@@ -14,6 +14,11 @@ from tests.support.browser import NARROW, WIDE, ConsoleBrowser
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 HOSTILE = '<img src=x onerror="window.__hacked=1">"><svg onload=alert(1)>'
+HTML_BODY = (
+    '<p style="color:red">Hello in <b>HTML</b></p><script>window.parent.__hacked = 2</script>'
+    '<img src="https://tracker.example/pixel.gif" onerror="window.parent.__hacked = 3">'
+    '<a href="javascript:window.parent.__hacked = 4">click</a><form action="https://evil.example"><input></form>'
+)
 
 
 @pytest.fixture
@@ -40,7 +45,10 @@ def test_issue_list_and_detail(console: ConsoleBrowser, data: LogData) -> None:
             (1, "Printer on fire", body, [("photo of the fire.pdf", "application/pdf", PDF)]),
             (9, "Re: Printer on fire [#1]", "Any news?", [(f"{HOSTILE}.txt", "text/html", b"<script>x</script>")]),
         ],
+        html_bodies={1: HTML_BODY},
     )
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     console.goto("/issues")
     row = page.get_by_role("row").filter(has_text="Printer on fire")
     expect(row).to_contain_text(f"#{number}")
@@ -57,6 +65,18 @@ def test_issue_list_and_detail(console: ConsoleBrowser, data: LogData) -> None:
     expect(first).to_contain_text("boss@customer.example")
     expect(first.get_by_role("region", name="Text of the message")).to_contain_text(HOSTILE)  # shown as text
     assert page.evaluate("window.__hacked") is None
+
+    # The HTML version: sanitised, in a sandboxed frame, nothing fetched from elsewhere, no script run.
+    first.get_by_text("Show the HTML version (sanitised)").click()
+    frame = first.frame_locator("iframe")
+    expect(frame.get_by_text("Hello in")).to_be_visible()
+    assert first.locator("iframe").get_attribute("sandbox") == ""
+    srcdoc = first.locator("iframe").get_attribute("srcdoc") or ""
+    for removed in ("<script", "onerror", "javascript:", "<form", "tracker.example", "style="):
+        assert removed not in srcdoc
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__hacked") is None
+    assert all(url.startswith(console.base_url) for url in requested), requested
     console.shot("issue-detail")
     console.check_accessibility("issue detail")
     console.at_width(NARROW)

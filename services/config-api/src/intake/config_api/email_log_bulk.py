@@ -49,18 +49,13 @@ def _where(filters: email_log.EmailLogFilter) -> tuple[str, list[Any]]:
     return " AND ".join(email_log.filter_clauses(filters, arg)), args
 
 
-async def count_failed(pool: asyncpg.Pool, filters: email_log.EmailLogFilter, up_to: int | None = None) -> int:
-    """How many rows of `filters` are `failed` now; counting stops at `up_to` when given (a page's hint)."""
+async def count_failed(pool: asyncpg.Pool, filters: email_log.EmailLogFilter) -> int:
+    """How many rows of `filters` are `failed` now."""
     narrowed = failed_filter(filters)
     if narrowed is None:
         return 0
     where, args = _where(narrowed)
-    if up_to is None:
-        sql = f"SELECT count(*) FROM config.email_log WHERE {where}"
-    else:
-        args.append(up_to)
-        sql = f"SELECT count(*) FROM (SELECT 1 FROM config.email_log WHERE {where} LIMIT ${len(args)}) AS capped"
-    count: int = await pool.fetchval(sql, *args)
+    count: int = await pool.fetchval(f"SELECT count(*) FROM config.email_log WHERE {where}", *args)
     return count
 
 

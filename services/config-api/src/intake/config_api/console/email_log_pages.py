@@ -18,7 +18,7 @@ from intake.config_api.console.rendering import redirect, render
 from intake.config_api.email_log_changes import database_now
 from intake.config_api.live_changes import encode_mark
 from intake.config_api.routes.deps import PoolDep, RuntimeDep
-from intake.config_api.schemas import LogOutcome
+from intake.config_api.schemas import EmailLogEntry, LogOutcome
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,20 +31,10 @@ async def _inbox_choices(pool: PoolDep) -> list[tuple[int, str]]:
     return [(row["id"], row["email"]) for row in rows]
 
 
-FAILED_COUNT_UP_TO = 10_000  # the list page's hint stops counting here ("10,000+"); the confirmation counts all
-
-
-async def _failed_count(pool: PoolDep, form: FilterForm) -> str | None:
-    """The failed rows of the view as the page shows them ("3", "10,000+"), or None when there are none."""
-    count = await email_log_bulk.count_failed(pool, form.filters, up_to=FAILED_COUNT_UP_TO)
-    if count == 0:
-        return None
-    return f"{FAILED_COUNT_UP_TO:,}+" if count >= FAILED_COUNT_UP_TO else f"{count:,}"
-
-
-def _bulk_url(form: FilterForm) -> str | None:
-    """The confirmation page of 'reprocess the failed rows of this view', when the view can have failed rows."""
-    if form.filters.outcome not in (None, LogOutcome.FAILED):
+def _bulk_url(form: FilterForm, rows: list[EmailLogEntry]) -> str | None:
+    """The confirmation page of 'reprocess the failed rows of this view' (which counts them), offered when the
+    view is of failed rows or this page shows one: no count query on every view of the log."""
+    if form.filters.outcome is not LogOutcome.FAILED and not any(row.outcome is LogOutcome.FAILED for row in rows):
         return None
     query = filter_query(form.values)
     return "/email-log/reprocess-failed" + (f"?{query}" if query else "")
@@ -81,8 +71,7 @@ async def email_log_page(request: Request, _: SessionDep, pool: PoolDep) -> Resp
             "first_url": ("/email-log" + (f"?{query}" if query else "")) if form.cursor else None,
             "live_url": ("/email-log/live" + (f"?{query}" if query else "")) if live else None,
             "live_since": encode_mark(await database_now(pool)) if live else None,
-            "bulk_url": _bulk_url(form),
-            "failed_count": await _failed_count(pool, form),
+            "bulk_url": _bulk_url(form, page.items),
         },
     )
 

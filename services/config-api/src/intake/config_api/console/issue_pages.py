@@ -2,7 +2,8 @@
 with its messages (from, to, cc, date, text body), their attachments as downloads, and for each message
 the email log row it came from.
 
-A message is shown by its text body only: its HTML is never put into the console's document.
+A message is shown by its text body; its HTML is never put into the console's document, only (sanitised by
+`html_bodies`) into a sandboxed `<iframe srcdoc>` without any permission, behind a disclosure.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from intake.config_api import message_sources, reference_data, tracker
 from intake.config_api.console.access import SessionDep
 from intake.config_api.console.email_log_rows import inbox_addresses
 from intake.config_api.console.error_pages import error_page
+from intake.config_api.console.html_bodies import MAX_READ_BYTES, html_view
 from intake.config_api.console.rendering import render
 from intake.config_api.errors import TrackerUnavailable
 from intake.config_api.reference_data import ISSUE_TYPES
@@ -82,6 +84,10 @@ async def issue_detail(request: Request, number: RowId, _: SessionDep, pool: Poo
             "issue_type": (await _issue_type_names(pool)).get(issue.issue_type_id or 0),
             "inbox": inboxes.get(issue.inbox_id) if issue.inbox_id is not None else None,
             "log_rows": await message_sources.email_log_rows(pool, number),
+            "html_views": {
+                message_id: html_view(body)
+                for message_id, body in (await message_sources.html_bodies(pool, number, MAX_READ_BYTES)).items()
+            },
         },
     )
 
