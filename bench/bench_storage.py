@@ -20,7 +20,6 @@ import asyncio
 import itertools
 import os
 import random
-import secrets
 import tempfile
 import time
 from collections.abc import Iterator
@@ -37,10 +36,9 @@ from bench.report import write_section
 from intake.config_api.email_log import delete_expired
 from intake.fetcher.record_retention import prune_records
 from intake.ingestor.storage_cleanup import StorageCleanup
-from intake.shared.secrets import SecretBox
 from tests.support.api import Api
 from tests.support.dovecot import Dovecot, Mailbox, running_dovecot
-from tests.support.processes import Stack, free_port, make_env, wait_until
+from tests.support.processes import Stack, wait_until
 
 MESSAGES = int(os.environ.get("BENCH_STORAGE_MESSAGES", "10000"))
 RETENTION = timedelta(seconds=3)
@@ -289,18 +287,7 @@ async def measure(workdir: Path) -> dict[str, Any]:
     async with Environment() as env:
         with running_dovecot(starttls=False) as dovecot:
             mailbox = dovecot.new_user("storage")
-            stack = Stack(
-                make_env(
-                    database_url=env.database_url,
-                    amqp_url=env.amqp_url,
-                    secret_key=SecretBox.generate_key(),
-                    admin_token=secrets.token_urlsafe(32),
-                    api_host="127.0.0.1",
-                    api_port=str(free_port()),
-                    fetcher_inbox_refresh_seconds="1",
-                ),
-                workdir,
-            )
+            stack = env.stack(workdir)
             try:
                 return await _measure(stack, dovecot, mailbox, env, mail)
             finally:

@@ -7,9 +7,13 @@ INTAKE_TEST_AMQP_URL, INTAKE_TEST_RABBITMQ_API), loopback defaults otherwise.
 from __future__ import annotations
 
 import os
+import secrets
+from pathlib import Path
 
 import asyncpg
 
+from intake.shared.secrets import SecretBox
+from tests.support.processes import Stack, free_port, make_env
 from tests.support.services import (
     LOOPBACK_AMQP_URL,
     LOOPBACK_DATABASE_URL,
@@ -32,6 +36,22 @@ class Environment:
         self.name = unique_name("intake_bench")
         self.database_url = with_database(self.admin_url, self.name)
         self.amqp_url = ""
+
+    def stack(self, workdir: Path) -> Stack:
+        """The three services as processes over this database and vhost (fresh secrets, a free API port,
+        inboxes re-read every second); nothing started yet."""
+        return Stack(
+            make_env(
+                database_url=self.database_url,
+                amqp_url=self.amqp_url,
+                secret_key=SecretBox.generate_key(),
+                admin_token=secrets.token_urlsafe(32),
+                api_host="127.0.0.1",
+                api_port=str(free_port()),
+                fetcher_inbox_refresh_seconds="1",
+            ),
+            workdir,
+        )
 
     async def _admin(self, statement: str) -> None:
         conn = await asyncpg.connect(self.admin_url)

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
+import structlog
 
 from intake.ingestor.outcome_retention import prune_outcomes
 from intake.shared.blob_collection import collect_blobs
 from intake.shared.cleanup_metrics import CleanupReport
 from intake.shared.settings import RetentionSettings
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,5 +39,11 @@ class StorageCleanup:
         if self.outcome_retention is not None:
             report = await prune_outcomes(self.pool, self.outcome_retention)
         async with self.pool.acquire() as conn:
-            collected = await collect_blobs(conn, self.blob_grace)
+            try:
+                collected = await collect_blobs(conn, self.blob_grace)
+            except asyncpg.UndefinedTableError as error:
+                # A service that refers to blobs has not created its view yet (a first start, the
+                # services starting in any order): nothing can be known unreferenced, so nothing goes.
+                log.info("blob collection waits for every reference view", missing=str(error))
+                return report
         return report + CleanupReport(blobs=collected.blobs, bytes=collected.bytes)
