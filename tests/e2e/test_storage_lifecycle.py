@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 
 from intake.config_api.email_log import delete_expired
 from intake.fetcher.record_retention import prune_records
@@ -148,6 +149,18 @@ async def _lifecycle(stack: Stack, api: Api, dovecot: Dovecot, database_url: str
         assert await pool.fetchval("SELECT count(*) FROM tracker.issues") == 1
     finally:
         await pool.close()
+
+    # The services run their own cleanups (at start, with the deployment's retentions of days): each
+    # logged a run and counted it on /metrics.
+    for name, counted in (
+        ("config-api", "config.email_log"),
+        ("fetcher", "fetcher.messages"),
+        ("ingestor", "tracker.outcomes"),
+    ):
+        assert '"message": "cleanup run"' in stack.service(name).log(), name
+        metrics = httpx.get(f"{stack.service(name).http_url}/metrics", timeout=10).text
+        assert 'intake_cleanup_runs_total{outcome="ok"} 1.0' in metrics, name
+        assert f'intake_cleanup_deleted_rows_total{{table="{counted}"}} 0.0' in metrics, name
 
 
 async def _wait(check: Any, what: str) -> None:
