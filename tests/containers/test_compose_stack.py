@@ -60,8 +60,33 @@ def test_every_service_is_ready_and_its_healthcheck_passes(compose_stack: Compos
             "podman", "healthcheck", "run", compose_stack.container(service), timeout=60, check=False
         )
         assert result.returncode == 0, f"{service} HEALTHCHECK failed\n{compose_stack.transcript.tail()}"
+        assert probe(compose_stack, service, "/metrics") == 200, f"{service} /metrics"
     for service in SERVICES:
         assert compose_stack.inspect(service)["State"]["Running"], compose_stack.all_logs()
+
+
+def test_the_backing_services_pass_their_healthchecks(compose_stack: ComposeStack, api: Api) -> None:
+    """PostgreSQL, RabbitMQ and Dovecot (the local stand-ins or the upstream images) answer their checks."""
+    for service in ("postgres", "rabbitmq", "imap"):
+        result = compose_stack.transcript.run(
+            "podman", "healthcheck", "run", compose_stack.container(service), timeout=60, check=False
+        )
+        assert result.returncode == 0, f"{service} health check failed\n{compose_stack.transcript.tail()}"
+
+
+def test_each_image_holds_only_its_own_service(compose_stack: ComposeStack, api: Api) -> None:
+    """Multi-stage: no build tool or source tree in the runtime image; `--package` kept the others out."""
+    packages = {"config-api": "intake.config_api", "fetcher": "intake.fetcher", "ingestor": "intake.ingestor"}
+    for service, own in packages.items():
+        compose_stack.exec(service, "python", "-c", f"import {own}, intake.shared")
+        others = [package for name, package in packages.items() if name != service]
+        check = (
+            "import importlib.util, os, sys\n"
+            f"present = [p for p in {others!r} if importlib.util.find_spec(p) is not None]\n"
+            "present += [path for path in ('/opt/uv', '/src') if os.path.exists(path)]\n"
+            "print(present)\n"
+        )
+        assert compose_stack.exec(service, "python", "-c", check).stdout.strip() == "[]", service
 
 
 def test_service_containers_run_as_a_numeric_non_root_user(compose_stack: ComposeStack, api: Api) -> None:
