@@ -16,7 +16,9 @@ from intake.config_api.console import (
     inbox_form_pages,
     inbox_list_page,
     issue_pages,
+    reference_pages,
     sign_in_pages,
+    token_pages,
 )
 from intake.config_api.console.access import ConsoleConfig
 from intake.config_api.console.error_pages import install_error_pages
@@ -33,6 +35,8 @@ PAGES = (
     email_log_pages,
     email_log_detail_pages,
     issue_pages,
+    reference_pages,
+    token_pages,
 )
 
 

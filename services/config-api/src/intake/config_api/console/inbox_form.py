@@ -235,7 +235,7 @@ def _where_and_what(loc: Sequence[Any], error: Mapping[str, Any], sub: Submissio
     name = str(loc[0])
     if name == "oauth2" and len(loc) > 1:
         name = f"oauth2_{loc[1]}"
-    message = _words(name, error, sub.body.get(name) if name in sub.body else None)
+    message = error_words(name, error, sub.body.get(name) if name in sub.body else None)
     if name == "ignored_senders" and len(loc) > 1 and isinstance(loc[1], int) and loc[1] < len(sub.sender_lines):
         number, entry = sub.sender_lines[loc[1]]
         message = f"line {number} ({entry!r}) {message}"
@@ -244,7 +244,7 @@ def _where_and_what(loc: Sequence[Any], error: Mapping[str, Any], sub: Submissio
     return name, message
 
 
-def _words(name: str, error: Mapping[str, Any], value: Any) -> str:
+def error_words(name: str, error: Mapping[str, Any], value: Any) -> str:
     """An error as a person reads it beside the field."""
     kind = str(error.get("type", ""))
     msg = str(error.get("msg", "is not valid"))
