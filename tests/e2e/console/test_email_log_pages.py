@@ -129,8 +129,9 @@ def test_detail_timeline_raw_download_and_reprocess(console: ConsoleBrowser, dat
     console.shot("email-log-detail-failed")
 
     # A POST without the session's CSRF token is refused and changes nothing.
-    refused = page.request.post(console.url(f"/email-log/{failed}/reprocess"), form={"csrf_token": "forged"})
-    assert refused.status == 403
+    for form in ({"csrf_token": "forged"}, {}):
+        refused = page.request.post(console.url(f"/email-log/{failed}/reprocess"), form=form)
+        assert refused.status == 403
     assert data.value("SELECT outcome FROM config.email_log WHERE id = $1", failed) == "failed"
 
     page.get_by_role("button", name="Reprocess").click()
@@ -146,6 +147,11 @@ def test_bulk_reprocess_of_the_failed_rows_of_a_filter(console: ConsoleBrowser, 
     for uid in range(1, 5):
         data.add(uid, f"Broken {uid}", Outcome.FAILED, sender="ops@vendor.example" if uid < 4 else "x@y.example")
     data.add(5, "Fine", Outcome.ISSUE_CREATED, sender="ops@vendor.example", issue_number=1)
+    # Without the session's CSRF token (or with no token field at all) nothing is reprocessed.
+    for form in ({"sender": "@vendor.example"}, {"sender": "@vendor.example", "csrf_token": ""}):
+        assert page.request.post(console.url("/email-log/reprocess-failed"), form=form).status == 403
+    assert data.value("SELECT count(*) FROM config.email_log WHERE outcome = 'failed'") == 4
+
     console.goto("/email-log?sender=%40vendor.example")
     page.get_by_role("link", name="Reprocess the failed messages…").click()
     expect(page.get_by_role("status")).to_contain_text("3 failed messages")
