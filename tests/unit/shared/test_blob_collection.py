@@ -7,6 +7,7 @@ so the pure rule and the statement that applies it cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -71,3 +72,17 @@ def test_reasons_name_what_kept_it() -> None:
 
 def test_every_reference_view_is_in_the_table() -> None:
     assert set(VIEW_OF.values()) == set(REFERENCE_VIEWS)
+
+
+def test_every_put_in_the_services_touches_the_blob() -> None:
+    # The collector's safety rests on every writer's INSERT INTO blobs.blobs ending in ON_CONFLICT_TOUCH
+    # (a DO NOTHING takes no lock): a new put that forgets it fails here.
+    root = Path(__file__).resolve().parents[3]
+    sources = [*root.glob("shared/src/**/*.py"), *root.glob("services/*/src/**/*.py")]
+    puts = 0
+    for path in sources:
+        text = path.read_text()
+        inserts = text.count("INSERT INTO blobs.blobs")
+        assert inserts == text.count("{ON_CONFLICT_TOUCH}"), path
+        puts += inserts
+    assert puts >= 4  # put_blob, put_blob_streamed, the fetcher's multi-row put, ...

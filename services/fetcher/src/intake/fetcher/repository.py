@@ -160,8 +160,10 @@ async def store_messages(
                 small[key] = message.raw
         if small:
             await conn.execute(
+                # In key order: the put locks rows already stored (ON_CONFLICT_TOUCH), and two writers
+                # of overlapping sets must take those locks in one order, or they could deadlock.
                 f"""INSERT INTO blobs.blobs (sha256, size, content)
-                    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])
+                    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[]) ORDER BY 1
                     {ON_CONFLICT_TOUCH}""",
                 list(small),
                 [len(content) for content in small.values()],
