@@ -21,12 +21,15 @@ SERVICES = ("config-api", "fetcher", "ingestor")
 
 def podman_problem() -> str | None:
     """Why this machine cannot build and run the images with podman, or None when it can."""
-    for tool, package in (("podman", "podman"), ("podman-compose", "podman-compose"), ("debootstrap", "debootstrap")):
+    for tool in ("podman", "podman-compose", "debootstrap"):
         if shutil.which(tool) is None:
-            return f"{tool} is not installed (deploy/containers/podman-setup.sh installs {package})"
+            return f"{tool} is not installed (deploy/containers/podman-setup.sh installs it)"
     if os.geteuid() != 0:
         return "needs root: debootstrap builds the base image and the stack runs on rootful podman"
-    info = subprocess.run(["podman", "info", "--format", "{{.Host.OCIRuntime.Name}}"], capture_output=True, text=True)
+    try:
+        info = subprocess.run(["podman", "info"], capture_output=True, text=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        return "podman info did not answer within 60 s"
     if info.returncode != 0:
         return f"podman cannot run here: {info.stderr.strip()[-500:]}"
     return None
