@@ -7,8 +7,8 @@ so the pure rule and the statement that applies it cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
