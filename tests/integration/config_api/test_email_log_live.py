@@ -14,8 +14,14 @@ from typing import Any
 
 import asyncpg
 import httpx
+from fastapi import FastAPI
 
 from intake.config_api.app import create_app
+from intake.config_api.console.email_log_live import stream_changes
+from intake.config_api.email_log import EmailLogFilter
+from intake.config_api.email_log_changes import Change
+from intake.config_api.live_changes import ChangeWindow
+from intake.config_api.runtime import Runtime
 from intake.config_api.server import create_server, serve
 from intake.config_api.settings import ConfigApiSettings
 from intake.shared.contracts import Outcome
@@ -110,3 +116,30 @@ async def test_an_open_stream_does_not_hold_the_server_when_it_stops(
             assert await asyncio.wait_for(reading, 5) is None  # the stream ended with the server
     finally:
         await client.aclose()
+
+
+async def test_a_flood_of_changes_asks_for_a_reload_and_the_stream_goes_on(
+    app: FastAPI, db: asyncpg.Connection
+) -> None:
+    runtime: Runtime = app.state.runtime
+    start = await db.fetchval("SELECT now()")
+    for uid in range(1, 5):
+        await add_row(db, uid, RAW, Outcome.FAILED)
+    stopping = asyncio.Event()
+
+    async def render(changes: list[Change]) -> list[str]:
+        return [f"row {change.entry.uid}" for change in changes]
+
+    stream = stream_changes(
+        runtime.pool, EmailLogFilter(), ChangeWindow(start), render, stopping, max_seconds=30, poll_limit=3
+    )
+    assert await anext(stream) == "retry: 3000\n\n"
+    overflow = await asyncio.wait_for(anext(stream), 10)
+    assert overflow.startswith("event: overflow\n")
+    await add_row(db, 9, RAW, Outcome.ISSUE_CREATED, issue_number=1)
+    row = await asyncio.wait_for(anext(stream), 10)
+    assert row.startswith("event: row\n")
+    assert '"html": "row 9"' in row  # only the change after the overflow, not the flood again
+    stopping.set()
+    rest = [event async for event in stream]
+    assert all(not event.startswith("event: row") for event in rest)

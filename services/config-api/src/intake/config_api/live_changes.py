@@ -21,12 +21,21 @@ class ChangeWindow:
     """The newest change time seen (`mark`) and the changes seen within OVERLAP of it."""
 
     mark: datetime
+    # Never look back before this: set when a view starts over (after too many changes at once), so the
+    # changes it was told to reload for are not read again.
+    floor: datetime | None = None
     _seen: dict[tuple[int, datetime], None] = field(default_factory=dict)
 
     @property
     def poll_from(self) -> datetime:
-        """Changes at or after this time are read by the next poll (exclusive bounds would miss late commits)."""
-        return self.mark - OVERLAP
+        """Changes at or after this time are read by the next poll (exclusive bounds would miss late commits).
+
+        >>> at = datetime(2025, 1, 1, tzinfo=UTC)
+        >>> ChangeWindow(at).poll_from == at - OVERLAP, ChangeWindow(at, floor=at).poll_from == at
+        (True, True)
+        """
+        back = self.mark - OVERLAP
+        return back if self.floor is None else max(back, self.floor)
 
     def unseen(self, changes: Iterable[tuple[int, datetime]]) -> list[tuple[int, datetime]]:
         """The (row id, updated_at) pairs not passed on before, in the given order; they count as seen now.

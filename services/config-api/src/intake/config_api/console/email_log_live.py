@@ -76,15 +76,17 @@ async def stream_changes(
     render: Callable[[list[Change]], Awaitable[list[str]]],
     stopping: asyncio.Event,
     max_seconds: float = MAX_STREAM_SECONDS,
+    poll_limit: int = POLL_LIMIT,
 ) -> AsyncIterator[str]:
     """The events of one stream: each unseen change of `filters` as a `row` event, keep-alive comments, and an
     `overflow` event when too much changed at once."""
     yield f"retry: {RETRY_MILLISECONDS}\n\n"
     started = last_sent = time.monotonic()
     while not stopping.is_set() and time.monotonic() - started < max_seconds:
-        changes = await changes_since(pool, filters, window.poll_from, POLL_LIMIT)
-        if len(changes) == POLL_LIMIT:
-            window = ChangeWindow(await database_now(pool))
+        changes = await changes_since(pool, filters, window.poll_from, poll_limit)
+        if len(changes) == poll_limit:
+            now = await database_now(pool)
+            window = ChangeWindow(now, floor=now)  # the page reloads for those; never read them again
             yield sse_event("overflow", "many messages changed at once", encode_mark(window.mark))
             last_sent = time.monotonic()
         else:
