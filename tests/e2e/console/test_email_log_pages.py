@@ -60,6 +60,12 @@ def test_rows_filters_pages_and_reading_position(console: ConsoleBrowser, data: 
     console.shot("email-log-rows-narrow")
     console.at_width(WIDE)
 
+    # At the top of the page a new row appears in view and nothing scrolls.
+    assert page.evaluate("window.scrollY") == 0
+    data.add(70, "Arrives while at the top", Outcome.ISSUE_CREATED, issue_number=4, at=START + timedelta(hours=2))
+    expect(page.get_by_role("row").filter(has_text="Arrives while at the top")).to_have_count(1, timeout=10_000)
+    assert page.evaluate("window.scrollY") == 0
+
     # Reading further down: a new row at the top must not move what is on screen.
     reading = page.get_by_role("row").filter(has_text="Order 30 question")
     reading.scroll_into_view_if_needed()
@@ -93,7 +99,7 @@ def test_rows_filters_pages_and_reading_position(console: ConsoleBrowser, data: 
     page.goto(console.url("/email-log"))
     page.get_by_role("link", name="Next page").click()
     assert "cursor=" in page.url
-    expect(page.get_by_role("row")).to_have_count(13)  # 62 rows: 50 on the first page, 12 here
+    expect(page.get_by_role("row")).to_have_count(14)  # 63 rows: 50 on the first page, 13 here
 
     page.goto(console.url("/email-log?since=yesterday"))
     expect(page.get_by_role("alert")).to_contain_text("Enter a date and time (UTC)")

@@ -1,8 +1,9 @@
 // Intake console: the email log's live mode. The page works without this file; with it, rows that arrive or
 // change (server-sent events from /email-log/live) appear in the table without a reload.
 //
-// It never moves focus, and it keeps what the person is reading where it is: a row inserted above the
-// first visible row shifts the page by exactly its height, so the visible rows stay put. New rows are
+// It never moves focus, and it keeps what the person is reading where it is: at the top of the page new
+// rows appear in view and the scroll position stays; scrolled down, a row inserted above the window
+// shifts the page by exactly its height, so the visible rows stay put. New rows are
 // counted and announced politely ("3 new messages") in a role=status region. Pausing holds new rows and
 // counts them; resuming (or "Show held messages") inserts them.
 "use strict";
@@ -59,8 +60,13 @@
       return null;
     }
 
-    // Insert or replace without moving what is on screen: measure the anchor before and after.
-    function keepingPlace(change) {
+    // Insert or replace at `where` (a row) without moving what is on screen. Only a change above the top of
+    // the window can move what is shown; then the first visible row is measured before and after.
+    function keepingPlace(where, change) {
+      if (!where || where.getBoundingClientRect().top >= 0) {
+        change(); // on screen or below: the person sees it happen; the scroll position stays
+        return;
+      }
       var anchor = anchorRow();
       var before = anchor ? anchor.getBoundingClientRect().top : 0;
       change();
@@ -90,7 +96,7 @@
         }
         var replacement = rowFrom(data.html);
         if (existing.classList.contains("is-new")) markNew(replacement);
-        keepingPlace(function () { existing.replaceWith(replacement); });
+        keepingPlace(existing, function () { existing.replaceWith(replacement); });
         return false;
       }
       var row = rowFrom(data.html);
@@ -102,7 +108,7 @@
         if (!(other > at)) { next = body.rows[i]; break; }
       }
       if (!next && olderPagesExist) return false; // it belongs on an older page
-      keepingPlace(function () {
+      keepingPlace(next, function () {
         body.insertBefore(row, next);
         while (body.rows.length > MAX_ROWS) body.deleteRow(body.rows.length - 1);
       });
@@ -140,7 +146,7 @@
         delete deferred[id];
         var replacement = rowFrom(html);
         if (row.classList.contains("is-new")) markNew(replacement);
-        keepingPlace(function () { row.replaceWith(replacement); });
+        keepingPlace(row, function () { row.replaceWith(replacement); });
       }
     });
 
