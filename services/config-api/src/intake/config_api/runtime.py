@@ -29,6 +29,7 @@ from intake.shared.bus import create_broker, start_broker
 from intake.shared.database import create_pool
 from intake.shared.lifecycle import close_connections
 from intake.shared.migrations import migrate
+from intake.shared.probes import Readiness, broker_check, check_readiness, database_check
 from intake.shared.secrets import SecretBox
 
 log = structlog.get_logger(__name__)
@@ -74,6 +75,12 @@ class Runtime:
         if self._broker is None:
             raise RuntimeError("the config API is not started")
         return self._broker
+
+    async def readiness(self) -> Readiness:
+        """`/readyz`: the database pool and the broker connection are up."""
+        return await check_readiness(
+            {"database": database_check(lambda: self._pool), "broker": broker_check(lambda: self._broker)}
+        )
 
     @property
     def tokens(self) -> TokenService:
