@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -143,3 +143,30 @@ async def test_a_flood_of_changes_asks_for_a_reload_and_the_stream_goes_on(
     stopping.set()
     rest = [event async for event in stream]
     assert all(not event.startswith("event: row") for event in rest)
+
+
+async def test_a_stream_ends_when_its_client_goes_away(settings: ConfigApiSettings, admin_token: str) -> None:
+    application = create_app(settings, wait_seconds=5)
+    server = create_server(application, "127.0.0.1", free_port())
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(server, stop))
+    await eventually(lambda: started(server, serving))
+    client = await signed_in(f"http://127.0.0.1:{server.config.port}", admin_token)
+
+    async def open_streams() -> int:
+        streams = getattr(application.state, "live_streams", None)
+        return 0 if streams is None else int(streams.open)
+
+    try:
+        async with client.stream("GET", "/email-log/live", timeout=30) as response:
+            assert await anext(response.aiter_lines()) == "retry: 3000"
+            assert await open_streams() == 1
+        await eventually(lambda: _closed(open_streams), timeout=10)
+    finally:
+        await client.aclose()
+        stop.set()
+        await asyncio.wait_for(serving, 30)
+
+
+async def _closed(open_streams: Callable[[], Awaitable[int]]) -> bool:
+    return await open_streams() == 0
