@@ -158,7 +158,7 @@ _FAILED = pytest.StashKey[bool]()
 
 
 class OpenConsole(Protocol):
-    def __call__(self, base_url: str, *, javascript: bool = True) -> ConsoleBrowser: ...
+    def __call__(self, base_url: str, *, javascript: bool = True, trust_test_tls: bool = False) -> ConsoleBrowser: ...
 
 
 @pytest.fixture
@@ -169,8 +169,11 @@ def console_browser(chromium: Browser, request: pytest.FixtureRequest) -> Iterat
         shutil.rmtree(old, ignore_errors=True)  # last run's pictures of this test
     opened: list[ConsoleBrowser] = []
 
-    def open_console(base_url: str, *, javascript: bool = True) -> ConsoleBrowser:
-        context = chromium.new_context(viewport=WIDE, base_url=base_url, java_script_enabled=javascript)
+    def open_console(base_url: str, *, javascript: bool = True, trust_test_tls: bool = False) -> ConsoleBrowser:
+        # trust_test_tls: accept the throwaway CA of a test's fake provider (the fake OAuth2 server).
+        context = chromium.new_context(
+            viewport=WIDE, base_url=base_url, java_script_enabled=javascript, ignore_https_errors=trust_test_tls
+        )
         page = context.new_page()
         page.set_default_timeout(15_000)
         suffix = f"-{len(opened) + 1}" if opened else ""

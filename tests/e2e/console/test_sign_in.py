@@ -68,6 +68,13 @@ def test_forged_and_expired_cookies_lead_to_the_sign_in_page(
     console.context.add_cookies([cookie])  # type: ignore[list-item]
     console.goto("/inboxes")
     assert console.page.url.endswith("/inboxes")
+    # Scripts send the token in a header instead of the form.
+    token = console.page.locator("input[name=csrf_token]").first.get_attribute("value")
+    assert token
+    answer = console.page.request.post(console.url("/sign-out"), headers={"X-CSRF-Token": token}, max_redirects=0)
+    assert answer.status == 303
+    console.goto("/inboxes")
+    assert "/sign-in" in console.page.url
     fetchval(database_url, "UPDATE config.console_sessions SET expires_at = now() - interval '1 second'")
     console.goto("/inboxes")
     assert "/sign-in" in console.page.url
@@ -116,3 +123,10 @@ def test_sign_out_without_the_csrf_token_is_refused_and_the_session_stays(consol
     assert answer.status == 403
     console.goto("/inboxes")
     assert console.page.url.endswith("/inboxes")
+    # Scripts send the token in a header instead of the form.
+    token = console.page.locator("input[name=csrf_token]").first.get_attribute("value")
+    assert token
+    answer = console.page.request.post(console.url("/sign-out"), headers={"X-CSRF-Token": token}, max_redirects=0)
+    assert answer.status == 303
+    console.goto("/inboxes")
+    assert "/sign-in" in console.page.url
