@@ -10,7 +10,9 @@ import asyncpg
 import pytest
 
 from intake.ingestor.app import IngestorApp, apply_migrations
+from intake.ingestor.ingest import Ingestor
 from intake.shared import bus
+from intake.shared.blobs import blob_key
 from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
 from tests.integration.ingestor.conftest import Mailroom, MakeInbox, TestBus, make_mail, settings
 from tests.integration.ingestor.test_app import dead_letters
@@ -137,3 +139,58 @@ async def test_a_failing_batch_transaction_falls_back_to_one_by_one_without_usin
     assert {(p.outcome, p.attempts) for p in outcomes.values()} == {(Outcome.ISSUE_CREATED, 1)}
     assert await db.fetchval("SELECT count(*) FROM tracker.issues") == 8
     assert await dead_letters(amqp_url) == []
+
+
+async def test_messages_with_attachments_are_stored_in_one_batch(
+    database_url: str, db: asyncpg.Connection, make_inbox: MakeInbox
+) -> None:
+    """Attachments no longer send a message down the one-message path (issue 13): a batch of new
+    issues and a reply, with attachments shared between messages, stores every attachment once per
+    message, its bytes once in the blob store, and the same rows the one-message path writes."""
+    inbox_id = await make_inbox()
+    await apply_migrations(db)
+    shared = b"%PDF-1.7 the same invoice in two messages \x00\xff"
+    raws = [
+        make_mail("Invoice", "<inv-1@x>", attachments=(("invoice.pdf", "application/pdf", shared),)),
+        make_mail(
+            "Screens",
+            "<scr-1@x>",
+            attachments=(("a.png", "image/png", b"\x89PNG one"), ("Übersicht März.csv", "text/csv", b"a,b\n1,2\n")),
+        ),
+        make_mail("Plain", "<plain-1@x>"),
+        make_mail(
+            "Re: Earlier",
+            "<re-1@x>",
+            references=("<earlier@x>",),
+            attachments=(("invoice.pdf", "application/pdf", shared),),
+        ),
+    ]
+    mailroom = Mailroom(db, None)  # type: ignore[arg-type]  # only stores blobs here
+    earlier = await mailroom.fetched(inbox_id, make_mail("Earlier", "<earlier@x>"))
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    assert pool is not None
+    try:
+        ingestor = Ingestor(pool)
+        await ingestor.process(earlier, 1)
+        fetched = [await mailroom.fetched(inbox_id, raw) for raw in raws]
+        outcome = await ingestor.process_batch([(item, 1) for item in fetched])
+    finally:
+        await pool.close()
+
+    assert outcome.single == []
+    assert outcome.deferred == []
+    kinds = [outcome.results[position].processed.outcome for position in range(4)]
+    assert kinds == [Outcome.ISSUE_CREATED, Outcome.ISSUE_CREATED, Outcome.ISSUE_CREATED, Outcome.ISSUE_UPDATED]
+    rows = await db.fetch(
+        """SELECT m.uid, a.filename, a.content_type, a.size, a.sha256, b.content FROM tracker.attachments a
+           JOIN tracker.messages m ON m.id = a.message_row_id JOIN blobs.blobs b ON b.sha256 = a.sha256
+           ORDER BY a.id"""
+    )
+    assert [(r["uid"], r["filename"], r["size"], bytes(r["content"])) for r in rows] == [
+        (fetched[0].uid, "invoice.pdf", len(shared), shared),
+        (fetched[1].uid, "a.png", 8, b"\x89PNG one"),
+        (fetched[1].uid, "Übersicht März.csv", 8, b"a,b\n1,2\n"),
+        (fetched[3].uid, "invoice.pdf", len(shared), shared),
+    ]
+    assert all(r["sha256"] == blob_key(bytes(r["content"])) for r in rows)
+    assert await db.fetchval("SELECT count(*) FROM blobs.blobs WHERE sha256 = $1", blob_key(shared)) == 1

@@ -16,7 +16,7 @@ import asyncpg
 
 from intake.ingestor.decision import InboxRules, UnmatchedAction
 from intake.ingestor.parsing import ParsedMessage
-from intake.shared.blobs import put_blob
+from intake.shared.blobs import STREAM_ABOVE_BYTES, put_blob_streamed, put_blobs
 from intake.shared.contracts import MessageProcessed, MessageRef, Outcome
 from intake.shared.database import Executor, Session
 
@@ -288,27 +288,35 @@ async def add_message(
 
 
 async def _add_attachments(conn: Session, message_row_id: int, message: ParsedMessage) -> None:
-    rows: list[tuple[Any, ...]] = []
-    for attachment in message.attachments:
-        key = await put_blob(conn, attachment.content)
-        rows.append(
-            (
-                message_row_id,
-                _text(attachment.filename),
-                attachment.content_type,
-                len(attachment.content),
-                key,
-                attachment.inline,
-                _text(attachment.content_id) if attachment.content_id else None,
-            )
-        )
-    if rows:
-        await conn.executemany(
-            """INSERT INTO tracker.attachments
-                   (message_row_id, filename, content_type, size, sha256, inline, content_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-            rows,
-        )
+    await add_attachments_many(conn, [(message_row_id, message)])
+
+
+async def add_attachments_many(conn: Session, messages: Sequence[tuple[int, ParsedMessage]]) -> None:
+    """Store the attachments of each (message row id, message): the bytes in the blob store (each hashed
+    once; large ones streamed, the rest in one statement), then the rows in one statement."""
+    attachments = [(row_id, attachment) for row_id, message in messages for attachment in message.attachments]
+    if not attachments:
+        return
+    small = [a.content for _, a in attachments if len(a.content) <= STREAM_ABOVE_BYTES]
+    small_keys = iter(await put_blobs(conn, small))
+    keys = [
+        await put_blob_streamed(conn, a.content) if len(a.content) > STREAM_ABOVE_BYTES else next(small_keys)
+        for _, a in attachments
+    ]
+    await conn.execute(
+        """INSERT INTO tracker.attachments (message_row_id, filename, content_type, size, sha256, inline, content_id)
+           SELECT m, f, t, s, k, i, c
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::boolean[], $7::text[])
+               WITH ORDINALITY AS a(m, f, t, s, k, i, c, ord)
+           ORDER BY ord""",
+        [row_id for row_id, _ in attachments],
+        [_text(a.filename) for _, a in attachments],
+        [a.content_type for _, a in attachments],
+        [len(a.content) for _, a in attachments],
+        keys,
+        [a.inline for _, a in attachments],
+        [_text(a.content_id) if a.content_id else None for _, a in attachments],
+    )
 
 
 def _text(value: str) -> str:
@@ -324,10 +332,10 @@ def _ref_arrays(refs: Sequence[MessageRef]) -> tuple[list[int], list[int], list[
 
 
 async def stored_or_raw_many(
-    conn: Executor, refs: Sequence[MessageRef], raw_sha256s: Sequence[str]
+    conn: Executor, refs: Sequence[MessageRef], raw_sha256s: Sequence[str | None]
 ) -> list[tuple[bool, bytes | None]]:
     """For each message, in order: whether an outcome is already recorded, and its raw bytes (None once
-    an outcome is recorded: the one-message path re-emits it)."""
+    an outcome is recorded, as the one-message path re-emits it, and None where the key given is None)."""
     rows = await conn.fetch(
         """SELECT r.ord, o.uid IS NOT NULL AS stored, CASE WHEN o.uid IS NULL THEN b.content END AS raw
            FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[]) WITH ORDINALITY AS r(i, v, u, sha, ord)
@@ -431,9 +439,10 @@ async def create_issues_with_messages(
     raw_sha256s: Sequence[str],
     messages: Sequence[ParsedMessage],
     inboxes: Sequence[InboxSettings],
-) -> list[tuple[int, str]]:
-    """`create_issue_with_message` for many messages without attachments, one statement; the new
-    issues' numbers and titles in the order given (numbered in that order)."""
+) -> list[tuple[int, str, int]]:
+    """`create_issue_with_message` without the attachments (`add_attachments_many`) for many messages,
+    one statement; each new issue's number and title and its message's row id, in the order given
+    (numbered in that order)."""
     titles = [issue_title_of(message) for message in messages]
     rows = await conn.fetch(
         f"""WITH d AS MATERIALIZED (
@@ -453,8 +462,10 @@ async def create_issues_with_messages(
                       requester_email, requester_name, m_inbox_id FROM d),
            messages AS (
                INSERT INTO tracker.messages {_MESSAGE_COLUMNS}
-               SELECT number, {_MESSAGE_SELECT} FROM d)
-           SELECT ord, number FROM d ORDER BY ord""",
+               SELECT number, {_MESSAGE_SELECT} FROM d
+               RETURNING id, issue_number)
+           SELECT d.ord, d.number, messages.id FROM d JOIN messages ON messages.issue_number = d.number
+           ORDER BY d.ord""",
         titles,
         [inbox.issue_type_id for inbox in inboxes],
         [inbox.default_language for inbox in inboxes],
@@ -464,7 +475,7 @@ async def create_issues_with_messages(
         [(message.sender.name or None) if message.sender else None for message in messages],
         *_message_arrays(refs, raw_sha256s, messages),
     )
-    return [(row["number"], title) for row, title in zip(rows, titles, strict=True)]
+    return [(row["number"], title, row["id"]) for row, title in zip(rows, titles, strict=True)]
 
 
 async def append_messages(
@@ -473,21 +484,29 @@ async def append_messages(
     refs: Sequence[MessageRef],
     raw_sha256s: Sequence[str],
     messages: Sequence[ParsedMessage],
-) -> dict[int, str]:
-    """`touch_issue` + `add_message` for many messages without attachments, one statement; each
-    touched issue's title."""
-    rows = await conn.fetch(
+) -> tuple[dict[int, str], list[int]]:
+    """`touch_issue` + `add_message` without the attachments (`add_attachments_many`) for many messages,
+    one statement; each touched issue's title, and the messages' row ids in the order given."""
+    row = await conn.fetchrow(
         f"""WITH d AS MATERIALIZED (
-               SELECT * FROM unnest($1::bigint[], {_message_parameters(2)}) AS d(number, {_MESSAGE_ALIASES})),
+               SELECT * FROM unnest($1::bigint[], {_message_parameters(2)}) WITH ORDINALITY
+                   AS d(number, {_MESSAGE_ALIASES}, ord)),
            messages AS (
                INSERT INTO tracker.messages {_MESSAGE_COLUMNS}
-               SELECT number, {_MESSAGE_SELECT} FROM d)
-           UPDATE tracker.issues SET updated_at = now()
-           WHERE number IN (SELECT number FROM d) RETURNING number, title""",
+               SELECT number, {_MESSAGE_SELECT} FROM d ORDER BY ord
+               RETURNING id, inbox_id, uidvalidity, uid),
+           touched AS (
+               UPDATE tracker.issues SET updated_at = now()
+               WHERE number IN (SELECT number FROM d) RETURNING number, title)
+           SELECT (SELECT json_agg(json_build_array(number, title)) FROM touched) AS titles,
+                  (SELECT json_agg(m.id ORDER BY d.ord) FROM messages m
+                   JOIN d ON (m.inbox_id, m.uidvalidity, m.uid) = (d.m_inbox_id, d.m_uidvalidity, d.m_uid)) AS ids""",
         list(numbers),
         *_message_arrays(refs, raw_sha256s, messages),
     )
-    return {row["number"]: row["title"] for row in rows}
+    assert row is not None
+    titles = {number: title for number, title in json.loads(row["titles"])}
+    return titles, json.loads(row["ids"])
 
 
 async def record_outcomes(
