@@ -26,6 +26,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from intake.ingestor.errors import Unreadable
 from intake.ingestor.filenames import decode_filename, sanitise_filename
 from intake.ingestor.html_text import html_to_text
+from intake.ingestor.mime_split import NotSplittable, split_message
 from intake.ingestor.plain_headers import is_plain_mime_header, mailboxes, unstructured
 from intake.ingestor.tnef import is_tnef, read_tnef
 
@@ -149,7 +150,7 @@ def without_obsolete_field_names(raw: bytes) -> bytes:
 
 
 def _parse(raw: bytes, common: bool) -> ParsedMessage:
-    message = message_from_bytes(raw, policy=policy.compat32 if common else policy.default)
+    message = _compat32_tree(raw) if common else message_from_bytes(raw, policy=policy.default)
     if not message.keys():
         raise Unreadable("the message has no header fields, so it is not an email message")
     if common:
@@ -174,6 +175,15 @@ def _parse(raw: bytes, common: bool) -> ParsedMessage:
         content_type=_content_type(message),
         headers=_decision_headers(message, header),
     )
+
+
+def _compat32_tree(raw: bytes) -> Message:
+    """The `compat32` tree, sliced (`mime_split`) where the message is well formed, else read by the
+    stdlib's feed parser."""
+    try:
+        return split_message(raw)
+    except NotSplittable:
+        return message_from_bytes(raw, policy=policy.compat32)
 
 
 # Headers
