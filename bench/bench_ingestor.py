@@ -1,15 +1,21 @@
-"""Ingestor throughput: parsing cost, the ingestor alone, and the whole pipeline from a Dovecot mailbox.
+"""Ingestor throughput (issues 4 and 13): parsing cost, the ingestor alone, the whole pipeline, memory, profiles.
 
-(a) N small (~3.5 KB) messages are preloaded (blobs stored, `message.fetched` on the ingestor's
-    queue), then `intake-ingestor` starts as a process; messages/s is measured between the first and
-    the last committed outcome (`tracker.outcomes.processed_at`), so start-up is not counted.
-(b) 2,000 small messages through Dovecot, config-api, fetcher and ingestor as processes, until every
-    message has an issue and a final email-log row, two ways: into a running stack (the messages
-    arrive in the IDLEd INBOX at once; clock from their arrival) and from a cold start (the mailbox
-    holds them when fetcher and ingestor start; clock from starting them).
-Each run uses its own database, vhost and mailbox and removes them afterwards; each part runs
+Message kinds: "plain" (3.5 KB text/plain, each made the same way) and the realistic kinds of
+`bench/realistic_mail.py` (small: the issue's mix of ~3.4 KB; medium: ~60 KB; large: ~5 MB).
+(a) Ingestor alone: N messages preloaded (blobs stored, `message.fetched` queued), then
+    `intake-ingestor` starts as a process; messages/s between the first and the last committed
+    outcome (`tracker.outcomes.processed_at`), so start-up is not counted; plain, small and medium.
+(b) Pipeline: messages through Dovecot, config-api, fetcher and ingestor as processes until every
+    message has an issue and a final email-log row; the stack runs and the messages arrive in the
+    IDLEd INBOX at once (clock from their arrival); plain, small and medium.
+    BENCH_INGESTOR_PARTS=default,pair,cold adds two ingestors on one queue and a cold start.
+(c) Memory: the ingestor's peak RSS while ingesting 20 large messages.
+(d) Profiles (`bench/profiles.py`): one more ingestor-alone and pipeline run on the small mix under
+    pyinstrument, samples sorted into stages.
+Each run uses its own database, vhost and mailbox and removes them afterwards; (a) and (b) run
 BENCH_INGESTOR_RUNS times (5), alternating, and the median is reported with every run's rate.
-Run: `make bench BENCH=ingestor` (BENCH_INGESTOR_MESSAGES=N changes N for part a).
+Run: `make bench BENCH=ingestor`; BENCH_INGESTOR_MESSAGES (5000), BENCH_INGESTOR_PIPELINE_MESSAGES
+(2000), BENCH_INGESTOR_MEDIUM_MESSAGES (2000), BENCH_INGESTOR_MEDIUM_PIPELINE_MESSAGES (1000) change N.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import os
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -28,11 +34,12 @@ from typing import Any
 
 import asyncpg
 
+from bench import profiles, realistic_mail
 from bench.environment import Environment
 from bench.report import write_section
 from intake.ingestor.parsing import parse_message, parse_message_fully
 from intake.shared import bus, topology
-from intake.shared.blobs import blob_key
+from intake.shared.blobs import put_blobs
 from intake.shared.contracts import MessageFetched
 from intake.shared.migrations import migrate, migrate_blobs
 from intake.shared.secrets import SecretBox
@@ -41,7 +48,7 @@ from tests.support.dovecot import Dovecot, Mailbox, running_dovecot
 from tests.support.processes import ServiceProcess, Stack, free_port, make_env, wait_until
 
 ALONE_MESSAGES = int(os.environ.get("BENCH_INGESTOR_MESSAGES", "5000"))
-PIPELINE_MESSAGES = 2000
+PIPELINE_MESSAGES = int(os.environ.get("BENCH_INGESTOR_PIPELINE_MESSAGES", "2000"))
 DEADLINE_SECONDS = 900.0
 TICKS = os.sysconf("SC_CLK_TCK")
 SETTLE_SECONDS = 5.0
@@ -60,16 +67,25 @@ def small_message(index: int) -> bytes:
     return mail.as_bytes()
 
 
+def make_messages(kind: str, count: int) -> Iterator[bytes]:
+    """`count` messages: "plain" (`small_message`, as the bench had before issue 13) or a
+    `bench.realistic_mail` kind (small, medium, large), made one at a time."""
+    if kind == "plain":
+        return (small_message(index) for index in range(1, count + 1))
+    return realistic_mail.messages(kind, count)
+
+
 # Parsing
 
 
 def per_call_ms(function: Callable[[], object], seconds: float = 2.0) -> float:
+    """CPU ms per call (this process's CPU time: other work on the machine does not count)."""
     calls = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    start = time.process_time()
+    while time.process_time() - start < seconds:
         function()
         calls += 1
-    return (time.perf_counter() - start) / calls * 1000
+    return (time.process_time() - start) / calls * 1000
 
 
 def parsing_costs() -> list[tuple[str, float]]:
@@ -165,8 +181,11 @@ async def backend_cpu_seconds(database_url: str) -> float:
 # (a) The ingestor alone
 
 
-async def preload(env: Environment, count: int) -> None:
+async def preload(env: Environment, raws: Iterable[bytes]) -> None:
+    """Store each message's blob and queue its `message.fetched`; the messages are made as they are
+    stored (a large one is 5 MB), 200 at a time."""
     db = await asyncpg.connect(env.database_url)
+    stored: list[tuple[str, int]] = []
     try:
         await migrate(db, "intake.config_api", "config")
         await migrate_blobs(db)
@@ -177,12 +196,14 @@ async def preload(env: Environment, count: int) -> None:
                        (SELECT id FROM config.issue_types WHERE name = 'Support'))
                RETURNING id"""
         )
-        raws = [small_message(index) for index in range(1, count + 1)]
-        keys = [blob_key(raw) for raw in raws]
-        await db.executemany(
-            "INSERT INTO blobs.blobs (sha256, size, content) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            [(key, len(raw), raw) for key, raw in zip(keys, raws, strict=True)],
-        )
+        chunk: list[bytes] = []
+        for raw in [*raws, b""]:
+            if raw:
+                chunk.append(raw)
+            if chunk and (len(chunk) == 200 or not raw or sum(map(len, chunk)) > 32 * 1024 * 1024):
+                keys = await put_blobs(db, chunk)
+                stored += [(key, len(content)) for key, content in zip(keys, chunk, strict=True)]
+                chunk = []
     finally:
         await db.close()
     broker = bus.create_broker(env.amqp_url, app_id="bench")
@@ -191,8 +212,8 @@ async def preload(env: Environment, count: int) -> None:
         await bus.declare_topology(broker, delivery_limit=5)
         now = datetime.now(UTC)
         events = [
-            MessageFetched(inbox_id=inbox_id, uidvalidity=1, uid=uid, raw_sha256=key, size=len(raw), fetched_at=now)
-            for uid, (key, raw) in enumerate(zip(keys, raws, strict=True), 1)
+            MessageFetched(inbox_id=inbox_id, uidvalidity=1, uid=uid, raw_sha256=key, size=size, fetched_at=now)
+            for uid, (key, size) in enumerate(stored, 1)
         ]
         for start in range(0, len(events), 200):
             await asyncio.gather(
@@ -217,13 +238,29 @@ async def outcome_progress(database_url: str) -> tuple[int, float | None]:
     return int(row["n"]), (float(row["span"]) if row["span"] is not None else None)
 
 
-async def ingestor_alone(count: int, workdir: Path, processes: int = 1) -> dict[str, Any]:
-    """`processes` ingestor processes on one queue (ops scale the ingestor so); CPU summed over them."""
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set size so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def ingestor_alone(
+    kind: str, count: int, workdir: Path, processes: int = 1, profile: Path | None = None
+) -> dict[str, Any]:
+    """`processes` ingestor processes on one queue (ops scale the ingestor so); CPU summed over them.
+    `kind`: "plain" (`small_message`) or a `realistic_mail` kind. `profile`: run the (one) ingestor
+    under pyinstrument and sort its samples into stages."""
     async with Environment() as env:
-        await preload(env, count)
+        await preload(env, make_messages(kind, count))
         await asyncio.to_thread(settle)
         env_vars = make_env(database_url=env.database_url, amqp_url=env.amqp_url)
-        ingestors = [ServiceProcess("ingestor", env_vars, workdir / f"ingestor-{n}.log") for n in range(processes)]
+        wrapper = profiles.wrapper(profile) if profile is not None else ()
+        ingestors = [
+            ServiceProcess("ingestor", env_vars, workdir / f"ingestor-{n}.log", wrapper=wrapper)
+            for n in range(processes)
+        ]
 
         def ingestors_cpu() -> float:
             return sum(cpu_seconds(process) for process in ingestors)
@@ -248,6 +285,7 @@ async def ingestor_alone(count: int, workdir: Path, processes: int = 1) -> dict[
             wall = time.monotonic() - started
             cpu = ingestors_cpu()
             backends = await backend_cpu_seconds(env.database_url)
+            peak = max(peak_rss_mb(process.process.pid) for process in ingestors if process.process is not None)
         finally:
             for process in ingestors:
                 process.stop()
@@ -255,8 +293,11 @@ async def ingestor_alone(count: int, workdir: Path, processes: int = 1) -> dict[
         assert first is not None
         steady = count - first[0]
         return {
+            "kind": kind,
             "count": count,
             "processes": processes,
+            "peak_rss_mb": peak,
+            "stages": profiles.stages(profile) if profile is not None else {},
             "span": span,
             "rate": (count - 1) / span,
             "wall": wall,
@@ -272,21 +313,23 @@ async def ingestor_alone(count: int, workdir: Path, processes: int = 1) -> dict[
 STAGING = "Staging"
 
 
-def pipeline(count: int, workdir: Path, *, running: bool = False) -> dict[str, Any]:
+def pipeline(
+    count: int, workdir: Path, *, running: bool = False, kind: str = "plain", profile: bool = False
+) -> dict[str, Any]:
     """`running=False`: the mailbox holds the messages when fetcher and ingestor start (start-up counted).
     `running=True`: the whole stack runs and the fetcher idles on the empty inbox when the messages
     arrive all at once (one UID MOVE into INBOX); the clock starts at the move."""
-    return asyncio.run(_pipeline(count, workdir, running))
+    return asyncio.run(_pipeline(count, workdir, running, kind, profile))
 
 
-async def _pipeline(count: int, workdir: Path, running: bool) -> dict[str, Any]:
+async def _pipeline(count: int, workdir: Path, running: bool, kind: str, profile: bool) -> dict[str, Any]:
     async with Environment() as env:
         with running_dovecot(starttls=False) as dovecot:
             mailbox = dovecot.new_user("bench")
             if running:
                 mailbox.create_folder(STAGING)
-            raws = [small_message(index) for index in range(1, count + 1)]
-            mailbox.append_many(raws, folder=STAGING if running else "INBOX")
+            mailbox.append_many(list(make_messages(kind, count)), folder=STAGING if running else "INBOX")
+            sessions = {name: workdir / f"{name}.pyisession" for name in ("fetcher", "ingestor", "config-api")}
             stack = Stack(
                 make_env(
                     database_url=env.database_url,
@@ -298,11 +341,15 @@ async def _pipeline(count: int, workdir: Path, running: bool) -> dict[str, Any]:
                     fetcher_inbox_refresh_seconds="1",
                 ),
                 workdir,
+                wrappers={name: profiles.wrapper(path) for name, path in sessions.items()} if profile else {},
             )
             try:
-                return await _run_pipeline(stack, dovecot, mailbox, env, count, running)
+                result = await _run_pipeline(stack, dovecot, mailbox, env, count, running)
             finally:
                 stack.stop_all()
+            if profile:
+                result["stages"] = {name: profiles.stages(path) for name, path in sessions.items()}
+            return result | {"kind": kind}
 
 
 def create_inbox(stack: Stack, dovecot: Dovecot, mailbox: Mailbox) -> None:
@@ -397,112 +444,235 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return chosen | {"rates": ", ".join(f"{run['rate']:.0f}" for run in runs)}
 
 
+# Which parts run: the issue's checks by default; "pair" (two ingestors) and "cold" (the pipeline from
+# a cold start) on request, e.g. BENCH_INGESTOR_PARTS=default,pair,cold.
+DEFAULT_PARTS = ("alone", "pipeline", "memory", "profile")
+PARTS = {
+    part
+    for name in os.environ.get("BENCH_INGESTOR_PARTS", "default").split(",")
+    for part in (DEFAULT_PARTS if name == "default" else (name,))
+}
+MEDIUM_ALONE_MESSAGES = int(os.environ.get("BENCH_INGESTOR_MEDIUM_MESSAGES", "2000"))
+MEDIUM_PIPELINE_MESSAGES = int(os.environ.get("BENCH_INGESTOR_MEDIUM_PIPELINE_MESSAGES", "1000"))
+LARGE_MESSAGES = 20
+
+
+def realistic_parsing_costs() -> list[tuple[str, float]]:
+    """CPU ms per message of both parsing paths over the first 200 messages of each realistic kind."""
+    rows = []
+    for kind, count in (("small", 200), ("medium", 200), ("large", 3)):
+        raws = list(realistic_mail.messages(kind, count))
+        average = sum(map(len, raws)) // len(raws)
+        for label, parse in (
+            ("`parse_message` (fast path)", parse_message),
+            ("`policy.default` path", parse_message_fully),
+        ):
+            started = time.process_time()
+            for raw in raws:
+                parse(raw)
+            rows.append(
+                (
+                    f"realistic {kind} ({average} bytes on average): {label}",
+                    (time.process_time() - started) / count * 1000,
+                )
+            )
+    return rows
+
+
 def main() -> None:
     load_before = load()
-    costs = parsing_costs()
+    costs = parsing_costs() + realistic_parsing_costs()
+    runs: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp:
         # Each part RUNS times, alternating, each on a fresh database, vhost and mailbox: rates on this
         # shared 2-core machine vary by a quarter from one run to the next, so the median is reported.
-        alones, pairs, arrivings, colds = [], [], [], []
+        plan: list[tuple[str, Callable[[Path], dict[str, Any]]]] = []
+        if "alone" in PARTS:
+            plan += [
+                ("alone plain", lambda d: asyncio.run(ingestor_alone("plain", ALONE_MESSAGES, d))),
+                ("alone small", lambda d: asyncio.run(ingestor_alone("small", ALONE_MESSAGES, d))),
+                ("alone medium", lambda d: asyncio.run(ingestor_alone("medium", MEDIUM_ALONE_MESSAGES, d))),
+            ]
+        if "pair" in PARTS:
+            plan.append(("pair plain", lambda d: asyncio.run(ingestor_alone("plain", ALONE_MESSAGES, d, processes=2))))
+        if "pipeline" in PARTS:
+            plan += [
+                ("running plain", lambda d: pipeline(PIPELINE_MESSAGES, d, running=True)),
+                ("running small", lambda d: pipeline(PIPELINE_MESSAGES, d, running=True, kind="small")),
+                ("running medium", lambda d: pipeline(MEDIUM_PIPELINE_MESSAGES, d, running=True, kind="medium")),
+            ]
+        if "cold" in PARTS:
+            plan.append(("cold plain", lambda d: pipeline(PIPELINE_MESSAGES, d)))
         for run in range(RUNS):
-            for part in ("alone", "pair", "running", "cold"):
-                (Path(tmp) / f"{part}-{run}").mkdir()
-            alones.append(asyncio.run(ingestor_alone(ALONE_MESSAGES, Path(tmp) / f"alone-{run}")))
-            pairs.append(asyncio.run(ingestor_alone(ALONE_MESSAGES, Path(tmp) / f"pair-{run}", processes=2)))
-            arrivings.append(pipeline(PIPELINE_MESSAGES, Path(tmp) / f"running-{run}", running=True))
-            colds.append(pipeline(PIPELINE_MESSAGES, Path(tmp) / f"cold-{run}"))
-    alone, pair, arriving, cold = (median_run(runs) for runs in (alones, pairs, arrivings, colds))
-    size = len(small_message(1))
-    load_after = load()
-    body = "\n".join(
-        [
-            f"Load average (1/5/15 min) before: {load_before}; after: {load_after}. On this 2-core machine "
-            "anything above 2 means other work shared the cores, and the rates below are lower than on an "
-            "idle machine by about that factor; CPU per message varies less.",
-            "",
-            f"Messages: plain text, {size} bytes each, a distinct Message-ID and subject each "
-            "(every one makes a new issue).",
-            "",
-            "**Parsing one message** (this process, single thread, mean per call):",
-            "",
-            "| what | ms |",
-            "|---|---|",
-            *(f"| {what} | {ms:.3f} |" for what, ms in costs),
-            "",
-            f"**(a) The ingestor alone**: {alone['count']} messages preloaded (blobs stored, `message.fetched` "
-            "queued), then `intake-ingestor` started as a process with default settings (prefetch 256, batches "
-            "of up to 100, log level info). Rate between the first and the last committed outcome.",
-            "",
-            f"- **{alone['rate']:.0f} messages/s**, the median of {RUNS} runs ({alone['rates']}); the median run: "
-            f"{alone['count']} in {alone['span']:.1f} s, {alone['wall']:.1f} s from process start, migrations "
-            "included; its numbers below",
-            f"- ingestor CPU per message (user + system): {alone['steady_cpu_ms']:.2f} ms from the first "
-            f"outcome on; {alone['cpu_ms']:.2f} ms with start-up",
-            f"- its PostgreSQL backends: {alone['postgres_cpu_ms']:.2f} ms CPU per message from the first outcome on",
-            f"- **two ingestor processes** on the same queue (how ops scale it; same harness): "
-            f"**{pair['rate']:.0f} messages/s**, the median of {RUNS} runs ({pair['rates']}), "
-            f"{pair['steady_cpu_ms']:.2f} ms ingestor CPU per message; RabbitMQ and PostgreSQL share the same "
-            "two cores, so a second process adds less than a core's worth",
-            f"- so one whole core for the ingestor would allow about {1000 / alone['steady_cpu_ms']:.0f} messages/s "
-            "(the ingestor is one process on one event loop: its CPU per message bounds its rate)",
-            "- Batches (`batches.py`): each batch of up to 100 new messages costs about 7 PostgreSQL round trips "
-            "and one COMMIT (stored outcomes + raw bytes; the tagged issues, if any; BEGIN; all locks in one "
-            "statement; the reads under the locks; new issues + messages; outcomes + thread roots; COMMIT), "
-            "then all `message.processed` and `issue.created` publishes at once with their confirms awaited "
-            "together, then the acks. Before batches (one message per transaction, 7 round trips each, "
-            "prefetch 16), the same harness measured 158 messages/s at 3.14 ms ingestor CPU per message "
-            "(2026-11-24, load 4-5), and 231-283 messages/s at 2.7-3.0 ms (load ~3); with batches, "
-            "same harness minutes apart, 896 messages/s at 1.33 ms (load ~1). Consuming through aio-pika instead of "
-            "a faststream subscriber, alternately, 3,000 messages, load 3-4: 1.41 and 1.44 ms from the first "
-            "outcome on before, 1.13 and 1.20 ms after.",
-            "",
-            f"**(b) The whole pipeline**: {PIPELINE_MESSAGES} messages, Dovecot (plain IMAP on loopback), "
-            "config-api, fetcher and ingestor as processes with default settings, each run on a fresh "
-            "database and vhost; done when every message has an issue and a final email-log row.",
-            "",
-            f"- **Running stack, mail arriving: {arriving['rate']:.0f} messages/s**, the median of {RUNS} runs "
-            f"({arriving['rates']}; the median run: {arriving['count']} in {arriving['wall']:.2f} s, first fetch "
-            f"to last outcome {arriving['span']:.2f} s). The stack runs and the fetcher IDLEs on the "
-            "empty inbox; the messages were appended to another folder first and arrive in INBOX all at once "
-            "(one `UID MOVE`); the clock runs from the move. This is the steady state a deployment lives in.",
-            f"- **Cold start: {cold['rate']:.0f} messages/s**, the median of {RUNS} runs ({cold['rates']}; the "
-            f"median run: {cold['count']} in {cold['wall']:.2f} s): the "
-            "mailbox already holds the messages when fetcher and ingestor start, and the clock runs from "
-            "starting them, so their start-up (imports, connections, migrations check, lease claim, IMAP "
-            f"login) is counted; first fetch to last outcome took {cold['span']:.2f} s.",
-            f"- outcomes: {arriving['outcomes']} (running), {cold['outcomes']} (cold)",
-            "- CPU per message in the median running-stack run's window (user + system, every process on the "
-            "machine, the eight largest), ms: "
-            + ", ".join(f"{name} {ms:.2f}" for name, ms in arriving["cpu_ms"].items())
-            + f"; total {sum(arriving['cpu_ms'].values()):.2f} ms. Two cores give 4 ms of CPU per message at "
-            "500 messages/s. `beam.smp` is RabbitMQ: per message three confirmed publishes (`message.fetched` "
-            "to two quorum queues, `message.processed` to two, the issue event to none) and four deliveries.",
-            "- Cold start, CPU per message with start-up: "
-            + ", ".join(f"{name} {ms:.2f}" for name, ms in cold["cpu_ms"].items()),
-            "- Where the median running-stack run's time went: half of the messages were fetched "
-            f"{arriving['timeline']['fetched_half']:.2f} s and all of them {arriving['timeline']['fetched_all']:.2f} s "
-            "after the first fetch; the median message had its outcome "
-            f"{arriving['timeline']['latency_median']:.2f} s after it was fetched. Before the first fetch "
-            f"({arriving['wall'] - arriving['span']:.2f} s) are the move itself and Dovecot's own delay of about "
-            "0.5 s before it tells an IDLE client about new mail.",
-            "- CPU is counted per process between two readings (a kernel worker's name changes with the work "
-            "it runs, so counting by name would add up its whole lifetime: the report before 2026-11-24 09:50 "
-            "showed 1.5 ms of kernel workers per message that way; per process they use about 0.03 ms). "
-            "The same work costs up to half as much again in some runs as in others on this shared virtual "
-            "machine, which is what moves the rates most.",
-            "- Same harness, cold start, single runs, 2026-11-24: 122–147 messages/s with the email log and the "
-            "fetcher's outcomes consumed through faststream subscribers (one transaction and one ack per event: "
-            "config-api 2.9–3.2 ms, fetcher 3.0 ms CPU per message); 267 with batched consumers "
-            "(`shared/batch_consumer.py`: config-api 0.66, fetcher 1.75 ms); 327 with bytecode compiled at "
-            "install (start-up no longer compiles every module); since then multiple acks and uvloop; then the "
-            "fetcher's runs publishing up to 4 at once, 500 messages per fetch cycle instead of 100, and the "
-            "batched consumers gathering for 50 ms instead of 5 (a quarter of the transactions).",
-            "",
-            "For scale: django-helpdesk files 48 messages/s on this machine.",
-        ]
-    )
+            for name, measure in plan:
+                workdir = Path(tmp) / f"{name.replace(' ', '-')}-{run}"
+                workdir.mkdir()
+                print(f"bench ingestor: {name}, run {run + 1} of {RUNS}", flush=True)
+                runs.setdefault(name, []).append(measure(workdir))
+        once: dict[str, dict[str, Any]] = {}
+        if "memory" in PARTS:
+            print("bench ingestor: memory, 20 large messages", flush=True)
+            (Path(tmp) / "memory").mkdir()
+            once["memory"] = asyncio.run(ingestor_alone("large", LARGE_MESSAGES, Path(tmp) / "memory"))
+        if "profile" in PARTS:
+            print("bench ingestor: profiles", flush=True)
+            (Path(tmp) / "profile-alone").mkdir()
+            (Path(tmp) / "profile-pipeline").mkdir()
+            once["profile alone"] = asyncio.run(
+                ingestor_alone(
+                    "small",
+                    ALONE_MESSAGES,
+                    Path(tmp) / "profile-alone",
+                    profile=Path(tmp) / "profile-alone" / "ingestor.pyisession",
+                )
+            )
+            once["profile pipeline"] = pipeline(
+                PIPELINE_MESSAGES, Path(tmp) / "profile-pipeline", running=True, kind="small", profile=True
+            )
+    medians = {name: median_run(results) for name, results in runs.items()}
+    body = report(load_before, load(), costs, medians, once)
     write_section("ingestor", "Ingestor throughput", "make bench BENCH=ingestor", body)
     print(body)
+
+
+TARGETS = {
+    "alone plain": None,
+    "alone small": 1000,
+    "alone medium": None,
+    "running plain": 600,
+    "running small": 500,
+    "running medium": 150,
+}
+PROCESS_NAMES = {"ingestor": "intake-ingestor", "fetcher": "intake-fetcher", "config-api": "intake-config-a"}
+
+
+def stage_table(stages: dict[str, float], cpu_ms: float) -> list[str]:
+    """Rows: stage, share of the busy samples, and that share of the process's CPU ms per message."""
+    busy = sum(seconds for name, seconds in stages.items() if name != "idle")
+    if busy <= 0:
+        return ["| (no samples) | | |"]
+    ordered = sorted(((n, t) for n, t in stages.items() if n != "idle"), key=lambda item: -item[1])
+    return [f"| {name} | {seconds / busy * 100:.0f}% | {seconds / busy * cpu_ms:.3f} |" for name, seconds in ordered]
+
+
+def report(
+    load_before: str,
+    load_after: str,
+    costs: list[tuple[str, float]],
+    medians: dict[str, dict[str, Any]],
+    once: dict[str, dict[str, Any]],
+) -> str:
+    lines = [
+        f"Load average (1/5/15 min) before: {load_before}; after: {load_after}. On this 2-core machine anything "
+        "above 2 means other work shared the cores, and the rates below are lower than on an idle machine by "
+        "about that factor; CPU per message varies less.",
+        "",
+        f"Messages: **plain**, {len(small_message(1))} bytes of text/plain each, as the bench had before issue 13; "
+        "the **realistic** kinds from `bench/realistic_mail.py` (seeded, deterministic): **small**, the issue's "
+        "mix (40% text/plain, 35% multipart/alternative with HTML, 25% multipart/mixed with 1–3 small pdf/png/"
+        "jpg/docx/csv attachments; 30% RFC 2047 subjects, 20% non-ASCII display names, a fifth of the "
+        "file names non-ASCII in RFC 2231; three Received, a DKIM-Signature and Authentication-Results "
+        f"each; {sum(map(len, realistic_mail.messages('small', 200))) // 200} bytes on average); **medium**, "
+        "about 60 KB with 2–3 attachments; **large**, about 5 MB with three attachments. Every message "
+        "makes a new issue.",
+        "",
+        "**Parsing one message** (this process, single thread, CPU ms per message):",
+        "",
+        "| what | ms |",
+        "|---|---|",
+        *(f"| {what} | {ms:.3f} |" for what, ms in costs),
+        "",
+        f"**Rates**, the median of {RUNS} runs each, parts alternating, each on a fresh database and vhost. "
+        f"*Ingestor alone*: the messages preloaded (blobs stored, `message.fetched` queued), then "
+        "`intake-ingestor` started with default settings; the rate runs from the first to the last committed "
+        "outcome. *Pipeline*: Dovecot (plain IMAP on loopback), config-api, fetcher and ingestor as "
+        "processes with default settings, the fetcher IDLEs on the empty INBOX, the messages arrive at once "
+        "(one `UID MOVE` from another folder) and the clock runs from the move until every message has an "
+        "issue and a final email-log row.",
+        "",
+        "| part | messages | msg/s (median) | runs | target | CPU ms per message (user + system) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, run in medians.items():
+        target = TARGETS.get(name)
+        if name.startswith(("alone", "pair")):
+            cpu = (
+                f"ingestor {run['steady_cpu_ms']:.2f} from the first outcome on ({run['cpu_ms']:.2f} with "
+                f"start-up); its PostgreSQL backends {run['postgres_cpu_ms']:.2f}"
+            )
+        else:
+            cpu = (
+                ", ".join(f"{process} {ms:.2f}" for process, ms in run["cpu_ms"].items())
+                + f"; total {sum(run['cpu_ms'].values()):.2f}"
+            )
+        lines.append(
+            f"| {name} | {run['count']} | **{run['rate']:.0f}** | {run['rates']} | "
+            f"{'≥ ' + str(target) if target else ''} | {cpu} |"
+        )
+    lines += [
+        "",
+        "Pipeline CPU is every process on the machine in the median run's window (the eight largest; "
+        "`beam.smp` is RabbitMQ: per message three confirmed publishes and four deliveries; `postgres` all "
+        "backends). Two cores give 4 ms of CPU per message at 500 messages/s, 2 ms at 1,000.",
+    ]
+    for name, run in medians.items():
+        if "timeline" in run:
+            t = run["timeline"]
+            lines.append(
+                f"- {name}: half of the messages fetched {t['fetched_half']:.2f} s and all {t['fetched_all']:.2f} s "
+                f"after the first fetch; median fetch→outcome {t['latency_median']:.2f} s; before the first fetch "
+                f"{run['wall'] - run['span']:.2f} s (the move, and Dovecot's ~0.5 s before it tells IDLE); "
+                f"outcomes {run['outcomes']}"
+            )
+    memory = once.get("memory")
+    if memory is not None:
+        lines += [
+            "",
+            f"**Memory**: the ingestor's peak RSS (VmHWM) while ingesting {memory['count']} large messages "
+            f"(~5 MB each, three ~1.2 MB attachments; ingestor alone, as above): **{memory['peak_rss_mb']:.0f} MB** "
+            f"(target < 300 MB); {memory['rate']:.1f} messages/s, {memory['steady_cpu_ms']:.0f} ms ingestor CPU "
+            "per message.",
+        ]
+    alone = once.get("profile alone")
+    if alone is not None:
+        lines += [
+            "",
+            "**Where the time goes** (pyinstrument, one extra run each, `bench/profiles.py`: every 0.5 ms sample "
+            "of the main thread goes to the innermost stage on its stack; shares of the busy samples, "
+            "the event loop's waiting left out; ms = that share of the process's CPU per message in the "
+            "median run above).",
+            "",
+            f"Ingestor alone, realistic small mix ({alone['count']} messages; profiled run {alone['rate']:.0f} msg/s):",
+            "",
+            "| stage | share | ms CPU/msg |",
+            "|---|---|---|",
+            *stage_table(alone["stages"], medians.get("alone small", alone)["steady_cpu_ms"]),
+        ]
+    piped = once.get("profile pipeline")
+    if piped is not None:
+        base = medians.get("running small", piped)["cpu_ms"]
+        for service, stages in piped["stages"].items():
+            cpu_ms = base.get(PROCESS_NAMES[service], 0.0)
+            lines += [
+                "",
+                f"Pipeline, realistic small mix, **{service}** ({cpu_ms:.2f} ms CPU per message in the median run):",
+                "",
+                "| stage | share | ms CPU/msg |",
+                "|---|---|---|",
+                *stage_table(stages, cpu_ms),
+            ]
+    lines += [
+        "",
+        "Batches (`batches.py`): each batch of up to 100 new messages costs a fixed number of PostgreSQL "
+        "round trips and one COMMIT (stored outcomes + raw bytes; the tagged issues, if any; BEGIN; all locks "
+        "in one statement; the reads under the locks; new issues + messages; attachments' blobs in one "
+        "statement and their rows in another; outcomes + thread roots; COMMIT), then all `message.processed` "
+        "and `issue.created` publishes at once with their confirms awaited together, then the acks. Messages "
+        "over 128 KiB, replays and redeliveries take the one-message path (large ones parsed in a thread).",
+        "",
+        "For scale: django-helpdesk files 48 messages/s on this machine (the realistic small mix).",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ class ServiceProcess:
     name: str
     env: dict[str, str]
     log_path: Path
+    # A command to run the service under, e.g. a profiler (`bench/profiles.py`): argv before the script.
+    wrapper: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     # The port of the fetcher's or ingestor's probe listener (/healthz, /readyz, /metrics); config-api
     # serves them on INTAKE_API_PORT.
@@ -58,7 +60,7 @@ class ServiceProcess:
             env = {**env, variable: str(self.http_port)}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [str(BIN / f"intake-{self.name}")], env=env, stdout=log, stderr=subprocess.STDOUT
+            [*self.wrapper, str(BIN / f"intake-{self.name}")], env=env, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
         return self
@@ -108,10 +110,13 @@ class Stack:
     env: dict[str, str]
     tmp: Path
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    wrappers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def service(self, name: str) -> ServiceProcess:
         if name not in self.services:
-            self.services[name] = ServiceProcess(name, self.env, self.tmp / f"{name}.log")
+            self.services[name] = ServiceProcess(
+                name, self.env, self.tmp / f"{name}.log", wrapper=self.wrappers.get(name, ())
+            )
         return self.services[name]
 
     def start(self, *names: str) -> None:
