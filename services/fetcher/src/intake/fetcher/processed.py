@@ -44,7 +44,12 @@ class ProcessedHandler:
                 found |= await repository.record_outcomes(conn, [(event, d.action) for event, d in round_])
         owed: set[int] = set()
         for event, decision in zip(events, decisions, strict=True):
-            fields = {"inbox_id": event.inbox_id, "uidvalidity": event.uidvalidity, "uid": event.uid}
+            fields = {
+                "inbox_id": event.inbox_id,
+                "uidvalidity": event.uidvalidity,
+                "uid": event.uid,
+                "message_id": event.message_id,
+            }
             if _key(event) not in found:
                 log.warning("outcome for a message this fetcher did not fetch; ignored", **fields)
                 continue
