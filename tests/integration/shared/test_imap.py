@@ -7,6 +7,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -64,6 +65,20 @@ async def test_select_search_and_fetch_without_marking_seen(client: ImapClient, 
     assert await client.fetch_body(first) == raw
     assert await client.fetch_body(second + 5) is None
     assert mailbox.flags(first) == set()
+
+
+async def test_the_listing_gives_each_message_its_size_and_arrival(client: ImapClient, mailbox: Mailbox) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    raw = message("arrival")
+    uid = mailbox.append(raw)
+    await client.select("INBOX")
+    listed = await client.fetch_listing([uid, uid + 5])
+    assert set(listed) == {uid}
+    assert listed[uid].size == len(raw)
+    arrived = listed[uid].internal_date
+    assert arrived is not None
+    # INTERNALDATE has whole seconds; Dovecot sets it to the APPEND's time.
+    assert before - timedelta(seconds=1) <= arrived <= datetime.now(UTC) + timedelta(seconds=1)
 
 
 async def test_fetch_bodies_reads_several_with_one_command_and_leaves_out_a_vanished_one(
