@@ -36,4 +36,7 @@ for service in config-api fetcher ingestor; do
   if [ -n "$previous" ] && [ "$previous" != "$current" ]; then
     podman rmi "$previous" >/dev/null 2>&1 || true
   fi
+  # Likewise the build stages of earlier builds: only the newest (this build's) is kept.
+  podman images --filter "label=io.intake.build-stage=$service" --sort created --format '{{.ID}}' |
+    tail -n +2 | xargs -r podman rmi >/dev/null 2>&1 || true
 done

@@ -27,6 +27,8 @@ COPY shared shared
 COPY services/config-api services/config-api
 RUN --mount=type=cache,target=/root/.cache/uv \
     /opt/uv/bin/uv sync --frozen --no-dev --no-editable --package intake-config-api
+# Marks this stage's result, so build-images.sh can drop the one a new build replaced.
+LABEL io.intake.build-stage=config-api
 
 FROM ${PYTHON_BASE}
 RUN groupadd --gid 10001 intake && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin intake

@@ -27,6 +27,8 @@ COPY shared shared
 COPY services/ingestor services/ingestor
 RUN --mount=type=cache,target=/root/.cache/uv \
     /opt/uv/bin/uv sync --frozen --no-dev --no-editable --package intake-ingestor
+# Marks this stage's result, so build-images.sh can drop the one a new build replaced.
+LABEL io.intake.build-stage=ingestor
 
 FROM ${PYTHON_BASE}
 RUN groupadd --gid 10001 intake && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin intake
