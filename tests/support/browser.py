@@ -77,7 +77,7 @@ class ConsoleBrowser:
         """Save a screenshot (and the HTML beside it) as NN-name.png, numbered in the order taken."""
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{len(self.shots) + 1:02d}-{_safe(name)}.png"
-        self.page.screenshot(path=str(path), full_page=full_page)
+        self.page.screenshot(path=str(path), full_page=full_page, animations="disabled")
         path.with_suffix(".html").write_text(self.page.content())
         self.shots.append(path)
         return path

@@ -185,9 +185,16 @@ def test_the_list_counts_todays_mail_by_outcome_and_links_to_the_log(
     assert "Needs sign-in" in console.page.get_by_role("row").filter(has_text=inbox["email"]).first.inner_text()
     console.shot("list-with-counts-and-reauth")
     console.check_accessibility("inbox list with counts")
+    console.page.emulate_media(color_scheme="dark")
+    console.shot("list-with-counts-dark")
+    console.check_accessibility("inbox list with counts, dark")
+    console.page.emulate_media(color_scheme="light")
     console.goto(f"/inboxes/{inbox['id']}")
     assert console.page.get_by_role("link", name="Connect again").is_visible()
     console.shot("edit-needs-reauth")
+    console.page.emulate_media(color_scheme="dark")
+    console.shot("edit-needs-reauth-dark")
+    console.check_accessibility("inbox edit, dark")
 
 
 def test_state_changes_without_the_csrf_token_are_refused_and_change_nothing(
