@@ -51,5 +51,5 @@ def test_connect_goes_to_the_provider_and_comes_back_with_the_result(
     page.get_by_role("link", name="Connect with Gmail").click()
     page.wait_for_url(f"**/inboxes/{inbox_id}?oauth2=failed*", timeout=30_000)
     refusal = page.get_by_role("alert").filter(has_text="not connected")
-    assert "access_denied" in refusal.inner_text()
+    assert "the provider did not grant access" in refusal.inner_text()
     console.shot("connect-refused")

@@ -271,5 +271,5 @@ async def test_browser_gets_a_small_page(
     assert f'href="/inboxes/{inbox_id}?oauth2=connected"' in ok.text
     assert again.status_code == 400
     assert "a state is single use" in again.text
-    assert f"/inboxes/{inbox_id}?oauth2=failed&amp;detail=" in again.text
+    assert f"/inboxes/{inbox_id}?oauth2=failed&amp;error=state_used" in again.text
     assert again.headers["content-security-policy"] == "default-src 'none'"

@@ -18,7 +18,7 @@ from intake.config_api.console import inbox_form
 from intake.config_api.console.access import FormDep, SessionDep
 from intake.config_api.console.inbox_form import FormFields, Submission
 from intake.config_api.console.inbox_testing import test_edited_inbox
-from intake.config_api.console.labels import connection_stages
+from intake.config_api.console.labels import connect_failure, connection_stages
 from intake.config_api.console.rendering import redirect, render
 from intake.config_api.errors import InvalidFields
 from intake.config_api.inboxes import InboxPatch
@@ -79,7 +79,7 @@ async def _form_page(
         "test": test,
         "secrets_dropped": secrets_dropped,
         "oauth2_result": request.query_params.get("oauth2"),
-        "oauth2_detail": request.query_params.get("detail", "")[:500],
+        "oauth2_failure": connect_failure(request.query_params.get("error")),
         **await _choices(pool),
     }
     return render(request, "inboxes/form.html", context, status_code)

@@ -112,3 +112,25 @@ def connection_stages(ok: bool, stage: str, encryption: str) -> list[tuple[str, 
         else:
             rows.append((words, "unknown", "not tried"))
     return rows
+
+
+CONNECT_FAILURES = {
+    "state_missing": "the provider's answer had no state; press Connect again",
+    "state_unknown": "the provider's answer was not for a Connect started here; press Connect again",
+    "state_used": "that sign-in was already completed once; press Connect again to reconnect",
+    "state_expired": "the sign-in took too long; press Connect again",
+    "provider_error": "the provider did not grant access (declined, or the client is not allowed)",
+    "provider_unavailable": "the provider could not be reached to finish the sign-in; try again later",
+    "code_missing": "the provider sent no authorisation code; press Connect again",
+    "no_refresh_token": "the provider granted no offline access (no refresh token); press Connect again",
+    "inbox_changed": "the inbox was changed or deleted while signing in",
+}
+
+
+def connect_failure(error: str | None) -> str:
+    """Why Connect did not finish, in words, from the callback's error code.
+
+    >>> connect_failure("state_expired"), connect_failure("something-else")
+    ('the sign-in took too long; press Connect again', 'the provider did not complete the sign-in')
+    """
+    return CONNECT_FAILURES.get(error or "", "the provider did not complete the sign-in")

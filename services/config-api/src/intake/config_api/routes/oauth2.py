@@ -62,7 +62,9 @@ def _console_url(body: dict[str, Any]) -> str | None:
     inbox_id = body.get("inbox_id")
     if not isinstance(inbox_id, int):
         return None
-    result = {"oauth2": "connected"} if body.get("ok") else {"oauth2": "failed", "detail": str(body["detail"])[:300]}
+    # Only a code crosses the URL (the console words it): free text in a link would let anyone put
+    # words of their choosing on the console's page.
+    result = {"oauth2": "connected"} if body.get("ok") else {"oauth2": "failed", "error": str(body.get("error"))}
     return f"/inboxes/{inbox_id}?{urlencode(result)}"
 
 
