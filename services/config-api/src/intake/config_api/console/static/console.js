@@ -121,6 +121,7 @@
   function clearStaleErrors(form) {
     var summary = document.getElementById("error-summary");
     if (summary) summary.remove();
+    document.querySelectorAll("[data-stale-after-test]").forEach(function (element) { element.remove(); });
     form.querySelectorAll(".field-error").forEach(function (element) { element.remove(); });
     form.querySelectorAll(".has-error").forEach(function (element) { element.classList.remove("has-error"); });
     form.querySelectorAll("[aria-invalid]").forEach(function (element) {
