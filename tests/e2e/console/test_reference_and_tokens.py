@@ -38,7 +38,15 @@ def test_reference_data_create_rename_delete_and_a_refusal_that_names_the_inboxe
     types.get_by_role("button", name="Add").click()
     page.get_by_role("status").filter(has_text="“Billing” added").wait_for()
     billing = next(row for row in api.get("/api/v1/issue-types")["items"] if row["name"] == "Billing")
-    page.get_by_label("Name of issue type Billing").fill("Billing & invoices")
+    rename = page.get_by_label("Name of issue type Billing")
+    label = page.locator(f"label[for='{rename.get_attribute('id')}']")
+    assert label.inner_text().startswith("New name")  # visible, not only to screen readers
+    box = label.bounding_box()
+    assert box is not None
+    assert box["width"] > 20
+    assert box["height"] > 5
+    console.shot("reference-data-rename-labels")
+    rename.fill("Billing & invoices")
     page.get_by_role("button", name="Rename Billing").click()
     page.get_by_role("status").filter(has_text="saved as “Billing & invoices”").wait_for()
     assert api.get(f"/api/v1/issue-types/{billing['id']}")["name"] == "Billing & invoices"
