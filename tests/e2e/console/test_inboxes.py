@@ -265,3 +265,39 @@ def test_a_malformed_inbox_address_is_a_page_not_json(base_url: str, console: Co
     assert "no page at this address" in console.page.content()
     with httpx.Client(base_url=base_url) as http:
         assert http.get("/api/v1/inboxes/not-a-number").headers["content-type"].startswith("application/json")
+
+
+def test_the_empty_form_names_every_missing_field_at_once_and_preselects_the_issue_type(
+    console: ConsoleBrowser, api: Api
+) -> None:
+    support = next(row for row in api.get("/api/v1/issue-types")["items"] if row["name"] == "Support")
+    console.goto("/inboxes/new")
+    page = console.page
+    assert page.get_by_label("Issue type", exact=True).input_value() == str(support["id"])
+    assert page.locator("#issue_type_id option[value='']").inner_text() == "None"  # still selectable
+
+    page.get_by_role("button", name="Create the inbox").click()
+    summary = page.get_by_role("alert").filter(has_text="before it can be saved")
+    links = {link.get_attribute("href") for link in summary.get_by_role("link").all()}
+    assert {"#email", "#hostname", "#password"} <= links
+    for name in ("email", "hostname", "password"):
+        assert "is required" in page.locator(f"#{name}-error").inner_text()
+    console.shot("form-empty-submitted")
+
+
+def test_the_edit_form_shows_format_and_cross_field_errors_at_once(
+    console: ConsoleBrowser, api: Api, dovecot: Dovecot
+) -> None:
+    inbox = api.create_inbox(dovecot, dovecot.new_user("both"))
+    console.goto(f"/inboxes/{inbox['id']}")
+    page = console.page
+    page.get_by_label("Port", exact=True).fill("nine")  # a format error
+    page.get_by_label("IMAP server", exact=True).fill("")  # a rule: a custom server needs one
+    page.get_by_role("button", name="Save changes").click()
+    summary = page.get_by_role("alert").filter(has_text="before it can be saved")
+    links = {link.get_attribute("href") for link in summary.get_by_role("link").all()}
+    assert {"#port", "#hostname"} <= links
+    assert "whole number" in page.locator("#port-error").inner_text()
+    assert "required" in page.locator("#hostname-error").inner_text()
+    assert api.get(f"/api/v1/inboxes/{inbox['id']}")["port"] == inbox["port"]  # nothing saved
+    console.shot("edit-both-errors")

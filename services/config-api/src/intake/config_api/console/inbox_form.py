@@ -78,9 +78,17 @@ class Submission:
     sender_lines: list[tuple[int, str]] = field(default_factory=list)  # (line number, entry) per list index
 
 
-def defaults() -> dict[str, str]:
-    """The values a new inbox's form starts with (the API's defaults)."""
+def defaults(first_issue_type_id: int | None = None) -> dict[str, str]:
+    """The values a new inbox's form starts with: the API's defaults, and the oldest issue type if there is one.
+
+    The API lets an inbox have no issue type, so "None" stays a choice; but a new inbox usually wants the
+    type a fresh install comes with (Support), so that is what the form offers first.
+
+    >>> defaults(7)["issue_type_id"], defaults()["issue_type_id"]
+    ('7', '')
+    """
     return {
+        "issue_type_id": str(first_issue_type_id or ""),
         "provider": "custom",
         "auth": "password",
         "encryption": "ssl",
@@ -294,8 +302,7 @@ def create_request(sub: Submission) -> InboxCreate | None:
         return None
     resolved = resolve_create(partial)
     if isinstance(resolved, list):
-        for name, message in rule_errors(resolved, sub).items():
-            sub.errors.setdefault(name, message)
+        add_rule_errors(resolved, sub)
     return None
 
 
@@ -307,5 +314,25 @@ def _top_level(errors: Mapping[str, str]) -> set[str]:
 
 
 def patch_request(sub: Submission) -> InboxPatch | None:
+    """The PATCH request, or None with the shape's errors (see `patch_of_the_rest` for the rules' errors)."""
     request = parse_request(InboxPatch, sub)
     return request if isinstance(request, InboxPatch) else None
+
+
+def patch_of_the_rest(sub: Submission) -> InboxPatch | None:
+    """After shape errors: a PATCH of only the fields that were not wrong, so the cross-field rules can be
+    checked on them against the stored inbox (a field left out of a PATCH keeps its stored value).
+
+    None if even the rest does not parse (then there is nothing more to say).
+    """
+    wrong = _top_level(sub.errors)
+    try:
+        return InboxPatch.model_validate({name: value for name, value in sub.body.items() if name not in wrong})
+    except ValidationError:
+        return None
+
+
+def add_rule_errors(errors: Iterable[FieldError], sub: Submission) -> None:
+    """Add the rules' errors for fields that have none yet (a shape error says the most about its field)."""
+    for name, message in rule_errors(errors, sub).items():
+        sub.errors.setdefault(name, message)
