@@ -73,7 +73,7 @@ def stages(path: Path) -> dict[str, float]:
         stage = _stage(frame) or current
         for child in frame.children:
             if child.is_synthetic_leaf:
-                name = stage or ("idle" if _waiting(frame) else "other")
+                name = "idle" if _waiting(frame) else stage or "other"
                 totals[name] = totals.get(name, 0.0) + child.total_self_time
             else:
                 walk(child, stage)
