@@ -42,10 +42,9 @@ from intake.shared import bus, topology
 from intake.shared.blobs import put_blobs
 from intake.shared.contracts import MessageFetched
 from intake.shared.migrations import migrate, migrate_blobs
-from intake.shared.secrets import SecretBox
 from tests.support.api import Api
 from tests.support.dovecot import Dovecot, Mailbox, running_dovecot
-from tests.support.processes import ServiceProcess, Stack, free_port, make_env, wait_until
+from tests.support.processes import ServiceProcess, Stack, make_env, wait_until
 
 ALONE_MESSAGES = int(os.environ.get("BENCH_INGESTOR_MESSAGES", "5000"))
 PIPELINE_MESSAGES = int(os.environ.get("BENCH_INGESTOR_PIPELINE_MESSAGES", "2000"))
@@ -330,19 +329,9 @@ async def _pipeline(count: int, workdir: Path, running: bool, kind: str, profile
                 mailbox.create_folder(STAGING)
             mailbox.append_many(list(make_messages(kind, count)), folder=STAGING if running else "INBOX")
             sessions = {name: workdir / f"{name}.pyisession" for name in ("fetcher", "ingestor", "config-api")}
-            stack = Stack(
-                make_env(
-                    database_url=env.database_url,
-                    amqp_url=env.amqp_url,
-                    secret_key=SecretBox.generate_key(),
-                    admin_token=secrets.token_urlsafe(32),
-                    api_host="127.0.0.1",
-                    api_port=str(free_port()),
-                    fetcher_inbox_refresh_seconds="1",
-                ),
-                workdir,
-                wrappers={name: profiles.wrapper(path) for name, path in sessions.items()} if profile else {},
-            )
+            stack = env.stack(workdir)
+            if profile:
+                stack.wrappers.update({name: profiles.wrapper(path) for name, path in sessions.items()})
             try:
                 result = await _run_pipeline(stack, dovecot, mailbox, env, count, running)
             finally:
