@@ -234,7 +234,16 @@ async def test_one_message_per_field(client: httpx.AsyncClient) -> None:
         "issue_type_id": 0,
     }
     errors = fields(await client.post("/api/v1/inboxes", json=body))
-    assert set(errors) == {"port", "ignored_senders.1", "default_language", "ca_certificate", "issue_type_id"}
+    # The cross-field rules are checked on the fields that parsed: the missing hostname and password too.
+    assert set(errors) == {
+        "port",
+        "ignored_senders.1",
+        "default_language",
+        "ca_certificate",
+        "issue_type_id",
+        "hostname",
+        "password",
+    }
     assert "ISO 639-1" in errors["default_language"]
     assert "PEM" in errors["ca_certificate"]
     unknown = fields(await client.post("/api/v1/inboxes", json=yahoo(provider="aol")))
@@ -253,6 +262,9 @@ async def test_unknown_references_are_all_named(client: httpx.AsyncClient) -> No
 async def test_missing_and_fixed_settings_are_field_errors(client: httpx.AsyncClient) -> None:
     errors = fields(await client.post("/api/v1/inboxes", json={"provider": "custom", "email": "a@b.example"}))
     assert set(errors) == {"hostname", "port", "password"}
+    # A bad address does not hide the rules: every wrong field is named at once.
+    both = fields(await client.post("/api/v1/inboxes", json={"provider": "custom", "email": ""}))
+    assert set(both) == {"email", "hostname", "port", "password"}
     fixed = fields(await client.post("/api/v1/inboxes", json=yahoo(encryption="tls", port=143)))
     assert set(fixed) == {"encryption", "port"}
     assert "fixed to ssl for provider 'yahoo'" in fixed["encryption"]

@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from intake.config_api.errors import FieldError, public_errors
-from intake.config_api.inboxes import InboxCreate, InboxPatch, resolve_create
+from intake.config_api.inbox_create_errors import rule_errors_beyond_shape
+from intake.config_api.inboxes import InboxCreate, InboxPatch
 from intake.config_api.providers import Provider, preset_for
 from intake.config_api.schemas import Inbox
 
@@ -284,29 +285,17 @@ def summary(errors: Mapping[str, str]) -> list[tuple[str, str, str]]:
 
 
 def create_request(sub: Submission) -> InboxCreate | None:
-    """The create request, or None with every error found: the shape's, and then the rules' for the rest.
+    """The create request, or None with every error found: the shape's, and the rules' for the rest.
 
-    Pydantic stops at shape errors (a port that is not a number); the cross-field rules (a custom
-    server needs a hostname) are then checked on the other fields too, so a person sees all at once.
+    The API answers a POST the same way (`inbox_create_errors`), so a person sees all errors at once.
     """
-    request = parse_request(InboxCreate, sub)
-    if isinstance(request, InboxCreate):
-        return request
-    wrong = _top_level(sub.errors)
-    rest = {name: value for name, value in sub.body.items() if name not in wrong}
-    # Required fields that were wrong get a stand-in, only so that the other fields' rules can run.
-    rest |= {name: value for name, value in _STAND_INS.items() if name in wrong}
     try:
-        partial = InboxCreate.model_validate(rest)
-    except ValidationError:
-        return None
-    resolved = resolve_create(partial)
-    if isinstance(resolved, list):
-        add_rule_errors(resolved, sub)
+        return InboxCreate.model_validate(sub.body)
+    except ValidationError as error:
+        shape = public_errors(error.errors())
+    sub.errors.update(field_errors(shape, sub))
+    add_rule_errors(rule_errors_beyond_shape(sub.body, shape), sub)
     return None
-
-
-_STAND_INS = {"email": "stand-in@example.invalid", "provider": "custom", "directory": "INBOX"}
 
 
 def _top_level(errors: Mapping[str, str]) -> set[str]:

@@ -5,13 +5,17 @@ Every change is committed first, then announced with `inbox.changed` so the owni
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 
 from intake.config_api import repository
 from intake.config_api.errors import InvalidFields
+from intake.config_api.inbox_create_errors import rule_errors_beyond_shape
 from intake.config_api.inbox_events import publish_inbox_changed
 from intake.config_api.inboxes import InboxCreate, InboxPatch, SecretChange, Unchanged, resolve_create, resolve_patch
 from intake.config_api.routes.deps import PoolDep, RuntimeDep
@@ -21,7 +25,31 @@ from intake.shared.secrets import SecretBox
 
 log = structlog.get_logger(__name__)
 
-router = APIRouter(prefix="/inboxes", tags=["inboxes"])
+
+class _EveryCreateError(APIRoute):
+    """POST /inboxes refused for its shape also names the cross-field rules' errors of the fields that parsed,
+    so a client sees every wrong field at once (the 422 body is the same list of field errors)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+        endpoint = self.endpoint  # compared when called: the route is built before its function has a name
+
+        async def handle_with_every_error(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except RequestValidationError as refused:
+                if endpoint is not create_inbox:
+                    raise
+                shape = list(refused.errors())
+                more = [error.as_json() for error in rule_errors_beyond_shape(refused.body, shape)]
+                if not more:
+                    raise
+                raise RequestValidationError([*shape, *more], body=refused.body) from None
+
+        return handle_with_every_error
+
+
+router = APIRouter(prefix="/inboxes", tags=["inboxes"], route_class=_EveryCreateError)
 
 InboxId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no inbox with this id"}}
