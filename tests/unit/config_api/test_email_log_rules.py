@@ -37,6 +37,14 @@ def test_other_outcomes_are_refused_with_a_reason(outcome: str, words: str) -> N
     assert words in refusal
 
 
+@pytest.mark.parametrize("outcome", [o.value for o in LogOutcome])
+@pytest.mark.parametrize("issue_number", [3, None])
+def test_refusals_name_no_raw_outcome(outcome: str, issue_number: int | None) -> None:
+    # People read the reason (console detail page, the API's 409): "issue_created" is not a word.
+    refusal = reprocess_refusal(outcome, issue_number, RawState.COMPLETE, None) or ""
+    assert not any(o.value in refusal for o in LogOutcome if "_" in o.value), refusal
+
+
 def test_every_outcome_is_decided() -> None:
     decided = {o.value for o in LogOutcome if reprocess_refusal(o.value, 1, RawState.COMPLETE, None) is None}
     assert decided == REPROCESSABLE

@@ -11,6 +11,9 @@ from enum import StrEnum
 # duplicate or one still pending is not.
 REPROCESSABLE = frozenset({"failed", "rejected", "ignored_sender", "unmatched_ignored", "auto_generated"})
 
+# How a message that is on an issue got there, in words: the reason is read by people (console, 409 answer).
+_ON_ISSUE = {"issue_created": "it created that issue", "issue_updated": "it was added to that issue"}
+
 
 class RawState(StrEnum):
     """How much of a logged message the blob store holds."""
@@ -37,13 +40,14 @@ def reprocess_refusal(outcome: str, issue_number: int | None, raw: RawState, fet
     >>> reprocess_refusal("failed", None, RawState.COMPLETE, None) is None
     True
     >>> reprocess_refusal("issue_created", 7, RawState.COMPLETE, None)
-    'the message is already on issue #7 (issue_created); reprocessing it would file it twice'
+    'the message is already on issue #7 (it created that issue); reprocessing it would file it twice'
     """
     if outcome == "pending":
         return "the message is still pending: wait for its outcome before reprocessing it"
-    if outcome in ("issue_created", "issue_updated"):
+    if outcome in _ON_ISSUE:
         on = f"issue #{issue_number}" if issue_number is not None else "an issue"
-        return f"the message is already on {on} ({outcome}); reprocessing it would file it twice"
+        how = _ON_ISSUE[outcome] if issue_number is not None else _ON_ISSUE[outcome].replace("that", "the")
+        return f"the message is already on {on} ({how}); reprocessing it would file it twice"
     if outcome == "duplicate":
         return "the message duplicates one already processed for this inbox; reprocess that one if needed"
     if outcome not in REPROCESSABLE:
