@@ -8,11 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from intake.shared.contracts import Outcome
 from tests.e2e.console.log_data import START, LogData, raw_message
+from tests.support.api import Api
 from tests.support.browser import NARROW, WIDE, ConsoleBrowser
+from tests.support.dovecot import Dovecot
 
 LONG_SUBJECT = (
     "Invoice 2026-11 for the Northern Region warehouse, including the corrected freight charges that were "
@@ -110,7 +112,9 @@ def test_rows_filters_pages_and_reading_position(console: ConsoleBrowser, data: 
 def test_detail_timeline_raw_download_and_reprocess(console: ConsoleBrowser, data: LogData) -> None:
     page = console.page
     raw = raw_message("Printer on fire", body="It smells of toner.\r\n<script>alert(1)</script>")
-    created = data.add(1, "Printer on fire", Outcome.ISSUE_CREATED, raw=raw, issue_number=12)
+    created = data.add(
+        1, "Printer on fire", Outcome.ISSUE_CREATED, raw=raw, issue_number=12, reason="no issue matched: a new one"
+    )
     data.mailbox_action_done(1, "mark_read", START + timedelta(minutes=1, seconds=4))
     console.goto(f"/email-log/{created}")
     timeline = page.get_by_role("region", name="Timeline")
@@ -119,6 +123,9 @@ def test_detail_timeline_raw_download_and_reprocess(console: ConsoleBrowser, dat
     expect(timeline).to_contain_text("Marked as read in the mailbox")
     expect(page.get_by_role("region", name="Why")).to_contain_text("A new issue was made from this message.")
     expect(page.get_by_role("button", name="Reprocess")).to_have_count(0)
+    # Outcomes and reasons in words, never the stored value.
+    expect(page.get_by_role("main")).to_contain_text("already on issue #12 (it created that issue)")
+    expect(page.get_by_role("main")).not_to_contain_text("issue_created")
     console.shot("email-log-detail-issue-created")
     console.check_accessibility("email log detail")
 
@@ -171,3 +178,68 @@ def test_bulk_reprocess_of_the_failed_rows_of_a_filter(console: ConsoleBrowser, 
     outcomes = data.fetch("SELECT uid, outcome FROM config.email_log ORDER BY uid")
     assert [row["outcome"] for row in outcomes] == ["pending", "pending", "pending", "failed", "issue_created"]
     console.shot("email-log-bulk-done")
+
+
+def _line_tops(page: Page, text: str) -> list[str]:
+    """The tops of the rendered lines of the first cell whose text is `text` (a split address has two)."""
+    lines: list[str] = page.evaluate(
+        """(text) => {
+            const cells = [...document.querySelectorAll('td, dd')];
+            const cell = cells.find(e => e.textContent.trim() === text);
+            if (!cell) return [];
+            const range = document.createRange();
+            range.selectNodeContents(cell);
+            const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+            return [...tops];
+        }""",
+        text,
+    )
+    return lines
+
+
+def test_addresses_stay_whole_and_filters_fold_on_a_narrow_screen(
+    console: ConsoleBrowser, data: LogData, api: Api, dovecot: Dovecot
+) -> None:
+    page = console.page
+    inbox = api.create_inbox(dovecot, dovecot.new_user("whole"), email="servicedesk@support.example.com")
+    sender = "accountspayable@northernregion.example.com"  # one word: it may never break at 1280 px
+    for uid in range(1, 6):
+        data.add(uid, f"Order {uid} question", Outcome.FAILED, inbox_id=inbox["id"], sender=sender)
+
+    # Wide: the filter fields show at once (no disclosure to open); addresses are never split mid-word.
+    console.goto("/email-log")
+    expect(page.get_by_label("Outcome")).to_be_visible()
+    expect(page.get_by_text("Filters", exact=True)).to_be_hidden()
+    for address in ("servicedesk@support.example.com", sender):
+        assert len(_line_tops(page, address)) == 1, address
+    console.shot("email-log-addresses-wide")
+    console.check_accessibility("email log, wide")
+
+    # Narrow: the filters fold behind a "Filters" summary, so the first row is on the first screen.
+    console.at_width(NARROW)
+    console.goto("/email-log")
+    expect(page.get_by_label("Outcome")).to_be_hidden()
+    first_row = page.get_by_role("row").filter(has_text="Order 5 question")
+    box = first_row.bounding_box()
+    assert box is not None
+    assert box["y"] < NARROW["height"], box
+    assert len(_line_tops(page, "servicedesk@support.example.com")) == 1
+    console.shot("email-log-filters-folded-narrow", full_page=False)
+    console.check_accessibility("email log, narrow, filters folded")
+
+    # The summary works from the keyboard, and the labels show once open.
+    summary = page.locator("summary", has_text="Filters")
+    summary.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Outcome")).to_be_visible()
+    expect(page.locator("label[for=filter-sender]")).to_be_visible()
+    console.shot("email-log-filters-open-narrow", full_page=False)
+    console.check_accessibility("email log, narrow, filters open")
+
+    # A filter in use keeps the disclosure open, so what filters the rows is in sight.
+    page.get_by_label("Outcome").select_option(label="Failed")
+    page.get_by_role("button", name="Filter").click()
+    assert "outcome=failed" in page.url
+    expect(page.get_by_label("Outcome")).to_be_visible()
+    expect(page.locator("summary", has_text="Filters")).to_contain_text("in use")
+    console.at_width(WIDE)
