@@ -335,6 +335,10 @@ async def test_patch_errors(client: httpx.AsyncClient) -> None:
     assert fields(await client.patch(url, json={"default_language": "xx"}))["default_language"].startswith(
         "Value error, must be an ISO 639-1"
     )
+    # A format error does not hide a rule's: both are named at once.
+    both = fields(await client.patch(url, json={"default_language": "xx", "port": 143}))
+    assert set(both) == {"default_language", "port"}
+    assert "fixed to 993" in both["port"]
     assert (await client.get(url)).json() == inbox
     missing = await client.patch("/api/v1/inboxes/999", json={"active": False})
     assert (missing.status_code, missing.json()) == (404, {"detail": "no inbox with id 999"})

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from intake.config_api.errors import FieldError, public_errors
-from intake.config_api.inbox_create_errors import rule_errors_beyond_shape
+from intake.config_api.inbox_every_error import rule_errors_beyond_shape
 from intake.config_api.inboxes import InboxCreate, InboxPatch
 from intake.config_api.providers import Provider, preset_for
 from intake.config_api.schemas import Inbox
@@ -287,7 +287,7 @@ def summary(errors: Mapping[str, str]) -> list[tuple[str, str, str]]:
 def create_request(sub: Submission) -> InboxCreate | None:
     """The create request, or None with every error found: the shape's, and the rules' for the rest.
 
-    The API answers a POST the same way (`inbox_create_errors`), so a person sees all errors at once.
+    The API answers a POST the same way (`inbox_every_error`), so a person sees all errors at once.
     """
     try:
         return InboxCreate.model_validate(sub.body)

@@ -14,11 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from intake.config_api import repository
-from intake.config_api.errors import InvalidFields
-from intake.config_api.inbox_create_errors import rule_errors_beyond_shape
+from intake.config_api.errors import FieldError, InvalidFields, NotFound
 from intake.config_api.inbox_events import publish_inbox_changed
+from intake.config_api.inbox_every_error import beyond_shape, patch_of_the_rest, rule_errors_beyond_shape, wrong_fields
 from intake.config_api.inboxes import InboxCreate, InboxPatch, SecretChange, Unchanged, resolve_create, resolve_patch
-from intake.config_api.routes.deps import PoolDep, RuntimeDep
+from intake.config_api.routes.deps import PoolDep, RuntimeDep, get_runtime
 from intake.config_api.routes.pagination import DEFAULT_LIMIT, Cursor, Limit, position_from
 from intake.config_api.schemas import Inbox, Page
 from intake.shared.secrets import SecretBox
@@ -26,9 +26,9 @@ from intake.shared.secrets import SecretBox
 log = structlog.get_logger(__name__)
 
 
-class _EveryCreateError(APIRoute):
-    """POST /inboxes refused for its shape also names the cross-field rules' errors of the fields that parsed,
-    so a client sees every wrong field at once (the 422 body is the same list of field errors)."""
+class _EveryError(APIRoute):
+    """A create or change refused for its shape also names the cross-field rules' errors of the fields that
+    parsed, so a client sees every wrong field at once (the 422 body is the same list of field errors)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
@@ -38,10 +38,8 @@ class _EveryCreateError(APIRoute):
             try:
                 return await handle(request)
             except RequestValidationError as refused:
-                if endpoint is not create_inbox:
-                    raise
                 shape = list(refused.errors())
-                more = [error.as_json() for error in rule_errors_beyond_shape(refused.body, shape)]
+                more = [error.as_json() for error in await _rule_errors(endpoint, request, refused.body, shape)]
                 if not more:
                     raise
                 raise RequestValidationError([*shape, *more], body=refused.body) from None
@@ -49,7 +47,27 @@ class _EveryCreateError(APIRoute):
         return handle_with_every_error
 
 
-router = APIRouter(prefix="/inboxes", tags=["inboxes"], route_class=_EveryCreateError)
+async def _rule_errors(endpoint: Any, request: Request, body: Any, shape: list[Any]) -> list[FieldError]:
+    if any(tuple(error.get("loc", ()))[:1] != ("body",) for error in shape):
+        return []  # a wrong path or query: no inbox to check the rules on
+    if endpoint is create_inbox:
+        return rule_errors_beyond_shape(body, shape)
+    if endpoint is not update_inbox:
+        return []
+    rest = patch_of_the_rest(body, shape)
+    wrong = wrong_fields(shape)
+    if rest is None or wrong is None:
+        return []
+    try:
+        async with get_runtime(request).pool.acquire() as conn, conn.transaction():
+            stored = await repository.load_for_update(conn, int(request.path_params["inbox_id"]))
+    except NotFound:
+        return []  # the 422 stays: the body is wrong whatever the id
+    resolved = resolve_patch(stored, rest)
+    return beyond_shape(resolved, wrong) if isinstance(resolved, list) else []
+
+
+router = APIRouter(prefix="/inboxes", tags=["inboxes"], route_class=_EveryError)
 
 InboxId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no inbox with this id"}}
