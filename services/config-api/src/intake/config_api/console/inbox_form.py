@@ -77,6 +77,7 @@ class Submission:
     values: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)
     sender_lines: list[tuple[int, str]] = field(default_factory=list)  # (line number, entry) per list index
+    shape_errors: list[dict[str, Any]] = field(default_factory=list)  # the request model's, as the API has them
 
 
 def defaults(first_issue_type_id: int | None = None) -> dict[str, str]:
@@ -224,7 +225,8 @@ def parse_request(model: type[BaseModel], sub: Submission) -> BaseModel | None:
     try:
         return model.model_validate(sub.body)
     except ValidationError as error:
-        sub.errors.update(field_errors(public_errors(error.errors()), sub))
+        sub.shape_errors = public_errors(error.errors())
+        sub.errors.update(field_errors(sub.shape_errors, sub))
         return None
 
 
@@ -289,36 +291,17 @@ def create_request(sub: Submission) -> InboxCreate | None:
 
     The API answers a POST the same way (`inbox_every_error`), so a person sees all errors at once.
     """
-    try:
-        return InboxCreate.model_validate(sub.body)
-    except ValidationError as error:
-        shape = public_errors(error.errors())
-    sub.errors.update(field_errors(shape, sub))
-    add_rule_errors(rule_errors_beyond_shape(sub.body, shape), sub)
+    request = parse_request(InboxCreate, sub)
+    if isinstance(request, InboxCreate):
+        return request
+    add_rule_errors(rule_errors_beyond_shape(sub.body, sub.shape_errors), sub)
     return None
 
 
-def _top_level(errors: Mapping[str, str]) -> set[str]:
-    return {"oauth2" if name.startswith("oauth2_") else name for name in errors}
-
-
 def patch_request(sub: Submission) -> InboxPatch | None:
-    """The PATCH request, or None with the shape's errors (see `patch_of_the_rest` for the rules' errors)."""
+    """The PATCH request, or None with the shape's errors (the rules' need the stored inbox: the page adds them)."""
     request = parse_request(InboxPatch, sub)
     return request if isinstance(request, InboxPatch) else None
-
-
-def patch_of_the_rest(sub: Submission) -> InboxPatch | None:
-    """After shape errors: a PATCH of only the fields that were not wrong, so the cross-field rules can be
-    checked on them against the stored inbox (a field left out of a PATCH keeps its stored value).
-
-    None if even the rest does not parse (then there is nothing more to say).
-    """
-    wrong = _top_level(sub.errors)
-    try:
-        return InboxPatch.model_validate({name: value for name, value in sub.body.items() if name not in wrong})
-    except ValidationError:
-        return None
 
 
 def add_rule_errors(errors: Iterable[FieldError], sub: Submission) -> None:

@@ -20,8 +20,8 @@ from intake.config_api.console.inbox_form import FormFields, Submission
 from intake.config_api.console.inbox_testing import test_edited_inbox
 from intake.config_api.console.labels import connect_failure, connection_stages
 from intake.config_api.console.rendering import redirect, render
-from intake.config_api.errors import FieldError, InvalidFields
-from intake.config_api.inboxes import InboxPatch, resolve_patch
+from intake.config_api.errors import InvalidFields
+from intake.config_api.inboxes import InboxPatch
 from intake.config_api.languages import LANGUAGES
 from intake.config_api.providers import DISPLAY_NAMES, PRESETS, Provider
 from intake.config_api.reference_data import ISSUE_TYPES, ORGANISATIONS, USERS
@@ -148,9 +148,8 @@ async def update_inbox(request: Request, inbox_id: InboxId, form: FormDep, runti
     sub = inbox_form.submission(fields, editing=True)
     body = inbox_form.patch_request(sub)
     if body is None:
-        rest = inbox_form.patch_of_the_rest(sub)
-        if rest is not None:
-            inbox_form.add_rule_errors(await _rule_errors(runtime.pool, inbox_id, rest), sub)
+        more = await inbox_routes.patch_rule_errors(runtime.pool, inbox_id, sub.body, sub.shape_errors)
+        inbox_form.add_rule_errors(more, sub)
     else:
         try:
             if form.get("action") == "test":
@@ -171,14 +170,6 @@ async def update_inbox(request: Request, inbox_id: InboxId, form: FormDep, runti
         except InvalidFields as invalid:
             sub.errors.update(inbox_form.rule_errors(invalid.errors, sub))
     return await _refused(request, runtime.pool, inbox, sub, fields)
-
-
-async def _rule_errors(pool: Any, inbox_id: int, patch: InboxPatch) -> list[FieldError]:
-    """The cross-field rules' errors for `patch` on the stored inbox (nothing is saved)."""
-    async with pool.acquire() as conn, conn.transaction():
-        stored = await repository.load_for_update(conn, inbox_id)
-    resolved = resolve_patch(stored, patch)
-    return resolved if isinstance(resolved, list) else []
 
 
 @router.post("/inboxes/{inbox_id}/active")

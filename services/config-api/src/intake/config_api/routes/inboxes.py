@@ -5,7 +5,7 @@ Every change is committed first, then announced with `inbox.changed` so the owni
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Annotated, Any
 
 import structlog
@@ -52,15 +52,23 @@ async def _rule_errors(endpoint: Any, request: Request, body: Any, shape: list[A
         return []  # a wrong path or query: no inbox to check the rules on
     if endpoint is create_inbox:
         return rule_errors_beyond_shape(body, shape)
-    if endpoint is not update_inbox:
-        return []
+    if endpoint is update_inbox:
+        return await patch_rule_errors(get_runtime(request).pool, int(request.path_params["inbox_id"]), body, shape)
+    return []
+
+
+async def patch_rule_errors(
+    pool: Any, inbox_id: int, body: Any, shape: Sequence[Mapping[str, Any]]
+) -> list[FieldError]:
+    """The cross-field rules' errors of a PATCH refused for its shape, for the fields that parsed, checked on
+    the stored inbox (nothing is saved); the console's edit form uses it too."""
     rest = patch_of_the_rest(body, shape)
     wrong = wrong_fields(shape)
     if rest is None or wrong is None:
         return []
     try:
-        async with get_runtime(request).pool.acquire() as conn, conn.transaction():
-            stored = await repository.load_for_update(conn, int(request.path_params["inbox_id"]))
+        async with pool.acquire() as conn, conn.transaction():
+            stored = await repository.load_for_update(conn, inbox_id)
     except NotFound:
         return []  # the 422 stays: the body is wrong whatever the id
     resolved = resolve_patch(stored, rest)
