@@ -249,7 +249,10 @@ async def test_an_outage_the_probe_never_sees_is_retried_like_any_error() -> Non
 async def test_the_outcome_is_counted_with_its_latency_and_its_events_carry_the_correlation_id() -> None:
     metrics = IngestorMetrics()
     processor, broker = FakeProcessor(result=Result(DONE, EVENT)), FakeBroker()
-    await deliver(processor, broker, headers={"x-correlation-id": "c0ffee"}, metrics=metrics)
+    # Arrival 30 s before now, not before the module was imported: in a full run that is minutes ago.
+    arrived = FETCHED.model_copy(update={"received_at": datetime.now(UTC) - timedelta(seconds=30)})
+    body = arrived.model_dump_json().encode()
+    await deliver(processor, broker, headers={"x-correlation-id": "c0ffee"}, body=body, metrics=metrics)
     assert broker.headers == [{"x-correlation-id": "c0ffee"}, {"x-correlation-id": "c0ffee"}]
     labels = {"inbox": "1", "outcome": "issue_created"}
     assert metrics.registry.get_sample_value("intake_messages_processed_total", labels) == 1
