@@ -140,3 +140,16 @@ async def test_each_issue_message_links_to_its_email_log_row(app: FastAPI, db: a
     links = await message_sources.email_log_rows(runtime.pool, number)
     assert links == {message: row_id}
     assert other not in links  # its log row was pruned: no link, no error
+
+
+async def test_queries_are_planned_for_their_values(app: FastAPI) -> None:
+    # A generic plan (asyncpg prepares every statement) cannot see an ILIKE pattern's selectivity and walks
+    # the time index for a rare sender fragment: config-api's connections plan each query for its values.
+    runtime: Runtime = app.state.runtime
+    async with runtime.pool.acquire() as conn:
+        assert await conn.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
+        statistics = await conn.fetch(
+            "SELECT attname, attstattarget FROM pg_attribute"
+            " WHERE attrelid = 'config.email_log'::regclass AND attname IN ('sender', 'subject')"
+        )
+    assert {row["attname"]: row["attstattarget"] for row in statistics} == {"sender": 1000, "subject": 1000}

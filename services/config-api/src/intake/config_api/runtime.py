@@ -35,6 +35,12 @@ from intake.shared.secrets import SecretBox
 log = structlog.get_logger(__name__)
 
 SERVICE = "intake-config-api"
+# Every query is planned for its own values. asyncpg prepares each statement, and after five runs
+# PostgreSQL may switch to a generic plan made without the values: for the email log's substring filters
+# (`sender ILIKE $1`) that plan walks the time index and filters, ~100k rows for a rare fragment (65 ms
+# at 1,000,000 rows, 10 ms planned with the value; docs/benchmarks.md "console"). Planning these small
+# queries each time costs well under a millisecond.
+POOL_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
 
 
 class Runtime:
@@ -117,7 +123,9 @@ class Runtime:
         self._connect = ConnectFlow(pool, self.secret_box, endpoints, google, microsoft, self._tokens)
 
     async def start(self) -> None:
-        self._pool = await create_pool(self._database_url, wait_seconds=self._wait_seconds)
+        self._pool = await create_pool(
+            self._database_url, wait_seconds=self._wait_seconds, server_settings=POOL_SETTINGS
+        )
         async with self._pool.acquire() as conn:
             # The runner takes a plain connection; a pooled one is the same connection behind a proxy.
             await migrate(conn, "intake.config_api", "config")
