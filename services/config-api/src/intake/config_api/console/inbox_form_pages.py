@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from intake.config_api import reference_data, repository
 from intake.config_api.console import inbox_form
 from intake.config_api.console.access import FormDep, SessionDep
+from intake.config_api.console.forms import Form
 from intake.config_api.console.inbox_form import FormFields, Submission
 from intake.config_api.console.inbox_testing import test_edited_inbox
 from intake.config_api.console.labels import connect_failure, connection_stages
@@ -51,6 +52,11 @@ async def _choices(pool: Any) -> dict[str, Any]:
     ]
     languages = sorted(((code, f"{name} ({code})") for code, name in LANGUAGES.items()), key=lambda item: item[1])
     return {**lists, "providers": providers, "languages": languages}
+
+
+def _typed_fields(form: Form) -> FormFields:
+    """The inbox fields the form sent (absent ones stay absent: a PATCH leaves them as they are)."""
+    return FormFields({name: form.get(name) for name in _FIELD_NAMES if name in form})
 
 
 def _test_view(result: ConnectionTestResult, encryption: str) -> dict[str, Any]:
@@ -98,7 +104,7 @@ async def new_inbox(request: Request, _: SessionDep, pool: PoolDep) -> Response:
 
 @router.post("/inboxes/new")
 async def create_inbox(request: Request, form: FormDep, runtime: RuntimeDep) -> Response:
-    fields = FormFields({name: form.get(name) for name in _FIELD_NAMES if name in form})
+    fields = _typed_fields(form)
     sub = inbox_form.submission(fields, editing=False)
     body = inbox_form.create_request(sub)
     testing = form.get("action") == "test"
@@ -107,19 +113,21 @@ async def create_inbox(request: Request, form: FormDep, runtime: RuntimeDep) -> 
             if testing:
                 result = await test_routes.test_unsaved_inbox(body, runtime)
                 test = _test_view(result, body.encryption.value if body.encryption else sub.values["encryption"])
-                return await _form_page(
-                    request,
-                    runtime.pool,
-                    inbox=None,
-                    values=sub.values,
-                    test=test,
-                    secrets_dropped=_typed_secret(fields),
-                )
+                return await _tested(request, runtime.pool, None, sub, fields, test)
             inbox = await inbox_routes.create_inbox(body, runtime)
             return redirect(request, f"/inboxes/{inbox.id}", f"Inbox {inbox.email} created.")
         except InvalidFields as invalid:
             sub.errors.update(inbox_form.rule_errors(invalid.errors, sub))
     return await _refused(request, runtime.pool, None, sub, fields)
+
+
+async def _tested(
+    request: Request, pool: Any, inbox: Inbox | None, sub: Submission, fields: FormFields, test: dict[str, Any]
+) -> Response:
+    """The form again, as typed, with a connection test's result (typed secrets are not echoed back)."""
+    return await _form_page(
+        request, pool, inbox=inbox, values=sub.values, test=test, secrets_dropped=_typed_secret(fields)
+    )
 
 
 async def _refused(request: Request, pool: Any, inbox: Inbox | None, sub: Submission, fields: FormFields) -> Response:
@@ -144,7 +152,7 @@ async def edit_inbox(request: Request, inbox_id: InboxId, _: SessionDep, pool: P
 @router.post("/inboxes/{inbox_id}")
 async def update_inbox(request: Request, inbox_id: InboxId, form: FormDep, runtime: RuntimeDep) -> Response:
     inbox = await repository.get_inbox(runtime.pool, inbox_id)
-    fields = FormFields({name: form.get(name) for name in _FIELD_NAMES if name in form})
+    fields = _typed_fields(form)
     sub = inbox_form.submission(fields, editing=True)
     body = inbox_form.patch_request(sub)
     if body is None:
@@ -157,14 +165,7 @@ async def update_inbox(request: Request, inbox_id: InboxId, form: FormDep, runti
                 if isinstance(result, list):
                     raise InvalidFields(result)
                 test = _test_view(result, inbox_form.with_preset(sub.values)["encryption"])
-                return await _form_page(
-                    request,
-                    runtime.pool,
-                    inbox=inbox,
-                    values=sub.values,
-                    test=test,
-                    secrets_dropped=_typed_secret(fields),
-                )
+                return await _tested(request, runtime.pool, inbox, sub, fields, test)
             saved = await inbox_routes.update_inbox(inbox_id, body, runtime)
             return redirect(request, f"/inboxes/{inbox_id}", f"Inbox {saved.email} saved.")
         except InvalidFields as invalid:
