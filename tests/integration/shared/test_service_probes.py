@@ -7,6 +7,7 @@ names one metric of its own that must be served at 0 from the start."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -48,3 +49,24 @@ async def test_probes_follow_the_database_and_metrics_are_served(
         status = await asyncio.to_thread(process.stop)
         await proxy.stop()
     assert status == 0, process.log()
+
+
+@pytest.mark.parametrize("service", ["fetcher", "ingestor"])
+def test_a_taken_listener_port_stops_the_service_with_one_line_naming_it(
+    service: str, database_url: str, amqp_url: str, secret_key: str, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = make_env(
+            database_url=database_url, amqp_url=amqp_url, secret_key=secret_key, **{f"{service}_http_port": str(port)}
+        )
+        process = ServiceProcess(service, env, tmp_path / f"{service}.log").start()
+        assert process.process is not None
+        try:
+            status = process.process.wait(timeout=60)
+        finally:
+            process.stop()
+    assert status != 0, process.log()
+    assert f"intake-{service}: the HTTP listener could not start on 127.0.0.1:{port}" in process.log()

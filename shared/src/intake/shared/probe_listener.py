@@ -3,6 +3,7 @@
 A plain ASGI app (three fixed paths need no framework) served by uvicorn inside the service's own
 event loop, so `/healthz` answering proves that loop is alive. `run_beside` runs it next to the
 service's main coroutine and stops it with the service; a listener that cannot bind stops the service.
+`run_with_probes` is the whole run of a service with its listener, until SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import structlog
 import uvicorn
 from prometheus_client import CollectorRegistry, make_asgi_app
 
+from intake.shared.lifecycle import run_service, run_until_stopped
 from intake.shared.probes import Readiness
 
 log = structlog.get_logger(__name__)
@@ -115,3 +117,23 @@ async def run_beside(
         server.should_exit = True
         await asyncio.wait({listening})
     listening.result()
+
+
+def run_with_probes(
+    main: Callable[[asyncio.Event], Awaitable[None]],
+    registry: CollectorRegistry,
+    readiness: Callable[[], Awaitable[Readiness]],
+    host: str,
+    port: int,
+) -> None:
+    """Run `main(stop)` until SIGTERM/SIGINT with /healthz, /readyz and /metrics served beside it.
+
+    The listener is served from the start, so a probe sees the service start up. Raises ListenerFailed
+    (after `main` has stopped) when the listener cannot start.
+    """
+    listener = create_listener(probe_app(registry, readiness), host, port)
+
+    async def run(stop: asyncio.Event) -> None:
+        await run_beside(listener, main, stop)
+
+    run_service(run_until_stopped(run))
