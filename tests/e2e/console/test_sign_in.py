@@ -68,13 +68,7 @@ def test_forged_and_expired_cookies_lead_to_the_sign_in_page(
     console.context.add_cookies([cookie])  # type: ignore[list-item]
     console.goto("/inboxes")
     assert console.page.url.endswith("/inboxes")
-    # Scripts send the token in a header instead of the form.
-    token = console.page.locator("input[name=csrf_token]").first.get_attribute("value")
-    assert token
-    answer = console.page.request.post(console.url("/sign-out"), headers={"X-CSRF-Token": token}, max_redirects=0)
-    assert answer.status == 303
-    console.goto("/inboxes")
-    assert "/sign-in" in console.page.url
+    # The same genuine cookie once its session has expired (the row is still there: only the time ends it).
     fetchval(database_url, "UPDATE config.console_sessions SET expires_at = now() - interval '1 second'")
     console.goto("/inboxes")
     assert "/sign-in" in console.page.url
