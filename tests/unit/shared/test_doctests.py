@@ -7,9 +7,19 @@ from types import ModuleType
 
 import pytest
 
-from intake.shared import bus, dead_letters, imap_responses, imap_utf7, logging, metrics, probes, settlements
+from intake.shared import (
+    bus,
+    dead_letters,
+    encoded_words,
+    imap_responses,
+    imap_utf7,
+    logging,
+    metrics,
+    probes,
+    settlements,
+)
 
-MODULES = [bus, dead_letters, imap_responses, imap_utf7, logging, metrics, probes, settlements]
+MODULES = [bus, dead_letters, encoded_words, imap_responses, imap_utf7, logging, metrics, probes, settlements]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

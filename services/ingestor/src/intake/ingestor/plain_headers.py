@@ -4,67 +4,18 @@ Pure. The fast path parses with the cheap `compat32` policy, which gives each he
 For the forms most mail uses, reading them is simple and is done here exactly as `policy.default`
 does it: RFC 2047 encoded words that are whole words in a charset every Python has, mailboxes written
 `Name <local@domain>`, `"Quoted Name" <local@domain>` or `=?utf-8?…?= <local@domain>`, and RFC 2231
-parameters in UTF-8, US-ASCII or Latin-1. Anything else raises `NotPlain`, and the caller parses the
-message again with `policy.default` (tests compare both paths over the corpus and generated mail).
+parameters in UTF-8, US-ASCII or Latin-1 (one encoded word is read by `intake.shared.encoded_words`).
+Anything else raises `NotPlain`, and the caller parses the message again with `policy.default`
+(tests compare both paths over the corpus and generated mail).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 
-# Charsets whose Python codec every build has and both policies decode alike.
-_CHARSETS = {
-    "utf-8": "utf-8",
-    "utf8": "utf-8",
-    "us-ascii": "ascii",
-    "iso-8859-1": "latin-1",
-    "iso-8859-15": "iso8859_15",
-    "windows-1252": "cp1252",
-}
-# One RFC 2047 encoded word (charset without an RFC 2231 language), as a whole whitespace-separated token.
-_ENCODED_WORD = re.compile(r"=\?([^?\s*]+)\?([bBqQ])\?([^?\s]*)\?=")
-_Q_ESCAPE = re.compile(r"=(?![0-9A-Fa-f]{2})")
-_Q_BYTE = re.compile(rb"=([0-9A-Fa-f]{2})")
+from intake.shared.encoded_words import CHARSETS, NotPlain, encoded_word
+
 _WHITESPACE = re.compile(r"([ \t]+)")
-
-
-class NotPlain(Exception):
-    """The value is written in a form only `policy.default` reads right."""
-
-
-def encoded_word(token: str) -> str | None:
-    """The text of `token` when it is one whole encoded word, else None; `NotPlain` when it is one
-    that `policy.default` could read differently (unknown charset, bad base64, a stray `=`).
-
-    >>> encoded_word("=?utf-8?q?Gr=C3=BC=C3=9Fe_aus?="), encoded_word("=?ISO-8859-1?B?S/Zsbg==?=")
-    ('Grüße aus', 'Köln')
-    >>> encoded_word("plain") is None
-    True
-    """
-    found = _ENCODED_WORD.fullmatch(token)
-    if found is None:
-        if "=?" in token:
-            raise NotPlain(token)
-        return None
-    charset, encoding, text = found.groups()
-    codec = _CHARSETS.get(charset.lower())
-    if codec is None:
-        raise NotPlain(charset)
-    if encoding in "qQ":
-        if _Q_ESCAPE.search(text):
-            raise NotPlain(token)
-        data = _Q_BYTE.sub(lambda byte: bytes.fromhex(byte.group(1).decode()), text.replace("_", " ").encode())
-    else:
-        try:
-            data = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            raise NotPlain(token) from None
-    try:
-        return data.decode(codec)
-    except UnicodeDecodeError:
-        raise NotPlain(token) from None
 
 
 def unstructured(value: str) -> str:
@@ -135,7 +86,7 @@ def mailboxes(value: str) -> list[tuple[str, str]]:
 
 # A Content-Type or Content-Disposition both policies read alike: tokens, `name=token` or
 # `name="quoted"` parameters without folding or escapes inside the quotes, and `name*=charset''value`
-# (RFC 2231, one piece, in a charset of `_CHARSETS`).
+# (RFC 2231, one piece, in a charset of `CHARSETS`).
 _MIME_WORD = r"[A-Za-z0-9!#$%&'*+.^_`{|}~-]+"
 _PLAIN_MIME_HEADER = re.compile(
     rf"{_MIME_WORD}(?:/{_MIME_WORD})?(?:\s*;\s*{_MIME_WORD}=(?:{_MIME_WORD}|\"[^\"\\\r\n]*\"))*\s*;?\s*"
@@ -161,6 +112,6 @@ def is_plain_mime_header(value: str) -> bool:
         written = _RFC2231_VALUE.fullmatch(parameter)
         if not name.endswith("*") or "*" in name[:-1] or written is None:
             return False
-        if written.group(1).lower() not in _CHARSETS:
+        if written.group(1).lower() not in CHARSETS:
             return False
     return True
