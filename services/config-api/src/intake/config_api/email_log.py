@@ -28,6 +28,7 @@ from intake.config_api.schemas import EmailLogDetail, EmailLogEntry, HeaderField
 from intake.shared import bus, topology
 from intake.shared.contracts import MessageFetched, MessageProcessed, MessageRef
 from intake.shared.database import Executor
+from intake.shared.rounds import in_rounds
 
 log = structlog.get_logger(__name__)
 
@@ -36,11 +37,7 @@ E = TypeVar("E", bound=MessageRef)
 # Another schema's table or view that is not there (yet): shown as missing, never a server error.
 _MISSING_RELATION = (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError, asyncpg.UndefinedColumnError)
 
-_RECORD_FETCHED = """
-INSERT INTO config.email_log AS log
-    (inbox_id, uidvalidity, uid, raw_sha256, message_id, sender, subject, size, fetched_at, logged_at, fetch_rejected,
-     correlation_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)
+_ON_FETCHED_CONFLICT = """
 ON CONFLICT (inbox_id, uidvalidity, uid) DO UPDATE SET
     raw_sha256 = EXCLUDED.raw_sha256,
     -- The first fetch's id stays (a redelivery or a republish carries the same one).
@@ -56,11 +53,7 @@ ON CONFLICT (inbox_id, uidvalidity, uid) DO UPDATE SET
     updated_at = now()
 """
 
-_RECORD_PROCESSED = """
-INSERT INTO config.email_log AS log
-    (inbox_id, uidvalidity, uid, raw_sha256, message_id, outcome, reason, issue_number, attempts, processed_at,
-     logged_at, correlation_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
+_ON_PROCESSED_CONFLICT = """
 ON CONFLICT (inbox_id, uidvalidity, uid) DO UPDATE SET
     message_id = COALESCE(log.message_id, EXCLUDED.message_id),
     correlation_id = COALESCE(log.correlation_id, EXCLUDED.correlation_id),
@@ -86,6 +79,67 @@ WHERE log.processed_at IS NULL
      OR (log.outcome = 'failed') = (EXCLUDED.outcome = 'failed') AND log.processed_at <= EXCLUDED.processed_at)
 """
 
+
+@dataclass(frozen=True)
+class _Upsert:
+    """One recorder's upsert, for one event (`one`: $1.. in field order) and for a batch (`batch`: $1.. the
+    same fields as arrays, one element per event, the events' keys distinct). Both are built from one
+    field list and one ON CONFLICT clause, so they cannot drift apart."""
+
+    one: str
+    batch: str
+
+
+def _upsert(fields: Sequence[tuple[str, str]], logged_at: str, on_conflict: str) -> _Upsert:
+    """The upserts inserting `fields` (name, PostgreSQL type) and `logged_at` from the field named so."""
+    names = [name for name, _ in fields]
+    insert = f"INSERT INTO config.email_log AS log ({', '.join(names)}, logged_at)"
+    parameters = [f"${number}" for number in range(1, len(fields) + 1)]
+    arrays = ", ".join(f"{parameter}::{kind}[]" for parameter, (_, kind) in zip(parameters, fields, strict=True))
+    # In the arrays' order, which is the rows' key order (`_in_key_order`): every writer locks rows in one order.
+    from_arrays = f"FROM unnest({arrays}) WITH ORDINALITY AS event({', '.join(names)}, position) ORDER BY position"
+    return _Upsert(
+        one=f"{insert}\nVALUES ({', '.join(parameters)}, {parameters[names.index(logged_at)]}){on_conflict}",
+        batch=f"{insert}\nSELECT {', '.join(names)}, {logged_at}\n{from_arrays}{on_conflict}",
+    )
+
+
+_RECORD_FETCHED = _upsert(
+    [
+        ("inbox_id", "bigint"),
+        ("uidvalidity", "bigint"),
+        ("uid", "bigint"),
+        ("raw_sha256", "text"),
+        ("message_id", "text"),
+        ("sender", "text"),
+        ("subject", "text"),
+        ("size", "bigint"),
+        ("fetched_at", "timestamptz"),
+        ("fetch_rejected", "text"),
+        ("correlation_id", "text"),
+    ],
+    "fetched_at",
+    _ON_FETCHED_CONFLICT,
+)
+
+_RECORD_PROCESSED = _upsert(
+    [
+        ("inbox_id", "bigint"),
+        ("uidvalidity", "bigint"),
+        ("uid", "bigint"),
+        ("raw_sha256", "text"),
+        ("message_id", "text"),
+        ("outcome", "text"),
+        ("reason", "text"),
+        ("issue_number", "bigint"),
+        ("attempts", "integer"),
+        ("processed_at", "timestamptz"),
+        ("correlation_id", "text"),
+    ],
+    "processed_at",
+    _ON_PROCESSED_CONFLICT,
+)
+
 # While a reprocessed row is pending, its processed_at is the replaced outcome's: not shown.
 ROW_COLUMNS = """id, inbox_id, uidvalidity, uid, message_id, sender, subject, size, fetched_at, logged_at,
     CASE WHEN outcome = 'pending' THEN NULL ELSE processed_at END AS processed_at, outcome, reason, issue_number,
@@ -93,6 +147,7 @@ ROW_COLUMNS = """id, inbox_id, uidvalidity, uid, message_id, sender, subject, si
 
 
 def _fetched_arguments(event: MessageFetched, correlation: str | None = None) -> tuple[object, ...]:
+    """The fields of `_RECORD_FETCHED`, in its order."""
     return (
         event.inbox_id,
         event.uidvalidity,
@@ -109,6 +164,7 @@ def _fetched_arguments(event: MessageFetched, correlation: str | None = None) ->
 
 
 def _processed_arguments(event: MessageProcessed, correlation: str | None = None) -> tuple[object, ...]:
+    """The fields of `_RECORD_PROCESSED`, in its order."""
     return (
         event.inbox_id,
         event.uidvalidity,
@@ -129,45 +185,58 @@ async def record_fetched(
 ) -> None:
     """Add the row of a fetched message as `pending`, or complete the fetch fields of an existing row;
     `correlation` is the id its `x-correlation-id` header carried."""
-    await conn.execute(_RECORD_FETCHED, *_fetched_arguments(event, correlation))
+    await conn.execute(_RECORD_FETCHED.one, *_fetched_arguments(event, correlation))
 
 
 async def record_processed(
     conn: asyncpg.Connection | asyncpg.Pool, event: MessageProcessed, correlation: str | None = None
 ) -> None:
     """Set the outcome of a message, adding its row when the fetch event has not arrived yet."""
-    await conn.execute(_RECORD_PROCESSED, *_processed_arguments(event, correlation))
+    await conn.execute(_RECORD_PROCESSED.one, *_processed_arguments(event, correlation))
 
 
 def _in_key_order(events: Sequence[tuple[E, str | None]]) -> list[tuple[E, str | None]]:
     """Events (with their correlation ids) ordered by their row's key, events of one row kept in arrival
     order (the sort is stable): every batch then locks its rows in one order, so the fetch and the
     outcome batches, or two replicas, never wait for each other in a cycle."""
-    return sorted(events, key=lambda item: (item[0].inbox_id, item[0].uidvalidity, item[0].uid))
+    return sorted(events, key=lambda item: _key(item[0]))
+
+
+def _key(event: MessageRef) -> tuple[int, int, int]:
+    return (event.inbox_id, event.uidvalidity, event.uid)
 
 
 def _with_correlations(events: Sequence[E], correlations: Sequence[str | None] | None) -> list[tuple[E, str | None]]:
     return list(zip(events, correlations if correlations is not None else [None] * len(events), strict=True))
 
 
+async def _record_batch(
+    pool: asyncpg.Pool,
+    upsert: _Upsert,
+    events: Sequence[tuple[E, str | None]],
+    arguments: Callable[[E, str | None], tuple[object, ...]],
+) -> None:
+    """`upsert.one` for each event in one transaction, as one `upsert.batch` per round of distinct rows: a
+    statement may change a row only once, so a batch naming a row twice (a redelivery, a replay) takes
+    more rounds, applied in arrival order (`in_rounds`), which ends where one event at a time ends."""
+    async with pool.acquire() as conn, conn.transaction():
+        for round_ in in_rounds(_in_key_order(events), key=lambda item: _key(item[0])):
+            rows = [arguments(event, correlation) for event, correlation in round_]
+            await conn.execute(upsert.batch, *(list(field) for field in zip(*rows, strict=True)))
+
+
 async def record_fetched_batch(
     pool: asyncpg.Pool, events: Sequence[MessageFetched], correlations: Sequence[str | None] | None = None
 ) -> None:
     """`record_fetched` for each event (with its correlation id, if given), in one transaction (all or none)."""
-    rows = _in_key_order(_with_correlations(events, correlations))
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.executemany(_RECORD_FETCHED, [_fetched_arguments(event, correlation) for event, correlation in rows])
+    await _record_batch(pool, _RECORD_FETCHED, _with_correlations(events, correlations), _fetched_arguments)
 
 
 async def record_processed_batch(
     pool: asyncpg.Pool, events: Sequence[MessageProcessed], correlations: Sequence[str | None] | None = None
 ) -> None:
     """`record_processed` for each event (with its correlation id, if given), in one transaction (all or none)."""
-    rows = _in_key_order(_with_correlations(events, correlations))
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.executemany(
-            _RECORD_PROCESSED, [_processed_arguments(event, correlation) for event, correlation in rows]
-        )
+    await _record_batch(pool, _RECORD_PROCESSED, _with_correlations(events, correlations), _processed_arguments)
 
 
 @dataclass(frozen=True)
