@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from intake.config_api.email_log import record_fetched, record_processed
+from intake.config_api.email_log_recording import record_fetched, record_processed
 from intake.shared.blobs import put_blob
 from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
 from intake.shared.migrations import migrate, migrate_blobs

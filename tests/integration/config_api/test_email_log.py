@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker
 
-from intake.config_api.email_log import record_fetched, record_processed
+from intake.config_api.email_log_recording import record_fetched, record_processed
 from intake.config_api.settings import ConfigApiSettings
 from intake.shared import topology
 from intake.shared.blobs import put_blob

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from intake.config_api.email_log import (
+from intake.config_api.email_log_recording import (
     record_fetched,
     record_fetched_batch,
     record_processed,

@@ -9,7 +9,8 @@ import pytest
 from fastapi import FastAPI
 
 from intake.config_api.app import create_app
-from intake.config_api.email_log import delete_expired, record_fetched
+from intake.config_api.email_log import delete_expired
+from intake.config_api.email_log_recording import record_fetched
 from intake.config_api.email_log_retention import clean_up_once
 from intake.config_api.settings import ConfigApiSettings
 from intake.shared.contracts import MessageFetched

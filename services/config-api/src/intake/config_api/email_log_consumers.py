@@ -19,7 +19,7 @@ import asyncpg
 import structlog
 from faststream.rabbit import RabbitBroker
 
-from intake.config_api import email_log
+from intake.config_api import email_log_recording
 from intake.config_api.metrics import ConfigApiMetrics
 from intake.shared import bus, topology
 from intake.shared.batch_consumer import BatchConsumer
@@ -90,11 +90,11 @@ class EmailLogConsumers:
         counted = metrics if metrics is not None else ConfigApiMetrics()
 
         async def fetched(items: Sequence[Correlated[MessageFetched]]) -> None:
-            await email_log.record_fetched_batch(pool, [event for event, _ in items], [c for _, c in items])
+            await email_log_recording.record_fetched_batch(pool, [event for event, _ in items], [c for _, c in items])
             _written("fetched", items, [event.fetched_at for event, _ in items], counted)
 
         async def processed(items: Sequence[Correlated[MessageProcessed]]) -> None:
-            await email_log.record_processed_batch(pool, [event for event, _ in items], [c for _, c in items])
+            await email_log_recording.record_processed_batch(pool, [event for event, _ in items], [c for _, c in items])
             _written("processed", items, [event.processed_at for event, _ in items], counted)
 
         self._consumers: tuple[
