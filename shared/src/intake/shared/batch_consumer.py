@@ -14,7 +14,9 @@ The guarantees are those of one message at a time (DESIGN §2):
   that fails on its own is nacked after `bus.retry_delay` and comes back until the queue's delivery
   limit dead-letters it. Redeliveries (attempt > 1) take that one-by-one way from the start.
 The channel's prefetch bounds what is held. `close` stops consuming, finishes the batch in progress
-and leaves everything else unacknowledged: RabbitMQ gives it back when the connection closes.
+and the events being recorded one by one (each acked after its commit), nacks at once an event waiting
+out its retry delay, and leaves everything else unacknowledged: RabbitMQ gives it back when the
+connection closes.
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ class BatchConsumer(Generic[E]):
         self._acknowledger = Acknowledger()
         self._consumer: tuple[AbstractQueue, str] | None = None
         self._closing = False
+        # Set by `close`: a failed event waiting out its retry delay is given back at once.
+        self._stopping = asyncio.Event()
 
     async def start(self, broker: RabbitBroker) -> None:
         # A channel of its own (faststream's declarer would hand back the queue on the default channel).
@@ -190,7 +194,8 @@ class BatchConsumer(Generic[E]):
                 retry_in=delay,
                 error=f"{type(error).__name__}: {error}",
             )
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
             await self._settle_alone(held.message, requeue=True)
             return
         await self._ack([held])
@@ -210,7 +215,8 @@ class BatchConsumer(Generic[E]):
             )
 
     async def close(self, wait_seconds: float = 30.0) -> None:
-        """Stop consuming, finish the batch in progress (at most `wait_seconds`), drop the rest unacked."""
+        """Stop consuming, finish the batch in progress and the one-by-one recordings (at most `wait_seconds`
+        each), nack an event waiting to be retried, leave the rest unacked."""
         if self._consumer is not None:
             queue, tag = self._consumer
             self._consumer = None
@@ -226,8 +232,11 @@ class BatchConsumer(Generic[E]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
-        for task in set(self._alone):
-            task.cancel()
+        # Events recorded one by one are acked, not cancelled between their commit and their ack (they
+        # would come back and be recorded again); one waiting out a retry delay is nacked at once.
+        self._stopping.set()
         if self._alone:
-            await asyncio.wait(set(self._alone), timeout=wait_seconds)
+            _, late = await asyncio.wait(set(self._alone), timeout=wait_seconds)
+            for task in late:
+                task.cancel()
         self._queued.clear()
