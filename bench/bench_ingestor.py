@@ -679,7 +679,8 @@ def report(
             "messages up to 128 KiB are batched, larger ones two at a time."
         ),
         "",
-        "For scale: django-helpdesk files 48 messages/s on this machine (the realistic small mix).",
+        "For scale: django-helpdesk filed 48 messages/s (the realistic small mix) on the machine of the issue-13 "
+        "runs before 2026-12-06 05:00, the one where the reference parse took 0.252 ms.",
     ]
     return "\n".join(lines)
 
