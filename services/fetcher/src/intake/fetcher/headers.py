@@ -19,7 +19,6 @@ from intake.shared.encoded_words import CHARSETS, NotPlain, encoded_word
 
 # Headers longer than this are cut: the event is a summary, not the message.
 MAX_VALUE_CHARS = 998
-_HEADER_END = (b"\r\n\r\n", b"\n\n")
 # Every line a field (a name of printable ASCII but `:`, then `:`) or a continuation: then the feed
 # parser reads the lines as written, with no defect and no special case (`From ` lines, `:x`, ...).
 _FIELD_LINES = re.compile(r"(?:[\041-\071\073-\176]+:.*\n(?:[ \t].*\n)*)+")
@@ -61,16 +60,23 @@ def plain_summary(raw: bytes | bytearray) -> HeaderSummary | None:
     )
 
 
-def _header_lines(raw: bytes | bytearray) -> str | None:
-    """The lines before the blank line that `header_block` ends at, with their line breaks; None without one."""
+def _header_end(raw: bytes | bytearray) -> tuple[int, int] | None:
+    """Where the header's last line (with its line break) ends and where the blank line after it ends,
+    at the first blank line, CRLF or LF; None without one."""
     crlf = raw.find(b"\r\n\r\n")
-    # The first blank line, CRLF or LF (only a "\n\n" before the first "\r\n\r\n" can come first).
+    # Only a "\n\n" before the first "\r\n\r\n" can come first.
     lf = raw.find(b"\n\n", 0, crlf) if crlf >= 0 else raw.find(b"\n\n")
     if lf >= 0:
-        return raw[: lf + 1].decode("ascii", "surrogateescape")
+        return lf + 1, lf + 2
     if crlf >= 0:
-        return raw[: crlf + 2].decode("ascii", "surrogateescape")
+        return crlf + 2, crlf + 4
     return None
+
+
+def _header_lines(raw: bytes | bytearray) -> str | None:
+    """The lines before the blank line that ends the header, with their line breaks; None without one."""
+    end = _header_end(raw)
+    return None if end is None else raw[: end[0]].decode("ascii", "surrogateescape")
 
 
 def feed_parser_summary(raw: bytes | bytearray) -> HeaderSummary:
@@ -99,8 +105,8 @@ def header_block(raw: bytes | bytearray) -> bytes:
     >>> header_block(b"Subject: x\\r\\n\\r\\nbody")
     b'Subject: x\\r\\n\\r\\n'
     """
-    ends = [raw.find(marker) + len(marker) for marker in _HEADER_END if marker in raw]
-    return bytes(raw[: min(ends)] if ends else raw)
+    end = _header_end(raw)
+    return bytes(raw if end is None else raw[: end[1]])
 
 
 def decode_words(value: str) -> str:
