@@ -7,7 +7,7 @@ one statement over arrays per round of distinct rows, and ends where its events 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -61,43 +61,54 @@ WHERE log.processed_at IS NULL
 """
 
 
+# A column, its PostgreSQL type, and the event's attribute it takes ("" for the correlation id, which the
+# delivery's headers carry, not the event).
+_Field = tuple[str, str, str]
+
+
 @dataclass(frozen=True)
 class _Upsert:
     """One recorder's upsert, for one event (`one`: $1.. in field order) and for a batch (`batch`: $1.. the
-    same fields as arrays, one element per event, the events' keys distinct). Both are built from one
-    field list and one ON CONFLICT clause, so they cannot drift apart."""
+    same fields as arrays, one element per event, the events' keys distinct), and the values of one event
+    for them (`arguments`). All three come from one field list and one ON CONFLICT clause, so they
+    cannot drift apart."""
 
     one: str
     batch: str
+    attributes: tuple[str, ...]
+
+    def arguments(self, event: MessageRef, correlation: str | None = None) -> tuple[object, ...]:
+        return tuple(getattr(event, name) if name else correlation for name in self.attributes)
 
 
-def _upsert(fields: Sequence[tuple[str, str]], logged_at: str, on_conflict: str) -> _Upsert:
-    """The upserts inserting `fields` (name, PostgreSQL type) and `logged_at` from the field named so."""
-    names = [name for name, _ in fields]
+def _upsert(fields: Sequence[_Field], logged_at: str, on_conflict: str) -> _Upsert:
+    """The upserts inserting `fields` and `logged_at` from the field named so."""
+    names = [name for name, _, _ in fields]
     insert = f"INSERT INTO config.email_log AS log ({', '.join(names)}, logged_at)"
     parameters = [f"${number}" for number in range(1, len(fields) + 1)]
-    arrays = ", ".join(f"{parameter}::{kind}[]" for parameter, (_, kind) in zip(parameters, fields, strict=True))
+    arrays = ", ".join(f"{parameter}::{kind}[]" for parameter, (_, kind, _) in zip(parameters, fields, strict=True))
     # In the arrays' order, which is the rows' key order (`_in_key_order`): every writer locks rows in one order.
     from_arrays = f"FROM unnest({arrays}) WITH ORDINALITY AS event({', '.join(names)}, position) ORDER BY position"
     return _Upsert(
         one=f"{insert}\nVALUES ({', '.join(parameters)}, {parameters[names.index(logged_at)]}){on_conflict}",
         batch=f"{insert}\nSELECT {', '.join(names)}, {logged_at}\n{from_arrays}{on_conflict}",
+        attributes=tuple(attribute for _, _, attribute in fields),
     )
 
 
 _RECORD_FETCHED = _upsert(
     [
-        ("inbox_id", "bigint"),
-        ("uidvalidity", "bigint"),
-        ("uid", "bigint"),
-        ("raw_sha256", "text"),
-        ("message_id", "text"),
-        ("sender", "text"),
-        ("subject", "text"),
-        ("size", "bigint"),
-        ("fetched_at", "timestamptz"),
-        ("fetch_rejected", "text"),
-        ("correlation_id", "text"),
+        ("inbox_id", "bigint", "inbox_id"),
+        ("uidvalidity", "bigint", "uidvalidity"),
+        ("uid", "bigint", "uid"),
+        ("raw_sha256", "text", "raw_sha256"),
+        ("message_id", "text", "message_id"),
+        ("sender", "text", "sender"),
+        ("subject", "text", "subject"),
+        ("size", "bigint", "size"),
+        ("fetched_at", "timestamptz", "fetched_at"),
+        ("fetch_rejected", "text", "rejected"),
+        ("correlation_id", "text", ""),
     ],
     "fetched_at",
     _ON_FETCHED_CONFLICT,
@@ -105,55 +116,21 @@ _RECORD_FETCHED = _upsert(
 
 _RECORD_PROCESSED = _upsert(
     [
-        ("inbox_id", "bigint"),
-        ("uidvalidity", "bigint"),
-        ("uid", "bigint"),
-        ("raw_sha256", "text"),
-        ("message_id", "text"),
-        ("outcome", "text"),
-        ("reason", "text"),
-        ("issue_number", "bigint"),
-        ("attempts", "integer"),
-        ("processed_at", "timestamptz"),
-        ("correlation_id", "text"),
+        ("inbox_id", "bigint", "inbox_id"),
+        ("uidvalidity", "bigint", "uidvalidity"),
+        ("uid", "bigint", "uid"),
+        ("raw_sha256", "text", "raw_sha256"),
+        ("message_id", "text", "message_id"),
+        ("outcome", "text", "outcome"),  # an `Outcome`, a str: sent as its value
+        ("reason", "text", "reason"),
+        ("issue_number", "bigint", "issue_number"),
+        ("attempts", "integer", "attempts"),
+        ("processed_at", "timestamptz", "processed_at"),
+        ("correlation_id", "text", ""),
     ],
     "processed_at",
     _ON_PROCESSED_CONFLICT,
 )
-
-
-def _fetched_arguments(event: MessageFetched, correlation: str | None = None) -> tuple[object, ...]:
-    """The fields of `_RECORD_FETCHED`, in its order."""
-    return (
-        event.inbox_id,
-        event.uidvalidity,
-        event.uid,
-        event.raw_sha256,
-        event.message_id,
-        event.sender,
-        event.subject,
-        event.size,
-        event.fetched_at,
-        event.rejected,
-        correlation,
-    )
-
-
-def _processed_arguments(event: MessageProcessed, correlation: str | None = None) -> tuple[object, ...]:
-    """The fields of `_RECORD_PROCESSED`, in its order."""
-    return (
-        event.inbox_id,
-        event.uidvalidity,
-        event.uid,
-        event.raw_sha256,
-        event.message_id,
-        event.outcome.value,
-        event.reason,
-        event.issue_number,
-        event.attempts,
-        event.processed_at,
-        correlation,
-    )
 
 
 async def record_fetched(
@@ -161,14 +138,14 @@ async def record_fetched(
 ) -> None:
     """Add the row of a fetched message as `pending`, or complete the fetch fields of an existing row;
     `correlation` is the id its `x-correlation-id` header carried."""
-    await conn.execute(_RECORD_FETCHED.one, *_fetched_arguments(event, correlation))
+    await conn.execute(_RECORD_FETCHED.one, *_RECORD_FETCHED.arguments(event, correlation))
 
 
 async def record_processed(
     conn: asyncpg.Connection | asyncpg.Pool, event: MessageProcessed, correlation: str | None = None
 ) -> None:
     """Set the outcome of a message, adding its row when the fetch event has not arrived yet."""
-    await conn.execute(_RECORD_PROCESSED.one, *_processed_arguments(event, correlation))
+    await conn.execute(_RECORD_PROCESSED.one, *_RECORD_PROCESSED.arguments(event, correlation))
 
 
 def _in_key_order(events: Sequence[tuple[E, str | None]]) -> list[tuple[E, str | None]]:
@@ -190,14 +167,13 @@ async def _record_batch(
     pool: asyncpg.Pool,
     upsert: _Upsert,
     events: Sequence[tuple[E, str | None]],
-    arguments: Callable[[E, str | None], tuple[object, ...]],
 ) -> None:
     """`upsert.one` for each event in one transaction, as one `upsert.batch` per round of distinct rows: a
     statement may change a row only once, so a batch naming a row twice (a redelivery, a replay) takes
     more rounds, applied in arrival order (`in_rounds`), which ends where one event at a time ends."""
     async with pool.acquire() as conn, conn.transaction():
         for round_ in in_rounds(_in_key_order(events), key=lambda item: _key(item[0])):
-            rows = [arguments(event, correlation) for event, correlation in round_]
+            rows = [upsert.arguments(event, correlation) for event, correlation in round_]
             await conn.execute(upsert.batch, *(list(field) for field in zip(*rows, strict=True)))
 
 
@@ -205,11 +181,11 @@ async def record_fetched_batch(
     pool: asyncpg.Pool, events: Sequence[MessageFetched], correlations: Sequence[str | None] | None = None
 ) -> None:
     """`record_fetched` for each event (with its correlation id, if given), in one transaction (all or none)."""
-    await _record_batch(pool, _RECORD_FETCHED, _with_correlations(events, correlations), _fetched_arguments)
+    await _record_batch(pool, _RECORD_FETCHED, _with_correlations(events, correlations))
 
 
 async def record_processed_batch(
     pool: asyncpg.Pool, events: Sequence[MessageProcessed], correlations: Sequence[str | None] | None = None
 ) -> None:
     """`record_processed` for each event (with its correlation id, if given), in one transaction (all or none)."""
-    await _record_batch(pool, _RECORD_PROCESSED, _with_correlations(events, correlations), _processed_arguments)
+    await _record_batch(pool, _RECORD_PROCESSED, _with_correlations(events, correlations))
