@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 from faststream.rabbit import RabbitBroker
 
+from bench.bench_ingestor import cpu_by_process
 from bench.environment import Environment
 from bench.report import write_section
 from intake.shared import bus, topology
@@ -32,25 +33,13 @@ from intake.shared.contracts import Contract, IssueEvent, IssueEventKind, Messag
 MESSAGES = int(os.environ.get("BENCH_AMQP_MESSAGES", "5000"))
 BATCH = 100
 ROUNDS = 3
-TICKS = os.sysconf("SC_CLK_TCK")
 DELIVERY_LIMIT = 5
 NOW = datetime.now(UTC)
 
 
 def rabbitmq_cpu_seconds() -> float:
     """User + system CPU seconds of every `beam.smp` process (the RabbitMQ node)."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if stat[stat.index("(") + 1 : stat.rindex(")")] == "beam.smp":
-            fields = stat.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / TICKS
-    return total
+    return sum(seconds for command, seconds in cpu_by_process().values() if command == "beam.smp")
 
 
 def fetched(uid: int) -> MessageFetched:
@@ -158,17 +147,16 @@ async def run_round(amqp_url: str) -> dict[str, tuple[float, float]]:
         await broker.stop()
 
 
-def median(values: Sequence[float]) -> float:
-    return sorted(values)[len(values) // 2]
-
-
 async def main() -> None:
     rounds: list[dict[str, tuple[float, float]]] = []
     for number in range(ROUNDS):
         print(f"bench amqp: round {number + 1} of {ROUNDS}", flush=True)
         async with Environment() as env:
             rounds.append(await run_round(env.amqp_url))
-    rows = {name: (median([r[name][0] for r in rounds]), median([r[name][1] for r in rounds])) for name in rounds[0]}
+    rows = {
+        name: (statistics.median([r[name][0] for r in rounds]), statistics.median([r[name][1] for r in rounds]))
+        for name in rounds[0]
+    }
     # One message that becomes an issue: the three publishes, and four deliveries (two of each event).
     per_message = [
         rows["publish message.fetched (2 queues)"],
