@@ -112,7 +112,9 @@ async def consume(broker: RabbitBroker, queue: str, routing_key: str, contract: 
             done.set()
 
     consumer: BatchConsumer[Contract] = BatchConsumer(
-        topology.work_queue(queue, routing_key, DELIVERY_LIMIT), contract.model_validate_json, record
+        topology.work_queue(queue, routing_key, DELIVERY_LIMIT),
+        lambda body: [contract.model_validate_json(body)],
+        record,
     )
     await consumer.start(broker)
     try:

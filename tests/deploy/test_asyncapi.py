@@ -14,7 +14,14 @@ import yaml
 from intake.shared import block_yaml, topology
 from intake.shared.asyncapi import asyncapi_document, main
 from intake.shared.block_yaml import render
-from intake.shared.contracts import InboxChanged, InboxStatus, IssueEvent, MessageFetched, MessageProcessed
+from intake.shared.contracts import (
+    InboxChanged,
+    InboxStatus,
+    IssueEvent,
+    MessageFetched,
+    MessageProcessed,
+    ProcessedBatch,
+)
 from tests.deploy.tools import REPO, run, tool
 
 DOCUMENT = REPO / "docs" / "asyncapi.yaml"
@@ -74,14 +81,25 @@ def test_every_routing_key_queue_and_the_dead_letter_path_are_described() -> Non
     messages = document["components"]["messages"]
     correlated = document["components"]["schemas"]["CorrelatedHeaders"]["properties"]
     assert topology.CORRELATION_HEADER in correlated
-    for routing_key in (topology.MESSAGE_FETCHED, topology.MESSAGE_PROCESSED, topology.ISSUE_CREATED):
-        (message,) = (message for message in messages.values() if message["title"] == routing_key)
-        assert message["headers"] == {"$ref": "#/components/schemas/CorrelatedHeaders"}
+    # A single event about one email carries its correlation id in a header, a batch in its payload.
+    correlated_ref, plain_ref = "#/components/schemas/CorrelatedHeaders", "#/components/schemas/Headers"
+    expected = {
+        topology.MESSAGE_FETCHED: {"MessageFetched": correlated_ref},
+        topology.MESSAGE_PROCESSED: {"MessageProcessed": correlated_ref, "ProcessedBatch": plain_ref},
+        topology.ISSUE_CREATED: {"IssueEvent": correlated_ref},
+    }
+    for routing_key, shapes in expected.items():
+        found = {
+            message["payload"]["$ref"].rsplit("/", 1)[-1]: message["headers"]["$ref"]
+            for message in messages.values()
+            if message["title"] == routing_key
+        }
+        assert found == shapes
 
 
 def test_payloads_are_the_contracts_json_schemas() -> None:
     schemas = committed()["components"]["schemas"]
-    for model in (MessageFetched, MessageProcessed, InboxStatus, InboxChanged, IssueEvent):
+    for model in (MessageFetched, MessageProcessed, ProcessedBatch, InboxStatus, InboxChanged, IssueEvent):
         expected = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, definition in expected.pop("$defs", {}).items():
             assert schemas[name] == definition

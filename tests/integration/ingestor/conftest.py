@@ -21,7 +21,7 @@ from faststream.rabbit.annotations import RabbitMessage
 
 from intake.ingestor.app import IngestorApp
 from intake.ingestor.settings import IngestorSettings
-from intake.shared import bus, topology
+from intake.shared import bus, processed_events, topology
 from intake.shared.blobs import put_blob
 from intake.shared.contracts import IssueEvent, MessageFetched, MessageProcessed
 from intake.shared.migrations import migrate, migrate_blobs
@@ -80,20 +80,25 @@ class TestBus:
     def __init__(self, amqp_url: str) -> None:
         self.broker = bus.create_broker(amqp_url, app_id="ingestor-tests")
         self.processed: asyncio.Queue[MessageProcessed] = asyncio.Queue()
+        # Per `message.processed` delivery: the correlation id of each outcome it carried.
+        self.processed_deliveries: list[list[str | None]] = []
         self.events: asyncio.Queue[tuple[str, IssueEvent]] = asyncio.Queue()
         queue = RabbitQueue("tests.message-processed", routing_key=topology.MESSAGE_PROCESSED, durable=False)
         events = RabbitQueue("tests.issue-events", routing_key="issue.*", durable=False)
 
         @self.broker.subscriber(queue, topology.EXCHANGE)
         async def collect(message: RabbitMessage) -> None:
-            await self.processed.put(MessageProcessed.model_validate_json(message.body))
+            outcomes = processed_events.correlated(message.body, bus.correlation_id(message.headers))
+            self.processed_deliveries.append([correlation for _, correlation in outcomes])
+            for outcome, _ in outcomes:
+                await self.processed.put(outcome)
 
         @self.broker.subscriber(events, topology.EXCHANGE)
         async def follow(message: RabbitMessage) -> None:
             await self.events.put((message.raw_message.routing_key or "", IssueEvent.model_validate_json(message.body)))
 
-    async def publish(self, fetched: MessageFetched) -> None:
-        await bus.publish(self.broker, fetched, topology.MESSAGE_FETCHED)
+    async def publish(self, fetched: MessageFetched, correlation: str | None = None) -> None:
+        await bus.publish(self.broker, fetched, topology.MESSAGE_FETCHED, correlation=correlation)
 
     async def next_processed(self) -> MessageProcessed:
         return await asyncio.wait_for(self.processed.get(), WAIT_SECONDS)

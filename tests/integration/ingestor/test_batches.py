@@ -66,6 +66,27 @@ async def test_two_messages_of_one_new_thread_in_one_batch_end_on_one_issue_in_o
     assert all(p.attempts == 1 for p in outcomes.values())
 
 
+async def test_a_batch_publishes_its_outcomes_in_one_delivery_each_with_its_correlation_id(
+    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: TestBus
+) -> None:
+    inbox_id = await make_inbox()
+    mailroom = Mailroom(db, queued_bus)
+    fetched = [await mailroom.fetched(inbox_id, make_mail(f"Question {i}", f"<b-{i}@x>")) for i in range(8)]
+    for position, item in enumerate(fetched):
+        await queued_bus.publish(item, correlation=f"corr-{position}")
+
+    async with IngestorApp(settings(database_url, amqp_url, delivery_limit=3, prefetch=64)):
+        outcomes = [await queued_bus.next_processed() for _ in fetched]
+
+    assert sorted(o.uid for o in outcomes) == sorted(f.uid for f in fetched)
+    assert {o.outcome for o in outcomes} == {Outcome.ISSUE_CREATED}
+    deliveries = queued_bus.processed_deliveries
+    # Fewer deliveries than messages: a batch's outcomes travel together (a ProcessedBatch).
+    assert len(deliveries) < len(fetched)
+    assert max(map(len, deliveries)) > 1
+    assert sorted(c or "" for delivery in deliveries for c in delivery) == sorted(f"corr-{i}" for i in range(8))
+
+
 async def test_a_duplicate_message_id_in_one_batch_is_stored_once(
     database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: TestBus
 ) -> None:

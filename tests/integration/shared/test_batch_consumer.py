@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import aio_pika
 from faststream.rabbit import RabbitBroker
+from pydantic import TypeAdapter
 
 from intake.shared import bus, topology
 from intake.shared.batch_consumer import BatchConsumer
@@ -36,7 +37,7 @@ def consumer(
 ) -> BatchConsumer[MessageFetched]:
     return BatchConsumer(
         topology.work_queue(QUEUE, topology.MESSAGE_FETCHED, DELIVERY_LIMIT),
-        MessageFetched.model_validate_json,
+        lambda body: [MessageFetched.model_validate_json(body)],
         record,
         batch_size=batch_size,
         prefetch=200,
@@ -179,4 +180,48 @@ async def test_an_undecodable_body_is_dead_lettered_and_the_rest_recorded(amqp_u
     assert sorted(recorded) == [1, 2]
     assert message is not None
     assert message.body == b'{"not": "a contract"}'
+    assert await queue_depth(amqp_url, QUEUE) == 0
+
+
+async def test_deliveries_of_several_events_are_batched_by_event_and_a_bad_event_holds_back_only_its_delivery(
+    amqp_url: str,
+) -> None:
+    """A delivery may carry several events (the ingestor's `ProcessedBatch`). Batches count events; when
+    one event of a delivery fails, the delivery's other events are still recorded, and only that
+    delivery is retried and finally dead-lettered, whole."""
+    broker = await connected(amqp_url)
+    recorded: list[int] = []
+    sizes: list[int] = []
+    several = TypeAdapter(list[MessageFetched])
+
+    async def record(events: Sequence[MessageFetched]) -> None:
+        sizes.append(len(events))
+        if any(e.uid == 5 for e in events):
+            raise RuntimeError("uid 5 can never be stored")
+        recorded.extend(e.uid for e in events)
+
+    def body(uids: Sequence[int]) -> bytes:
+        return several.dump_json([event(uid) for uid in uids])
+
+    try:
+        for uids in ([1, 2, 3], [4, 5, 6], [7], [8, 9, 10, 11]):
+            await broker.publish(
+                body(uids), exchange=topology.EXCHANGE, routing_key=topology.MESSAGE_FETCHED, persist=True
+            )
+        batch_consumer = BatchConsumer(
+            topology.work_queue(QUEUE, topology.MESSAGE_FETCHED, DELIVERY_LIMIT),
+            several.validate_json,
+            record,
+            batch_size=4,
+            prefetch=200,
+        )
+        await batch_consumer.start(broker)
+        message = await first_dead_letter(broker, timeout=30)
+        await batch_consumer.close()
+    finally:
+        await broker.stop()
+    assert set(recorded) == {1, 2, 3, 4, 6, 7, 8, 9, 10, 11}
+    assert max(sizes) <= 4
+    assert message is not None
+    assert [e.uid for e in several.validate_json(message.body)] == [4, 5, 6]
     assert await queue_depth(amqp_url, QUEUE) == 0

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from intake.shared import processed_events
 from intake.shared.contracts import (
     InboxChanged,
     InboxStatus,
@@ -19,10 +20,18 @@ from intake.shared.contracts import (
     MessageFetched,
     MessageProcessed,
     Outcome,
+    ProcessedBatch,
 )
 
 PINNED = Path(__file__).with_name("contract_schemas")
-CONTRACTS: list[type[BaseModel]] = [MessageFetched, MessageProcessed, InboxStatus, InboxChanged, IssueEvent]
+CONTRACTS: list[type[BaseModel]] = [
+    MessageFetched,
+    MessageProcessed,
+    ProcessedBatch,
+    InboxStatus,
+    InboxChanged,
+    IssueEvent,
+]
 
 
 def schema_text(model: type[BaseModel]) -> str:
@@ -101,6 +110,56 @@ def test_processed_needs_a_known_outcome() -> None:
                 "processed_at": "2026-01-01T00:00:00Z",
             }
         )
+
+
+def processed(uid: int) -> MessageProcessed:
+    return MessageProcessed(
+        inbox_id=1,
+        uidvalidity=1,
+        uid=uid,
+        raw_sha256="b" * 64,
+        outcome=Outcome.ISSUE_CREATED,
+        reason="new issue",
+        issue_number=uid,
+        attempts=1,
+        processed_at=datetime(2026, 12, 6, tzinfo=UTC),
+    )
+
+
+def test_a_batch_of_outcomes_reads_back_in_order_with_correlation_ids() -> None:
+    batch = ProcessedBatch.model_validate(
+        {"messages": [{"processed": processed(3), "correlation_id": "c3"}, {"processed": processed(1)}]}
+    )
+    assert [(e.uid, c) for e, c in processed_events.correlated(batch.model_dump_json().encode(), "ignored")] == [
+        (3, "c3"),
+        (1, None),
+    ]
+    assert [e.uid for e in processed_events.outcomes(processed(5).model_dump_json().encode())] == [5]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"messages": []}',
+        b'{"messages": [{"correlation_id": "c"}]}',
+        b'{"schema_version": 2, "messages": [{"processed": {}}]}',
+        b'{"outcome": "issue_created"}',
+        b"[]",
+        b"not json",
+    ],
+    ids=["empty-batch", "entry-without-outcome", "future-batch-version", "half-an-outcome", "array", "not-json"],
+)
+def test_a_processed_body_that_is_neither_shape_is_refused(body: bytes) -> None:
+    with pytest.raises(ValidationError):
+        processed_events.outcomes(body)
+
+
+def test_a_batch_is_never_mistaken_for_one_outcome() -> None:
+    body = ProcessedBatch.model_validate({"messages": [{"processed": processed(2)}]}).model_dump_json().encode()
+    with pytest.raises(ValidationError):
+        MessageProcessed.model_validate_json(body)
+    with pytest.raises(ValidationError):
+        ProcessedBatch.model_validate_json(processed(2).model_dump_json().encode())
 
 
 @pytest.mark.parametrize("version", [1, 2])

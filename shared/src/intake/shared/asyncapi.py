@@ -16,7 +16,14 @@ from pydantic import BaseModel
 
 from intake.shared import topology
 from intake.shared.block_yaml import render
-from intake.shared.contracts import InboxChanged, InboxStatus, IssueEvent, MessageFetched, MessageProcessed
+from intake.shared.contracts import (
+    InboxChanged,
+    InboxStatus,
+    IssueEvent,
+    MessageFetched,
+    MessageProcessed,
+    ProcessedBatch,
+)
 
 AMQP_BINDING_VERSION = "0.3.0"
 _REF_TEMPLATE = "#/components/schemas/{model}"
@@ -62,6 +69,19 @@ EVENTS: dict[str, tuple[str, type[BaseModel], str, str]] = {
         "A message was added to an existing issue. For other systems to follow: bind your own queue.",
     ),
 }
+# Routing key -> the further shapes its messages may take: (message id, contract, who publishes it, what
+# it means). Correlation ids of such a shape travel in its payload.
+ALSO: dict[str, tuple[tuple[str, type[BaseModel], str, str], ...]] = {
+    topology.MESSAGE_PROCESSED: (
+        (
+            "messageProcessedBatch",
+            ProcessedBatch,
+            "the ingestor, for the messages one transaction of its batch path committed",
+            "The outcomes of several fetched messages in one message, each with its correlation id; consumers "
+            "of `message.processed` read both shapes.",
+        ),
+    ),
+}
 # Operation ids name the services by these.
 SERVICES = {"fetcher": "fetcher", "ingestor": "ingestor", "configApi": "config-api"}
 # Work queue -> (channel id, consuming service).
@@ -94,7 +114,7 @@ def _exchange(name: str) -> dict[str, Any]:
 def _schemas() -> dict[str, Any]:
     """Every contract's JSON schema, with the definitions they share (enums) beside them."""
     schemas: dict[str, Any] = {}
-    for model in (MessageFetched, MessageProcessed, InboxStatus, InboxChanged, IssueEvent):
+    for model in (MessageFetched, MessageProcessed, ProcessedBatch, InboxStatus, InboxChanged, IssueEvent):
         schema = model.model_json_schema(ref_template=_REF_TEMPLATE)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -141,23 +161,30 @@ def _schemas() -> dict[str, Any]:
     return dict(sorted(schemas.items()))
 
 
+def _message_ids(routing_key: str) -> list[str]:
+    """The ids of every message shape that travels on `routing_key`: its contract's first."""
+    return [EVENTS[routing_key][0], *(also[0] for also in ALSO.get(routing_key, ()))]
+
+
 def _messages() -> dict[str, Any]:
     messages: dict[str, Any] = {}
-    for routing_key, (channel_id, model, publisher, summary) in EVENTS.items():
-        version_field = model.model_fields["schema_version"]
-        messages[channel_id] = {
-            "name": channel_id,
-            "title": routing_key,
-            "summary": summary,
-            "description": (
-                f"Published by {publisher}. Persistent (delivery mode 2), confirmed, JSON. "
-                f"Current schema version {version_field.default}."
-            ),
-            "contentType": "application/json",
-            "headers": _ref("components", "schemas", "CorrelatedHeaders" if routing_key in CORRELATED else "Headers"),
-            "payload": _ref("components", "schemas", model.__name__),
-            "bindings": {"amqp": {"messageType": routing_key, "bindingVersion": AMQP_BINDING_VERSION}},
-        }
+    for routing_key, event in EVENTS.items():
+        for message_id, model, publisher, summary in (event, *ALSO.get(routing_key, ())):
+            version_field = model.model_fields["schema_version"]
+            correlated = routing_key in CORRELATED and model is event[1]
+            messages[message_id] = {
+                "name": message_id,
+                "title": routing_key,
+                "summary": summary,
+                "description": (
+                    f"Published by {publisher}. Persistent (delivery mode 2), confirmed, JSON. "
+                    f"Current schema version {version_field.default}."
+                ),
+                "contentType": "application/json",
+                "headers": _ref("components", "schemas", "CorrelatedHeaders" if correlated else "Headers"),
+                "payload": _ref("components", "schemas", model.__name__),
+                "bindings": {"amqp": {"messageType": routing_key, "bindingVersion": AMQP_BINDING_VERSION}},
+            }
     return messages
 
 
@@ -178,7 +205,9 @@ def _channels(delivery_limit: int) -> dict[str, Any]:
             "address": routing_key,
             "title": f"{topology.EXCHANGE_NAME} / {routing_key}",
             "description": f"Routing key `{routing_key}` on the topic exchange `{topology.EXCHANGE_NAME}`. {summary}",
-            "messages": {channel_id: _ref("components", "messages", channel_id)},
+            "messages": {
+                message_id: _ref("components", "messages", message_id) for message_id in _message_ids(routing_key)
+            },
             "bindings": {
                 "amqp": {
                     "is": "routingKey",
@@ -189,7 +218,6 @@ def _channels(delivery_limit: int) -> dict[str, Any]:
         }
     for queue, routing_key in topology.WORK_QUEUES:
         channel_id, consumer = QUEUES[queue]
-        event_id = EVENTS[routing_key][0]
         channels[channel_id] = {
             "address": queue,
             "title": queue,
@@ -198,7 +226,9 @@ def _channels(delivery_limit: int) -> dict[str, Any]:
                 f"deliveries (INTAKE_DELIVERY_LIMIT) a message is dead-lettered to "
                 f"`{topology.DEAD_LETTER_EXCHANGE_NAME}` (at-least-once; the queue rejects publishes while full)."
             ),
-            "messages": {event_id: _ref("components", "messages", event_id)},
+            "messages": {
+                message_id: _ref("components", "messages", message_id) for message_id in _message_ids(routing_key)
+            },
             "bindings": _queue_binding(queue),
         }
     changed = EVENTS[topology.INBOX_CHANGED][0]
@@ -221,8 +251,8 @@ def _channels(delivery_limit: int) -> dict[str, Any]:
             "named by `x-first-death-queue` through the default exchange."
         ),
         "messages": {
-            event_id: _ref("components", "messages", event_id)
-            for event_id in sorted({EVENTS[key][0] for _queue, key in topology.WORK_QUEUES})
+            message_id: _ref("components", "messages", message_id)
+            for message_id in sorted({m for _queue, key in topology.WORK_QUEUES for m in _message_ids(key)})
         },
         "bindings": _queue_binding(topology.DEAD_LETTER_QUEUE_NAME),
     }
@@ -237,15 +267,14 @@ def _operations() -> dict[str, Any]:
             operations[f"{publisher}Sends{channel_id[0].upper()}{channel_id[1:]}"] = {
                 "action": "send",
                 "channel": _ref("channels", channel_id),
-                "messages": [_ref("channels", channel_id, "messages", channel_id)],
+                "messages": [_ref("channels", channel_id, "messages", m) for m in _message_ids(routing_key)],
             }
     for queue, routing_key in topology.WORK_QUEUES:
         channel_id, consumer = QUEUES[queue]
-        event_id = EVENTS[routing_key][0]
         operations[f"{consumer}Receives{channel_id[0].upper()}{channel_id[1:]}"] = {
             "action": "receive",
             "channel": _ref("channels", channel_id),
-            "messages": [_ref("channels", channel_id, "messages", event_id)],
+            "messages": [_ref("channels", channel_id, "messages", m) for m in _message_ids(routing_key)],
         }
     changed = EVENTS[topology.INBOX_CHANGED][0]
     operations["fetcherReceivesInboxChanged"] = {

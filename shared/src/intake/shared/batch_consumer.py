@@ -2,17 +2,20 @@
 
 For consumers whose work per message is one database write (the email log, the fetcher's outcomes):
 there, a transaction, an ack frame and faststream's per-delivery machinery each cost more than the
-write. Here each delivery is decoded as it arrives; one worker takes up to `batch_size` decoded events
-at a time, hands them to `record` (one transaction), and then settles them with as few acks as the
-channel allows (`acknowledger.py`: one `multiple` ack for the oldest run, so the channel is this
-consumer's alone).
+write. Here each delivery is decoded as it arrives into the events it carries (one, or several when the
+publisher batched them, e.g. the ingestor's `ProcessedBatch`); one worker takes deliveries holding up to
+`batch_size` events at a time, hands their events to `record` (one transaction), and then settles them
+with as few acks as the channel allows (`acknowledger.py`: one `multiple` ack for the oldest run, so the
+channel is this consumer's alone).
 
 The guarantees are those of one message at a time (DESIGN §2):
 - an ack only after `record` returned, i.e. after the commit;
 - a body that is not the contract is rejected at once to the dead-letter queue (it can never succeed);
-- when a batch fails, each of its events is recorded on its own, so one bad event fails alone; an event
-  that fails on its own is nacked after `bus.retry_delay` and comes back until the queue's delivery
-  limit dead-letters it. Redeliveries (attempt > 1) take that one-by-one way from the start.
+- when a batch fails, each of its deliveries is recorded on its own, and within a delivery that still
+  fails each event on its own, so one bad event fails alone and the others are recorded; a delivery
+  with an event that fails on its own is nacked after `bus.retry_delay` and comes back until the
+  queue's delivery limit dead-letters it. Redeliveries (attempt > 1) take that one-by-one way from the
+  start.
 The channel's prefetch bounds what is held. `close` stops consuming, finishes the batch in progress
 and the events being recorded one by one (each acked after its commit), nacks at once an event waiting
 out its retry delay, and leaves everything else unacknowledged: RabbitMQ gives it back when the
@@ -52,7 +55,7 @@ CANCEL_SECONDS = 5.0
 @dataclass(eq=False)
 class _Held(Generic[E]):
     message: AbstractIncomingMessage
-    event: E
+    events: Sequence[E]
     attempt: int
 
 
@@ -62,7 +65,7 @@ class BatchConsumer(Generic[E]):
     def __init__(
         self,
         queue: RabbitQueue,
-        decode: Callable[[bytes], E] | Callable[[bytes, Mapping[str, Any]], E],
+        decode: Callable[[bytes], Sequence[E]] | Callable[[bytes, Mapping[str, Any]], Sequence[E]],
         record: Callable[[Sequence[E]], Awaitable[None]],
         *,
         batch_size: int = 200,
@@ -70,13 +73,13 @@ class BatchConsumer(Generic[E]):
         gather_seconds: float = GATHER_SECONDS,
         with_headers: bool = False,
     ) -> None:
-        """`decode(body)` makes the event; with `with_headers`, `decode(body, headers)` (the delivery's AMQP
-        headers, e.g. its correlation id)."""
+        """`decode(body)` makes the events a delivery carries (at least one); with `with_headers`,
+        `decode(body, headers)` (the delivery's AMQP headers, e.g. its correlation id)."""
         if batch_size < 1 or prefetch < 1:
             raise ValueError("batch_size and prefetch must be at least 1")
         self._queue_spec = queue
         self._name = queue.name
-        self._decode: Callable[..., E] = decode
+        self._decode: Callable[..., Sequence[E]] = decode
         self._with_headers = with_headers
         self._record = record
         self._batch_size = batch_size
@@ -114,9 +117,11 @@ class BatchConsumer(Generic[E]):
     async def _on_delivery(self, message: AbstractIncomingMessage) -> None:
         self._acknowledger.received(message)
         try:
-            event = (
+            events = (
                 self._decode(message.body, message.headers or {}) if self._with_headers else self._decode(message.body)
             )
+            if not events:
+                raise ValueError("a delivery must carry at least one event")
         except (ValidationError, ValueError) as error:
             details = error.errors()[0] if isinstance(error, ValidationError) else {"loc": (), "type": "value_error"}
             # The body itself is not logged: it may carry addresses or subjects.
@@ -127,7 +132,7 @@ class BatchConsumer(Generic[E]):
             return
         if self._closing:
             return  # left unacknowledged: RabbitMQ gives it back when the connection closes.
-        held = _Held(message, event, delivery_attempt(message.headers or {}))
+        held = _Held(message, events, delivery_attempt(message.headers or {}))
         if held.attempt > 1:
             self._spawn_alone(held)
             return
@@ -139,29 +144,40 @@ class BatchConsumer(Generic[E]):
     async def _work(self) -> None:
         while True:
             await self._wake.wait()
-            if 0 < len(self._queued) < self._batch_size:
+            if 0 < sum(len(held.events) for held in self._queued) < self._batch_size:
                 await asyncio.sleep(self._gather_seconds)
             if self._closing:
                 return
-            batch = [self._queued.popleft() for _ in range(min(self._batch_size, len(self._queued)))]
+            batch = self._take_batch()
             if not self._queued:
                 self._wake.clear()
             if not batch:
                 continue
+            events = [event for held in batch for event in held.events]
             try:
-                await self._record([held.event for held in batch])
+                await self._record(events)
             except Exception as error:
                 log.warning(
-                    "recording a batch failed, recording its events one by one",
+                    "recording a batch failed, recording its deliveries one by one",
                     queue=self._name,
-                    events=len(batch),
+                    events=len(events),
                     error=f"{type(error).__name__}: {error}",
                 )
                 for held in batch:
                     self._spawn_alone(held)
                 continue
             await self._ack(batch)
-            log.debug("batch recorded", queue=self._name, events=len(batch))
+            log.debug("batch recorded", queue=self._name, events=len(events))
+
+    def _take_batch(self) -> list[_Held[E]]:
+        """Queued deliveries from the front, as many as hold at most `batch_size` events (one at least)."""
+        batch: list[_Held[E]] = []
+        events = 0
+        while self._queued and (not batch or events + len(self._queued[0].events) <= self._batch_size):
+            held = self._queued.popleft()
+            batch.append(held)
+            events += len(held.events)
+        return batch
 
     async def _ack(self, done: Sequence[_Held[E]]) -> None:
         try:
@@ -171,7 +187,7 @@ class BatchConsumer(Generic[E]):
             log.warning(
                 "acking recorded events failed; they will be redelivered",
                 queue=self._name,
-                events=len(done),
+                deliveries=len(done),
                 error=f"{type(error).__name__}: {error}",
             )
 
@@ -184,7 +200,7 @@ class BatchConsumer(Generic[E]):
 
     async def _record_alone(self, held: _Held[E]) -> None:
         try:
-            await self._record([held.event])
+            await self._record_each(held.events)
         except Exception as error:
             delay = retry_delay(held.attempt)
             log.warning(
@@ -199,6 +215,24 @@ class BatchConsumer(Generic[E]):
             await self._settle_alone(held.message, requeue=True)
             return
         await self._ack([held])
+
+    async def _record_each(self, events: Sequence[E]) -> None:
+        """Record `events` at once; if that fails and they are several, each on its own, so the others
+        are recorded whatever one of them does. Raises the first failure."""
+        try:
+            await self._record(events)
+            return
+        except Exception:
+            if len(events) == 1:
+                raise
+        failure: Exception | None = None
+        for event in events:
+            try:
+                await self._record([event])
+            except Exception as error:
+                failure = failure or error
+        if failure is not None:
+            raise failure
 
     async def _settle_alone(self, message: AbstractIncomingMessage, *, requeue: bool | None) -> None:
         """Nack with requeue (True) or reject to the dead-letter exchange (None)."""

@@ -84,6 +84,28 @@ class MessageProcessed(MessageRef):
     processed_at: datetime
 
 
+class ProcessedEntry(Contract):
+    """One message's outcome inside a `ProcessedBatch`, with the correlation id its `message.fetched` carried
+    (a single `MessageProcessed` carries it in the `x-correlation-id` header instead)."""
+
+    processed: MessageProcessed
+    correlation_id: str | None = None
+
+
+class ProcessedBatch(Contract):
+    """Published by the ingestor's batch path on `message.processed`: the outcomes of the messages one
+    transaction committed, in one AMQP message instead of one each.
+
+    Every publish and every delivery costs RabbitMQ and both ends a fixed amount of CPU, more than the
+    consumers' work per outcome (docs/benchmarks.md); a batch pays it once. Consumers read both shapes
+    (`processed_events.py`); the other paths (repeats, retries, failures, replays) still publish one
+    `MessageProcessed` each.
+    """
+
+    schema_version: Literal[1] = 1
+    messages: list[ProcessedEntry] = Field(min_length=1)
+
+
 class InboxState(StrEnum):
     """The health of one inbox as shown on it (DESIGN §1)."""
 

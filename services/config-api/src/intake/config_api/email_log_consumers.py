@@ -21,7 +21,7 @@ from faststream.rabbit import RabbitBroker
 
 from intake.config_api import email_log_recording
 from intake.config_api.metrics import ConfigApiMetrics
-from intake.shared import bus, topology
+from intake.shared import bus, processed_events, topology
 from intake.shared.batch_consumer import BatchConsumer
 from intake.shared.contracts import MessageFetched, MessageProcessed, MessageRef
 
@@ -37,16 +37,22 @@ C = TypeVar("C", bound=MessageRef)
 Correlated = tuple[C, str | None]
 
 
+def _fetched(body: bytes, headers: Mapping[str, Any]) -> list[Correlated[MessageFetched]]:
+    return [(MessageFetched.model_validate_json(body), bus.correlation_id(headers))]
+
+
+def _processed(body: bytes, headers: Mapping[str, Any]) -> list[Correlated[MessageProcessed]]:
+    """One outcome, or the ingestor's batch of them (`processed_events.py`)."""
+    return processed_events.correlated(body, bus.correlation_id(headers))
+
+
 def _consumer(
     queue: str,
     routing_key: str,
     delivery_limit: int,
-    contract: type[C],
+    decode: Callable[[bytes, Mapping[str, Any]], Sequence[Correlated[C]]],
     record: Callable[[Sequence[Correlated[C]]], Awaitable[None]],
 ) -> BatchConsumer[Correlated[C]]:
-    def decode(body: bytes, headers: Mapping[str, Any]) -> Correlated[C]:
-        return contract.model_validate_json(body), bus.correlation_id(headers)
-
     return BatchConsumer(
         topology.work_queue(queue, routing_key, delivery_limit),
         decode,
@@ -100,14 +106,12 @@ class EmailLogConsumers:
         self._consumers: tuple[
             BatchConsumer[Correlated[MessageFetched]], BatchConsumer[Correlated[MessageProcessed]]
         ] = (
-            _consumer(
-                topology.EMAIL_LOG_FETCHED_QUEUE, topology.MESSAGE_FETCHED, delivery_limit, MessageFetched, fetched
-            ),
+            _consumer(topology.EMAIL_LOG_FETCHED_QUEUE, topology.MESSAGE_FETCHED, delivery_limit, _fetched, fetched),
             _consumer(
                 topology.EMAIL_LOG_PROCESSED_QUEUE,
                 topology.MESSAGE_PROCESSED,
                 delivery_limit,
-                MessageProcessed,
+                _processed,
                 processed,
             ),
         )

@@ -2,9 +2,10 @@
 
 Each delivery's handler call queues it and waits until it is settled. A few workers take up to
 `batch_size` queued deliveries at a time and have them stored in one transaction
-(`Ingestor.process_batch`); then they publish every outcome and issue event at once, wait for all
-the confirms, and only then ack the deliveries (with one `multiple` ack where the channel allows,
-`shared/acknowledger.py`) (DESIGN §2: ack after commit and confirmed publish).
+(`Ingestor.process_batch`); then they publish the batch's outcomes as one `ProcessedBatch` and every
+issue event at once, wait for all the confirms, and only then ack the deliveries (with one `multiple`
+ack where the channel allows, `shared/acknowledger.py`) (DESIGN §2: ack after commit and confirmed
+publish).
 
 Whatever the batch cannot take goes down the one-message path of `MessageFetchedHandler`, with its
 guarantees unchanged: repeats, replays, rejections, messages with attachments, redeliveries (a
@@ -27,7 +28,7 @@ from typing import Protocol
 import structlog
 from faststream.rabbit import RabbitBroker
 
-from intake.ingestor.handler import Delivery, MessageFetchedHandler, events_of, log_fields
+from intake.ingestor.handler import Delivery, MessageFetchedHandler, batch_events_of, log_fields
 from intake.ingestor.ingest import BatchOutcome
 from intake.ingestor.metrics import IngestorMetrics
 from intake.shared import bus
@@ -152,10 +153,12 @@ class BatchingHandler:
         committed = [(batch[position], result) for position, result in outcome.results.items()]
         if committed:
             self._metrics.batch_committed(len(committed), time.perf_counter() - started)
-        events = [(event, delivery.correlation) for delivery, result in committed for event in events_of(result)]
+        events = (
+            batch_events_of([(result, delivery.correlation) for delivery, result in committed]) if committed else []
+        )
         try:
             await bus.publish_all(
-                self._broker, [event for event, _ in events], [correlation for _, correlation in events]
+                self._broker, [event[:3] for event in events], [correlation for *_, correlation in events]
             )
         except Exception as error:
             # Committed, so the one-message path re-emits each stored outcome (at least once).

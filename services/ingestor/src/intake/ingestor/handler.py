@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -24,7 +24,15 @@ from intake.ingestor.errors import DatabaseUnavailable
 from intake.ingestor.ingest import Result
 from intake.ingestor.metrics import IngestorMetrics
 from intake.shared import bus, topology
-from intake.shared.contracts import Contract, IssueEventKind, MessageFetched, MessageProcessed, Outcome
+from intake.shared.contracts import (
+    Contract,
+    IssueEventKind,
+    MessageFetched,
+    MessageProcessed,
+    Outcome,
+    ProcessedBatch,
+    ProcessedEntry,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +95,21 @@ def events_of(result: Result) -> list[tuple[Contract, str, bool]]:
     if result.event is not None:
         # A notification: having no queue bound to `issue.*` is normal, so it is not mandatory.
         events.append((result.event, ISSUE_EVENT_ROUTING_KEYS[result.event.kind], False))
+    return events
+
+
+def batch_events_of(committed: Sequence[tuple[Result, str | None]]) -> list[tuple[Contract, str, bool, str | None]]:
+    """What to publish for the results one batch committed, each with the correlation id of its message:
+    one `ProcessedBatch` of every outcome (one publish and one delivery per consumer instead of one per
+    message), then each issue event."""
+    outcomes = ProcessedBatch(
+        messages=[
+            ProcessedEntry(processed=result.processed, correlation_id=correlation) for result, correlation in committed
+        ]
+    )
+    events: list[tuple[Contract, str, bool, str | None]] = [(outcomes, topology.MESSAGE_PROCESSED, True, None)]
+    for result, correlation in committed:
+        events.extend((event, key, mandatory, correlation) for event, key, mandatory in events_of(result)[1:])
     return events
 
 
