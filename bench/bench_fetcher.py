@@ -23,7 +23,7 @@ import asyncpg
 
 from bench.environment import Environment as BenchEnvironment
 from bench.report import write_section
-from intake.shared import topology
+from intake.shared import batched_events, topology
 from intake.shared.contracts import InboxStatus, MessageFetched
 from intake.shared.migrations import migrate
 from intake.shared.secrets import SecretBox
@@ -144,7 +144,8 @@ class Listener:
         async def on_fetched(message: aio_pika.abc.AbstractIncomingMessage) -> None:
             received = time.monotonic()
             await message.ack()
-            await self.fetched.put((received, MessageFetched.model_validate_json(message.body)))
+            for event, _ in batched_events.fetched(message.body, None):
+                await self.fetched.put((received, event))
 
         async def on_status(message: aio_pika.abc.AbstractIncomingMessage) -> None:
             await message.ack()

@@ -37,8 +37,9 @@ import asyncpg
 from bench import profiles, realistic_mail
 from bench.environment import Environment
 from bench.report import write_section
+from intake.fetcher.batches import MAX_BODIES_PER_FETCH
 from intake.ingestor.parsing import parse_message, parse_message_fully
-from intake.shared import bus, topology
+from intake.shared import batched_events, bus, topology
 from intake.shared.blobs import put_blobs
 from intake.shared.contracts import MessageFetched
 from intake.shared.migrations import migrate, migrate_blobs
@@ -214,9 +215,15 @@ async def preload(env: Environment, raws: Iterable[bytes]) -> None:
             MessageFetched(inbox_id=inbox_id, uidvalidity=1, uid=uid, raw_sha256=key, size=size, fetched_at=now)
             for uid, (key, size) in enumerate(stored, 1)
         ]
-        for start in range(0, len(events), 200):
-            await asyncio.gather(
-                *(bus.publish(broker, event, topology.MESSAGE_FETCHED) for event in events[start : start + 200])
+        # As the fetcher publishes them: the messages of one FETCH (at most MAX_BODIES_PER_FETCH) together.
+        per_fetch = MAX_BODIES_PER_FETCH
+        batches = [
+            batched_events.fetched_message([(event, None) for event in events[start : start + per_fetch]])
+            for start in range(0, len(events), per_fetch)
+        ]
+        for start in range(0, len(batches), 20):
+            await bus.publish_all(
+                broker, [(batch, topology.MESSAGE_FETCHED, True) for batch, _ in batches[start : start + 20]]
             )
     finally:
         await broker.stop()

@@ -15,6 +15,7 @@ from intake.shared import block_yaml, topology
 from intake.shared.asyncapi import asyncapi_document, main
 from intake.shared.block_yaml import render
 from intake.shared.contracts import (
+    FetchedBatch,
     InboxChanged,
     InboxStatus,
     IssueEvent,
@@ -84,7 +85,7 @@ def test_every_routing_key_queue_and_the_dead_letter_path_are_described() -> Non
     # A single event about one email carries its correlation id in a header, a batch in its payload.
     correlated_ref, plain_ref = "#/components/schemas/CorrelatedHeaders", "#/components/schemas/Headers"
     expected = {
-        topology.MESSAGE_FETCHED: {"MessageFetched": correlated_ref},
+        topology.MESSAGE_FETCHED: {"MessageFetched": correlated_ref, "FetchedBatch": plain_ref},
         topology.MESSAGE_PROCESSED: {"MessageProcessed": correlated_ref, "ProcessedBatch": plain_ref},
         topology.ISSUE_CREATED: {"IssueEvent": correlated_ref},
     }
@@ -99,7 +100,15 @@ def test_every_routing_key_queue_and_the_dead_letter_path_are_described() -> Non
 
 def test_payloads_are_the_contracts_json_schemas() -> None:
     schemas = committed()["components"]["schemas"]
-    for model in (MessageFetched, MessageProcessed, ProcessedBatch, InboxStatus, InboxChanged, IssueEvent):
+    for model in (
+        MessageFetched,
+        FetchedBatch,
+        MessageProcessed,
+        ProcessedBatch,
+        InboxStatus,
+        InboxChanged,
+        IssueEvent,
+    ):
         expected = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, definition in expected.pop("$defs", {}).items():
             assert schemas[name] == definition

@@ -21,8 +21,7 @@ import aio_pika
 import asyncpg
 import pytest
 
-from intake.shared import topology
-from intake.shared.contracts import MessageFetched
+from intake.shared import batched_events, topology
 from intake.shared.migrations import migrate
 from intake.shared.secrets import SecretBox
 from tests.e2e.messages import message
@@ -86,10 +85,10 @@ class Published:
         self.subjects: dict[tuple[int, int, int], str | None] = {}
 
     async def on_message(self, incoming: aio_pika.abc.AbstractIncomingMessage) -> None:
-        event = MessageFetched.model_validate_json(incoming.body)
-        key = (event.inbox_id, event.uidvalidity, event.uid)
-        self.counts[key] += 1
-        self.subjects[key] = event.subject
+        for event, _ in batched_events.fetched(incoming.body, None):
+            key = (event.inbox_id, event.uidvalidity, event.uid)
+            self.counts[key] += 1
+            self.subjects[key] = event.subject
         await incoming.ack()
 
     def with_subject(self, prefix: str) -> dict[tuple[int, int, int], int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ import pytest
 
 from intake.fetcher.app import FetcherApp
 from intake.fetcher.settings import FetcherSettings
-from intake.shared import topology
+from intake.shared import batched_events, topology
 from intake.shared.contracts import InboxStatus, MessageFetched, MessageProcessed, Outcome
 from intake.shared.migrations import migrate
 from intake.shared.secrets import SecretBox
@@ -146,6 +147,7 @@ class Bus:
         self.status_queue = status_queue
         self.statuses: list[InboxStatus] = []
         self._matched = 0  # statuses before this index were passed by an earlier next_status
+        self._fetched: deque[MessageFetched] = deque()  # the rest of the last batch next_fetched took
 
     async def next_status(
         self, match: Callable[[InboxStatus], bool], what: str, seconds: float = DEADLINE_SECONDS
@@ -164,14 +166,22 @@ class Bus:
         return await eventually(get, what, seconds)
 
     async def next_fetched(self, seconds: float = DEADLINE_SECONDS) -> MessageFetched:
+        """The next fetched message, in publish order (a `FetchedBatch` gives its messages one per call)."""
+
         async def get() -> MessageFetched | None:
-            incoming = await self.queue.get(fail=False, no_ack=True)
-            return MessageFetched.model_validate_json(incoming.body) if incoming else None
+            if not self._fetched:
+                incoming = await self.queue.get(fail=False, no_ack=True)
+                if incoming is None:
+                    return None
+                self._fetched.extend(event for event, _ in batched_events.fetched(incoming.body, None))
+            return self._fetched.popleft()
 
         return await eventually(get, "a message.fetched event", seconds)
 
     async def pending_fetched(self) -> int:
-        return await self.queue_depth(self.queue.name)
+        """Fetched messages published and not yet taken: whole deliveries in the queue count as one each,
+        so 0 is exact and any other number a lower bound."""
+        return await self.queue_depth(self.queue.name) + len(self._fetched)
 
     async def queue_depth(self, name: str) -> int:
         """Messages ready in queue `name` (unacked deliveries are not counted)."""

@@ -21,7 +21,7 @@ from faststream.rabbit.annotations import RabbitMessage
 
 from intake.ingestor.app import IngestorApp
 from intake.ingestor.settings import IngestorSettings
-from intake.shared import bus, processed_events, topology
+from intake.shared import batched_events, bus, topology
 from intake.shared.blobs import put_blob
 from intake.shared.contracts import IssueEvent, MessageFetched, MessageProcessed
 from intake.shared.migrations import migrate, migrate_blobs
@@ -88,7 +88,7 @@ class TestBus:
 
         @self.broker.subscriber(queue, topology.EXCHANGE)
         async def collect(message: RabbitMessage) -> None:
-            outcomes = processed_events.correlated(message.body, bus.correlation_id(message.headers))
+            outcomes = batched_events.processed(message.body, bus.correlation_id(message.headers))
             self.processed_deliveries.append([correlation for _, correlation in outcomes])
             for outcome, _ in outcomes:
                 await self.processed.put(outcome)

@@ -11,7 +11,8 @@ import pytest
 
 from intake.ingestor.app import IngestorApp, apply_migrations
 from intake.ingestor.ingest import Ingestor
-from intake.shared import bus
+from intake.shared import batched_events, bus, topology
+from intake.shared.batched_events import fetched_message
 from intake.shared.blobs import blob_key
 from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
 from tests.integration.ingestor.conftest import Mailroom, MakeInbox, TestBus, make_mail, settings
@@ -215,3 +216,52 @@ async def test_messages_with_attachments_are_stored_in_one_batch(
     ]
     assert all(r["sha256"] == blob_key(bytes(r["content"])) for r in rows)
     assert await db.fetchval("SELECT count(*) FROM blobs.blobs WHERE sha256 = $1", blob_key(shared)) == 1
+
+
+async def test_a_fetched_batch_is_filed_message_by_message_and_a_poison_in_it_dead_letters_it_whole(
+    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: TestBus
+) -> None:
+    """The fetcher publishes one FETCH's messages as one `FetchedBatch`. Each is filed on its own path (a
+    reply to another of the batch, an attachment, a duplicate); a poison among them requeues the whole
+    delivery until its last attempt, when its `failed` is published and the delivery dead-lettered
+    whole. The others are filed once, and re-emit their stored outcome at every redelivery."""
+    inbox_id = await make_inbox()
+    await apply_migrations(db)
+    await db.execute(
+        """CREATE FUNCTION public.refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+               IF NEW.subject LIKE '%poison%' THEN RAISE EXCEPTION 'poison refused for the test'; END IF;
+               RETURN NEW;
+           END $$;
+           CREATE TRIGGER refuse_poison BEFORE INSERT ON tracker.messages
+               FOR EACH ROW EXECUTE FUNCTION public.refuse_poison();"""
+    )
+    mailroom = Mailroom(db, queued_bus)
+    question = await mailroom.fetched(inbox_id, make_mail("Question", "<fq-1@x>"))
+    reply = await mailroom.fetched(inbox_id, make_mail("Re: Question", "<fq-2@x>", references=("<fq-1@x>",)))
+    attached = await mailroom.fetched(
+        inbox_id, make_mail("Invoice", "<fq-3@x>", attachments=(("invoice.csv", "text/csv", b"a,b\n1,2\n"),))
+    )
+    copy = await mailroom.fetched(inbox_id, make_mail("Question", "<fq-1@x>"))
+    poison = await mailroom.fetched(inbox_id, make_mail("poison", "<fq-poison@x>"))
+    batch = [question, reply, attached, copy, poison]
+    event, _ = fetched_message([(item, f"corr-{item.uid}") for item in batch])
+    await bus.publish(queued_bus.broker, event, topology.MESSAGE_FETCHED)
+
+    last: dict[int, MessageProcessed] = {}
+    async with IngestorApp(settings(database_url, amqp_url, delivery_limit=3, prefetch=64)):
+        while last.get(poison.uid) is None:
+            outcome = await queued_bus.next_processed()
+            last[outcome.uid] = outcome
+
+    # The poison fails the first batch's transaction, so its messages go one by one, concurrently: either
+    # of the thread's two may come first, and both end on one issue.
+    assert {last[question.uid].outcome, last[reply.uid].outcome} == {Outcome.ISSUE_CREATED, Outcome.ISSUE_UPDATED}
+    assert last[reply.uid].issue_number == last[question.uid].issue_number
+    assert last[attached.uid].outcome is Outcome.ISSUE_CREATED
+    assert last[copy.uid].outcome is Outcome.DUPLICATE
+    assert (last[poison.uid].outcome, last[poison.uid].attempts) == (Outcome.FAILED, 4)
+    assert await db.fetchval("SELECT count(*) FROM tracker.issues") == 2
+    assert await db.fetchval("SELECT count(*) FROM tracker.messages") == 3
+    [dead] = await dead_letters(amqp_url)
+    assert sorted(e.uid for e, _ in batched_events.fetched(dead.body, None)) == sorted(item.uid for item in batch)

@@ -11,6 +11,7 @@ from intake.ingestor import (
     auto_generated,
     batching,
     decision,
+    deliveries,
     filenames,
     handler,
     html_text,
@@ -24,7 +25,20 @@ from intake.ingestor import (
 
 @pytest.mark.parametrize(
     "module",
-    [auto_generated, batching, decision, filenames, handler, html_text, limits, matching, parsing, senders, tnef],
+    [
+        auto_generated,
+        batching,
+        decision,
+        deliveries,
+        filenames,
+        handler,
+        html_text,
+        limits,
+        matching,
+        parsing,
+        senders,
+        tnef,
+    ],
     ids=lambda m: m.__name__,
 )
 def test_docstring_examples(module: ModuleType) -> None:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from intake.shared import processed_events
+from intake.shared import batched_events
 from intake.shared.contracts import (
+    FetchedBatch,
     InboxChanged,
     InboxStatus,
     IssueEvent,
@@ -27,6 +28,7 @@ PINNED = Path(__file__).with_name("contract_schemas")
 CONTRACTS: list[type[BaseModel]] = [
     MessageFetched,
     MessageProcessed,
+    FetchedBatch,
     ProcessedBatch,
     InboxStatus,
     InboxChanged,
@@ -130,11 +132,11 @@ def test_a_batch_of_outcomes_reads_back_in_order_with_correlation_ids() -> None:
     batch = ProcessedBatch.model_validate(
         {"messages": [{"processed": processed(3), "correlation_id": "c3"}, {"processed": processed(1)}]}
     )
-    assert [(e.uid, c) for e, c in processed_events.correlated(batch.model_dump_json().encode(), "ignored")] == [
+    assert [(e.uid, c) for e, c in batched_events.processed(batch.model_dump_json().encode(), "ignored")] == [
         (3, "c3"),
         (1, None),
     ]
-    assert [e.uid for e in processed_events.outcomes(processed(5).model_dump_json().encode())] == [5]
+    assert [e.uid for e in batched_events.outcomes(processed(5).model_dump_json().encode())] == [5]
 
 
 @pytest.mark.parametrize(
@@ -151,7 +153,18 @@ def test_a_batch_of_outcomes_reads_back_in_order_with_correlation_ids() -> None:
 )
 def test_a_processed_body_that_is_neither_shape_is_refused(body: bytes) -> None:
     with pytest.raises(ValidationError):
-        processed_events.outcomes(body)
+        batched_events.outcomes(body)
+
+
+def test_a_batch_of_fetched_messages_reads_back_in_order_and_a_lone_one_travels_as_itself() -> None:
+    one, two = fetched(uid=1), fetched(uid=2)
+    event, correlation = batched_events.fetched_message([(one, "c1"), (two, None)])
+    assert isinstance(event, FetchedBatch)
+    assert correlation is None
+    body = event.model_dump_json().encode()
+    assert [(e.uid, c) for e, c in batched_events.fetched(body, "ignored")] == [(1, "c1"), (2, None)]
+    assert batched_events.fetched_message([(one, "c1")]) == (one, "c1")
+    assert batched_events.fetched(one.model_dump_json().encode(), "c1") == [(one, "c1")]
 
 
 def test_a_batch_is_never_mistaken_for_one_outcome() -> None:

@@ -8,6 +8,7 @@ from types import ModuleType
 import pytest
 
 from intake.shared import (
+    batched_events,
     bus,
     dead_letters,
     encoded_words,
@@ -19,7 +20,18 @@ from intake.shared import (
     settlements,
 )
 
-MODULES = [bus, dead_letters, encoded_words, imap_responses, imap_utf7, logging, metrics, probes, settlements]
+MODULES = [
+    batched_events,
+    bus,
+    dead_letters,
+    encoded_words,
+    imap_responses,
+    imap_utf7,
+    logging,
+    metrics,
+    probes,
+    settlements,
+]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

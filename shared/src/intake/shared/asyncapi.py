@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from intake.shared import topology
 from intake.shared.block_yaml import render
 from intake.shared.contracts import (
+    FetchedBatch,
     InboxChanged,
     InboxStatus,
     IssueEvent,
@@ -72,6 +73,15 @@ EVENTS: dict[str, tuple[str, type[BaseModel], str, str]] = {
 # Routing key -> the further shapes its messages may take: (message id, contract, who publishes it, what
 # it means). Correlation ids of such a shape travel in its payload.
 ALSO: dict[str, tuple[tuple[str, type[BaseModel], str, str], ...]] = {
+    topology.MESSAGE_FETCHED: (
+        (
+            "messageFetchedBatch",
+            FetchedBatch,
+            "the fetcher, for the messages of one FETCH it stored together",
+            "Several fetched messages in one message, each with its correlation id; consumers of "
+            "`message.fetched` read both shapes.",
+        ),
+    ),
     topology.MESSAGE_PROCESSED: (
         (
             "messageProcessedBatch",
@@ -114,7 +124,15 @@ def _exchange(name: str) -> dict[str, Any]:
 def _schemas() -> dict[str, Any]:
     """Every contract's JSON schema, with the definitions they share (enums) beside them."""
     schemas: dict[str, Any] = {}
-    for model in (MessageFetched, MessageProcessed, ProcessedBatch, InboxStatus, InboxChanged, IssueEvent):
+    for model in (
+        MessageFetched,
+        FetchedBatch,
+        MessageProcessed,
+        ProcessedBatch,
+        InboxStatus,
+        InboxChanged,
+        IssueEvent,
+    ):
         schema = model.model_json_schema(ref_template=_REF_TEMPLATE)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema

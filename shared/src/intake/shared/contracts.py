@@ -71,6 +71,24 @@ class MessageFetched(MessageRef):
     received_at: datetime | None = None
 
 
+class FetchedEntry(Contract):
+    """One fetched message inside a `FetchedBatch`, with its correlation id (a single `MessageFetched`
+    carries it in the `x-correlation-id` header instead)."""
+
+    fetched: MessageFetched
+    correlation_id: str | None = None
+
+
+class FetchedBatch(Contract):
+    """Published by the fetcher on `message.fetched` for the messages of one FETCH that it stored together:
+    one AMQP message instead of one each (see `ProcessedBatch` for why). Consumers read both shapes
+    (`batched_events.py`); a lone message, and every reprocess, is still one `MessageFetched`.
+    """
+
+    schema_version: Literal[1] = 1
+    messages: list[FetchedEntry] = Field(min_length=1)
+
+
 class MessageProcessed(MessageRef):
     """Published by the ingestor for every message it finished with, skips and failures included."""
 
@@ -98,8 +116,8 @@ class ProcessedBatch(Contract):
 
     Every publish and every delivery costs RabbitMQ and both ends a fixed amount of CPU, more than the
     consumers' work per outcome (docs/benchmarks.md); a batch pays it once. Consumers read both shapes
-    (`processed_events.py`); the other paths (repeats, retries, failures, replays) still publish one
-    `MessageProcessed` each.
+    (`batched_events.py`); a batch of one, and the other paths (repeats, retries, failures, replays),
+    still publish one `MessageProcessed` each.
     """
 
     schema_version: Literal[1] = 1

@@ -21,7 +21,7 @@ from faststream.rabbit import RabbitBroker
 
 from intake.config_api import email_log_recording
 from intake.config_api.metrics import ConfigApiMetrics
-from intake.shared import bus, processed_events, topology
+from intake.shared import batched_events, bus, topology
 from intake.shared.batch_consumer import BatchConsumer
 from intake.shared.contracts import MessageFetched, MessageProcessed, MessageRef
 
@@ -38,12 +38,13 @@ Correlated = tuple[C, str | None]
 
 
 def _fetched(body: bytes, headers: Mapping[str, Any]) -> list[Correlated[MessageFetched]]:
-    return [(MessageFetched.model_validate_json(body), bus.correlation_id(headers))]
+    """One fetched message, or the fetcher's batch of them (`batched_events.py`)."""
+    return batched_events.fetched(body, bus.correlation_id(headers))
 
 
 def _processed(body: bytes, headers: Mapping[str, Any]) -> list[Correlated[MessageProcessed]]:
-    """One outcome, or the ingestor's batch of them (`processed_events.py`)."""
-    return processed_events.correlated(body, bus.correlation_id(headers))
+    """One outcome, or the ingestor's batch of them (`batched_events.py`)."""
+    return batched_events.processed(body, bus.correlation_id(headers))
 
 
 def _consumer(

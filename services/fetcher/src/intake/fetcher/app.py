@@ -25,7 +25,7 @@ from intake.fetcher.processed import ProcessedHandler
 from intake.fetcher.record_retention import prune_records
 from intake.fetcher.settings import FetcherSettings
 from intake.fetcher.supervisor import Supervisor
-from intake.shared import bus, processed_events, topology
+from intake.shared import batched_events, bus, topology
 from intake.shared.batch_consumer import BatchConsumer
 from intake.shared.bus import create_broker, start_broker
 from intake.shared.cleanup import run_cleanups
@@ -126,7 +126,7 @@ class FetcherApp:
         )
         self._outcomes = BatchConsumer(
             topology.work_queue(topology.FETCHER_PROCESSED_QUEUE, topology.MESSAGE_PROCESSED, settings.delivery_limit),
-            processed_events.outcomes,
+            batched_events.outcomes,
             ProcessedHandler(pool, supervisor.wake).handle_batch,
             batch_size=OUTCOME_BATCH_SIZE,
             prefetch=settings.fetcher_prefetch,

@@ -29,16 +29,16 @@ from intake.fetcher.headers import summarize
 from intake.fetcher.inboxes import InboxSettings
 from intake.fetcher.metrics import FetcherMetrics
 from intake.fetcher.settings import FetcherSettings
-from intake.shared import bus, topology
+from intake.shared import batched_events, bus, topology
 from intake.shared.imap import IdleEnd, ImapClient, SelectedFolder
 from intake.shared.imap_errors import ImapCommandError, ImapConnectError, ImapError, ImapSettingsError, ImapTimeout
 from intake.shared.secrets import SecretBox
 
 log = structlog.get_logger(__name__)
 
-# Messages left `stored` (a crash or a failed publish) are republished this many at a time, their
-# confirms awaited together (a fetched batch is published the same way); order on the bus does not
-# matter downstream.
+# Messages left `stored` (a crash or a failed publish) are republished this many at a time, as one
+# `FetchedBatch` (a fetched batch is published the same way); order on the bus does not matter
+# downstream.
 PUBLISH_BATCH = 32
 # Fetched batches whose confirms may be awaited at once: each confirm waits for a quorum-queue commit
 # on RabbitMQ, so one batch at a time left a single inbox fetching at about one batch per commit.
@@ -250,12 +250,14 @@ class InboxPoller:
             raise
 
     async def _publish_and_mark(self, messages: list[repository.FetchedMessage]) -> None:
-        results = await bus.publish_each(
-            self._context.broker,
-            [(message.event(), topology.MESSAGE_FETCHED, True) for message in messages],
-            [message.correlation_id for message in messages],
+        # Several messages go as one `FetchedBatch`: one publish, and one delivery to each consumer.
+        event, correlation = batched_events.fetched_message(
+            [(message.event(), message.correlation_id) for message in messages]
         )
-        confirmed = [message for message, result in zip(messages, results, strict=True) if result is None]
+        (failure,) = await bus.publish_each(
+            self._context.broker, [(event, topology.MESSAGE_FETCHED, True)], [correlation]
+        )
+        confirmed = messages if failure is None else []
         if confirmed:
             await repository.mark_published(self._pool, [message.id for message in confirmed])
             self._metrics.fetched.inc(len(confirmed))
@@ -267,9 +269,8 @@ class InboxPoller:
                 messages=[message.log_fields() for message in confirmed],
                 bytes=sum(message.size for message in confirmed),
             )
-        for result in results:
-            if result is not None:
-                raise result  # the rest stays `stored` and is republished at the next cycle
+        if failure is not None:
+            raise failure  # they stay `stored` and are republished at the next cycle
 
     async def _republish(self) -> None:
         stored = await repository.unpublished(self._pool, self.inbox.id)

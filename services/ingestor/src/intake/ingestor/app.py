@@ -25,7 +25,8 @@ from faststream.rabbit import RabbitBroker
 
 from intake.ingestor.batches import BatchingHandler
 from intake.ingestor.database_watch import DatabaseWatch
-from intake.ingestor.handler import Delivery, MessageFetchedHandler
+from intake.ingestor.deliveries import Delivery, Part
+from intake.ingestor.handler import MessageFetchedHandler
 from intake.ingestor.ingest import Ingestor
 from intake.ingestor.metrics import IngestorMetrics
 from intake.ingestor.settings import IngestorSettings
@@ -131,8 +132,11 @@ class IngestorApp:
 
         async def ack_many(deliveries: Sequence[Delivery]) -> None:
             settled = [delivery for delivery in deliveries if isinstance(delivery, Settled)]
-            if len(settled) != len(deliveries):  # every delivery here is wrapped below.
+            batched = [delivery for delivery in deliveries if isinstance(delivery, Part)]
+            if len(settled) + len(batched) != len(deliveries):  # every delivery here is wrapped below.
                 raise TypeError("deliveries not settled through this consumer's acknowledger")
+            for part in batched:  # the last part of a `FetchedBatch` acks the delivery (deliveries.py).
+                await part.ack()
             await acknowledger.ack([delivery.message for delivery in settled])
 
         handler = BatchingHandler(

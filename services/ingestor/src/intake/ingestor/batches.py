@@ -28,7 +28,8 @@ from typing import Protocol
 import structlog
 from faststream.rabbit import RabbitBroker
 
-from intake.ingestor.handler import Delivery, MessageFetchedHandler, batch_events_of, log_fields
+from intake.ingestor.deliveries import Delivery
+from intake.ingestor.handler import MessageFetchedHandler, batch_events_of, log_fields
 from intake.ingestor.ingest import BatchOutcome
 from intake.ingestor.metrics import IngestorMetrics
 from intake.shared import bus
@@ -97,7 +98,12 @@ class BatchingHandler:
         decoded = await self._one.decode(message)
         if decoded is None:
             return
-        fetched, attempt = decoded
+        if len(decoded) == 1:
+            await self._take(*decoded[0])
+        else:  # the messages of a `FetchedBatch`: each taken as a delivery of its own.
+            await asyncio.gather(*(self._take(part, fetched, attempt) for part, fetched, attempt in decoded))
+
+    async def _take(self, message: Delivery, fetched: MessageFetched, attempt: int) -> None:
         if self._batch_size <= 1 or attempt > 1 or self._closing:
             await self._one.handle(message, fetched, attempt)
             return

@@ -4,34 +4,34 @@ Thin: acks only after the outcome is committed and its publishes confirmed (DESI
 PostgreSQL is unreachable it holds the delivery and waits for the database (`database_watch.py`)
 instead of requeueing, so an outage does not use up deliveries; any other error requeues the message
 after a backoff, and on its last delivery it publishes `failed` and dead-letters it. A payload that
-is not a `MessageFetched` is dead-lettered at once.
+is neither a `MessageFetched` nor a `FetchedBatch` is dead-lettered at once; each message of a batch
+is handled as a delivery of its own (`deliveries.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 from faststream.rabbit import RabbitBroker
 from pydantic import ValidationError
 
 from intake.ingestor.database_watch import Wait
+from intake.ingestor.deliveries import Delivery, parts
 from intake.ingestor.errors import DatabaseUnavailable
 from intake.ingestor.ingest import Result
 from intake.ingestor.metrics import IngestorMetrics
-from intake.shared import bus, topology
+from intake.shared import batched_events, bus, topology
 from intake.shared.contracts import (
     Contract,
     IssueEventKind,
     MessageFetched,
     MessageProcessed,
     Outcome,
-    ProcessedBatch,
-    ProcessedEntry,
 )
 
 log = structlog.get_logger(__name__)
@@ -46,18 +46,6 @@ ISSUE_EVENT_ROUTING_KEYS = {
     IssueEventKind.CREATED: topology.ISSUE_CREATED,
     IssueEventKind.UPDATED: topology.ISSUE_UPDATED,
 }
-
-
-class Delivery(Protocol):
-    """One `message.fetched` delivery as aio-pika hands it over, settled explicitly."""
-
-    @property
-    def body(self) -> bytes: ...
-    @property
-    def headers(self) -> Mapping[str, Any]: ...
-    def ack(self) -> Awaitable[None]: ...
-    def nack(self, *, requeue: bool = True) -> Awaitable[None]: ...
-    def reject(self, *, requeue: bool = False) -> Awaitable[None]: ...
 
 
 class Processor(Protocol):
@@ -99,15 +87,15 @@ def events_of(result: Result) -> list[tuple[Contract, str, bool]]:
 
 
 def batch_events_of(committed: Sequence[tuple[Result, str | None]]) -> list[tuple[Contract, str, bool, str | None]]:
-    """What to publish for the results one batch committed, each with the correlation id of its message:
-    one `ProcessedBatch` of every outcome (one publish and one delivery per consumer instead of one per
-    message), then each issue event."""
-    outcomes = ProcessedBatch(
-        messages=[
-            ProcessedEntry(processed=result.processed, correlation_id=correlation) for result, correlation in committed
-        ]
+    """What to publish for the results one batch committed (at least one), each with the correlation id
+    of its message: every outcome in one `ProcessedBatch` (one publish and one delivery per consumer
+    instead of one per message; a lone outcome as itself), then each issue event."""
+    outcomes, outcomes_correlation = batched_events.processed_message(
+        [(result.processed, correlation) for result, correlation in committed]
     )
-    events: list[tuple[Contract, str, bool, str | None]] = [(outcomes, topology.MESSAGE_PROCESSED, True, None)]
+    events: list[tuple[Contract, str, bool, str | None]] = [
+        (outcomes, topology.MESSAGE_PROCESSED, True, outcomes_correlation)
+    ]
     for result, correlation in committed:
         events.extend((event, key, mandatory, correlation) for event, key, mandatory in events_of(result)[1:])
     return events
@@ -138,12 +126,15 @@ class MessageFetchedHandler:
     async def __call__(self, message: Delivery) -> None:
         decoded = await self.decode(message)
         if decoded is not None:
-            await self.handle(message, *decoded)
+            await asyncio.gather(*(self.handle(part, fetched, attempt) for part, fetched, attempt in decoded))
 
-    async def decode(self, message: Delivery) -> tuple[MessageFetched, int] | None:
-        """The delivery's `MessageFetched` and attempt; None when the payload is invalid (then it is dead-lettered)."""
+    async def decode(self, message: Delivery) -> list[tuple[Delivery, MessageFetched, int]] | None:
+        """Each message the delivery carries (one, or a `FetchedBatch`'s), with the delivery to settle it
+        through (`deliveries.parts`) and the attempt; None when the payload is invalid (then it is
+        dead-lettered)."""
+        correlation = bus.correlation_id(message.headers)
         try:
-            fetched = MessageFetched.model_validate_json(message.body)
+            messages = batched_events.fetched(message.body, correlation)
         except ValidationError as error:
             log.error(
                 "message.fetched payload is invalid, dead-lettering it",
@@ -152,7 +143,8 @@ class MessageFetchedHandler:
             )
             await message.reject(requeue=False)
             return None
-        return fetched, bus.delivery_attempt(message.headers)
+        attempt = bus.delivery_attempt(message.headers)
+        return [(part, fetched, attempt) for part, fetched in parts(message, messages, correlation)]
 
     async def handle(self, message: Delivery, fetched: MessageFetched, attempt: int) -> None:
         """Process one delivery on its own and settle it (ack, requeue or dead-letter)."""
