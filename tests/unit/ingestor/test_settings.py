@@ -28,7 +28,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_defaults_need_no_secret_key() -> None:
     settings = load_settings(IngestorSettings)
-    assert settings.ingestor_prefetch == 256
+    assert settings.ingestor_prefetch == 32
     assert settings.delivery_limit == 5
     assert settings.log_level == "info"
     assert settings.ingestor_database_wait_seconds == 600

@@ -29,7 +29,9 @@ log = structlog.get_logger(__name__)
 
 # One transaction per batch: at a few hundred messages a second most batches stay far below this.
 BATCH_SIZE = 200
-PREFETCH = 400
+# Deliveries in hand: each holds one event or a batch of them (up to one FETCH run of 32, or one
+# ingestor transaction of 100).
+PREFETCH = 128
 
 
 C = TypeVar("C", bound=MessageRef)

@@ -45,9 +45,9 @@ class FetcherSettings(LoggingSettings, DatabaseSettings, AmqpSettings, SecretKey
     # renew stops its loops after two thirds of it (INTAKE_FETCHER_LEASE_SECONDS). A killed replica's
     # inboxes move to the others within this time.
     fetcher_lease_seconds: float = Field(default=15.0, ge=3, le=600)
-    # Outcomes RabbitMQ hands the processed-consumer before it acks any; batches take up to 200 of them
-    # (INTAKE_FETCHER_PREFETCH).
-    fetcher_prefetch: int = Field(default=400, ge=1, le=1000)
+    # Deliveries RabbitMQ hands the processed-consumer before it acks any (INTAKE_FETCHER_PREFETCH); one
+    # holds a single outcome or the ingestor's batch of up to 100. Batches take up to 200 outcomes.
+    fetcher_prefetch: int = Field(default=128, ge=1, le=1000)
     # IMAP IDLE is ended and issued again after this long (RFC 2177: before 29 minutes) (INTAKE_FETCHER_IDLE_SECONDS).
     fetcher_idle_seconds: float = Field(default=25 * 60, gt=0, le=29 * 60)
     # Allow an http:// INTAKE_CONFIG_API_URL on a host other than loopback: the service token and access tokens

@@ -23,10 +23,12 @@ class IngestorSettings(LoggingSettings, DatabaseSettings, AmqpSettings, Retentio
     ingestor_http_host: str = Field(default="127.0.0.1", min_length=1)
     ingestor_http_port: int = Field(default=8082, ge=1, le=65535)
 
-    # Messages RabbitMQ hands this process before it acks any (INTAKE_INGESTOR_PREFETCH).
-    ingestor_prefetch: int = Field(default=256, ge=1, le=1000)
+    # Deliveries RabbitMQ hands this process before it acks any (INTAKE_INGESTOR_PREFETCH). A delivery
+    # holds up to one FETCH run of messages (32) under a burst, one when mail trickles in; 32 deliveries
+    # keep a batch of 100 fed without one ingestor taking a backlog that other replicas could share.
+    ingestor_prefetch: int = Field(default=32, ge=1, le=1000)
     # At most this many new messages are stored in one transaction (INTAKE_INGESTOR_BATCH_SIZE); 1 stores
-    # each on its own. Batches are taken from the prefetched messages, so keep the prefetch larger.
+    # each on its own. Batches are taken from the prefetched deliveries' messages.
     ingestor_batch_size: int = Field(default=100, ge=1, le=1000)
     # Largest attachment and largest sum of one message's attachments, in bytes; a message over
     # either is `rejected` and stays in the mailbox (INTAKE_INGESTOR_MAX_ATTACHMENT_BYTES,
