@@ -26,13 +26,7 @@ from intake.ingestor.errors import DatabaseUnavailable
 from intake.ingestor.ingest import Result
 from intake.ingestor.metrics import IngestorMetrics
 from intake.shared import batched_events, bus, topology
-from intake.shared.contracts import (
-    Contract,
-    IssueEventKind,
-    MessageFetched,
-    MessageProcessed,
-    Outcome,
-)
+from intake.shared.contracts import Contract, IssueEventKind, MessageFetched, MessageProcessed, Outcome
 
 log = structlog.get_logger(__name__)
 
@@ -76,14 +70,19 @@ def log_fields(fetched: MessageFetched, correlation: str | None) -> dict[str, ob
     }
 
 
+def _issue_event(result: Result) -> tuple[Contract, str, bool] | None:
+    """The issue event to publish for `result`, if any. A notification: having no queue bound to
+    `issue.*` is normal, so it is not mandatory."""
+    if result.event is None:
+        return None
+    return result.event, ISSUE_EVENT_ROUTING_KEYS[result.event.kind], False
+
+
 def events_of(result: Result) -> list[tuple[Contract, str, bool]]:
     """What to publish for `result`, in order: (event, routing key, mandatory)."""
     # message.processed first: it is what the fetcher and the email log act on.
-    events: list[tuple[Contract, str, bool]] = [(result.processed, topology.MESSAGE_PROCESSED, True)]
-    if result.event is not None:
-        # A notification: having no queue bound to `issue.*` is normal, so it is not mandatory.
-        events.append((result.event, ISSUE_EVENT_ROUTING_KEYS[result.event.kind], False))
-    return events
+    issue_event = _issue_event(result)
+    return [(result.processed, topology.MESSAGE_PROCESSED, True), *([issue_event] if issue_event else [])]
 
 
 def batch_events_of(committed: Sequence[tuple[Result, str | None]]) -> list[tuple[Contract, str, bool, str | None]]:
@@ -97,7 +96,8 @@ def batch_events_of(committed: Sequence[tuple[Result, str | None]]) -> list[tupl
         (outcomes, topology.MESSAGE_PROCESSED, True, outcomes_correlation)
     ]
     for result, correlation in committed:
-        events.extend((event, key, mandatory, correlation) for event, key, mandatory in events_of(result)[1:])
+        if (issue_event := _issue_event(result)) is not None:
+            events.append((*issue_event, correlation))
     return events
 
 
