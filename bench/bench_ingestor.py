@@ -618,8 +618,9 @@ def report(
     lines += [
         "",
         "Pipeline CPU is every process on the machine in the median run's window (the eight largest; "
-        "`beam.smp` is RabbitMQ: per message three confirmed publishes and four deliveries; `postgres` all "
-        "backends). Two cores give 4 ms of CPU per message at 500 messages/s, 2 ms at 1,000.",
+        "`beam.smp` is RabbitMQ: per message three confirmed publishes and four deliveries, the `message.fetched` "
+        "and `message.processed` ones shared by the messages of a batch (`FetchedBatch`, `ProcessedBatch`); "
+        "`postgres` all backends). Two cores give 4 ms of CPU per message at 500 messages/s, 2 ms at 1,000.",
     ]
     for name, run in medians.items():
         if "timeline" in run:
@@ -672,8 +673,8 @@ def report(
         "Batches (`batches.py`): each batch of up to 100 new messages costs a fixed number of PostgreSQL "
         "round trips and one COMMIT (stored outcomes + raw bytes; the tagged issues, if any; BEGIN; all locks "
         "in one statement; the reads under the locks; new issues + messages; attachments' blobs in one "
-        "statement and their rows in another; outcomes + thread roots; COMMIT), then all `message.processed` "
-        "and `issue.created` publishes at once with their confirms awaited together, then the acks. Messages "
+        "statement and their rows in another; outcomes + thread roots; COMMIT), then one `ProcessedBatch` "
+        "and the `issue.created` publishes at once with their confirms awaited together, then the acks. Messages "
         "over 128 KiB, replays and redeliveries take the one-message path (large ones parsed in a thread).",
         "",
         (
