@@ -1,7 +1,7 @@
 """The messages the services exchange over RabbitMQ: frozen, versioned pydantic models.
 
 A change to a field is a change of contract: bump `schema_version` and update the pinned JSON
-schema in tests/unit/test_contracts.py. Raw mail never travels on the bus, only its blob reference.
+schema in tests/unit/shared/test_contracts.py. Raw mail never travels on the bus, only its blob reference.
 """
 
 from __future__ import annotations

@@ -21,9 +21,6 @@ from intake.shared.blobs import ON_CONFLICT_TOUCH, STREAM_ABOVE_BYTES, blob_key,
 from intake.shared.contracts import MessageFetched, MessageProcessed
 from intake.shared.database import Executor, Session
 
-# A single connection, whether opened alone or taken from a pool.
-# Anything that runs one statement: a connection or the pool.
-
 # How often a failing mailbox action is retried before it is given up (left in the log, not the mailbox).
 MAX_ACTION_ATTEMPTS = 20
 

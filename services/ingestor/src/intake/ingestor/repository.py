@@ -324,7 +324,7 @@ def _text(value: str) -> str:
     return value.replace("\x00", "\ufffd")
 
 
-# Many messages at once (`batch.py`): the same reads and writes as above, one statement for a whole batch.
+# Many messages at once (`Ingestor.process_batch`): the same reads and writes as above, one statement for a whole batch.
 
 
 def _ref_arrays(refs: Sequence[MessageRef]) -> tuple[list[int], list[int], list[int]]:
