@@ -1,6 +1,6 @@
 """Helpers for driving the ingestor on real PostgreSQL and RabbitMQ: inboxes, mail, and the bus as the fetcher sees it.
 
-`TestBus` publishes `message.fetched` with `bus.publish`, as the fetcher does, and collects every
+`FetcherSide` publishes `message.fetched` with `bus.publish`, as the fetcher does, and collects every
 `message.processed` from a queue the test binds. The ingestor runs as `IngestorApp`, the object
 `intake-ingestor` runs.
 """
@@ -71,11 +71,9 @@ def make_mail(
     return mail.as_bytes()
 
 
-class TestBus:
+class FetcherSide:
     """The bus from the fetcher's side: publishes `message.fetched`, collects `message.processed`, and
     collects issue events from a queue bound to `issue.*`, as another system following issues would."""
-
-    __test__ = False
 
     def __init__(self, amqp_url: str) -> None:
         self.broker = bus.create_broker(amqp_url, app_id="ingestor-tests")
@@ -110,9 +108,9 @@ class TestBus:
 class Mailroom:
     """Puts raw mail in the blob store and tells the ingestor about it, as the fetcher would."""
 
-    def __init__(self, db: asyncpg.Connection, test_bus: TestBus) -> None:
+    def __init__(self, db: asyncpg.Connection, fetcher_side: FetcherSide) -> None:
         self._db = db
-        self._bus = test_bus
+        self._bus = fetcher_side
         self._uids = itertools.count(1)
 
     async def fetched(
@@ -192,16 +190,16 @@ async def ingestor(database_url: str, amqp_url: str, make_inbox: MakeInbox) -> A
 
 
 @pytest.fixture
-async def test_bus(amqp_url: str, ingestor: IngestorApp) -> AsyncIterator[TestBus]:
+async def fetcher_side(amqp_url: str, ingestor: IngestorApp) -> AsyncIterator[FetcherSide]:
     """Started after the ingestor, so the `intake` exchange and the ingestor's queue exist."""
-    test_bus = TestBus(amqp_url)
-    await test_bus.broker.start()
+    fetcher_side = FetcherSide(amqp_url)
+    await fetcher_side.broker.start()
     try:
-        yield test_bus
+        yield fetcher_side
     finally:
-        await test_bus.broker.stop()
+        await fetcher_side.broker.stop()
 
 
 @pytest.fixture
-def mailroom(db: asyncpg.Connection, test_bus: TestBus) -> Mailroom:
-    return Mailroom(db, test_bus)
+def mailroom(db: asyncpg.Connection, fetcher_side: FetcherSide) -> Mailroom:
+    return Mailroom(db, fetcher_side)

@@ -15,7 +15,7 @@ from intake.ingestor.app import IngestorApp
 from intake.ingestor.threads import thread_lock_key
 from intake.shared import topology
 from intake.shared.contracts import Outcome
-from tests.integration.ingestor.conftest import WAIT_SECONDS, Mailroom, MakeInbox, TestBus, make_mail, settings
+from tests.integration.ingestor.conftest import WAIT_SECONDS, FetcherSide, Mailroom, MakeInbox, make_mail, settings
 
 
 async def eventually(probe: Callable[[], Awaitable[bool]], what: str) -> None:
@@ -41,7 +41,12 @@ async def dead_letters(amqp_url: str) -> list[aio_pika.abc.AbstractIncomingMessa
 
 
 async def test_two_instances_file_five_threads_once(
-    database_url: str, amqp_url: str, db: asyncpg.Connection, mailroom: Mailroom, test_bus: TestBus, inbox_id: int
+    database_url: str,
+    amqp_url: str,
+    db: asyncpg.Connection,
+    mailroom: Mailroom,
+    fetcher_side: FetcherSide,
+    inbox_id: int,
 ) -> None:
     threads = [[f"<thread-{t}-{m}@example.com>" for m in range(4)] for t in range(5)]
     mails = [
@@ -58,8 +63,8 @@ async def test_two_instances_file_five_threads_once(
 
     # `ingestor` (from the fixture) is the first instance; this is the second.
     async with IngestorApp(settings(database_url, amqp_url, prefetch=4)):
-        await asyncio.gather(*(test_bus.publish(item) for item in fetched))
-        results = [await test_bus.next_processed() for _ in fetched]
+        await asyncio.gather(*(fetcher_side.publish(item) for item in fetched))
+        results = [await fetcher_side.next_processed() for _ in fetched]
 
     assert Counter(r.outcome for r in results) == {Outcome.ISSUE_CREATED: 5, Outcome.ISSUE_UPDATED: 15}
     assert await db.fetchval("SELECT count(*) FROM tracker.issue_view") == 5
@@ -71,8 +76,10 @@ async def test_two_instances_file_five_threads_once(
         assert issues == 1
 
 
-async def test_invalid_payload_is_dead_lettered(amqp_url: str, test_bus: TestBus, ingestor: IngestorApp) -> None:
-    await test_bus.broker.publish(
+async def test_invalid_payload_is_dead_lettered(
+    amqp_url: str, fetcher_side: FetcherSide, ingestor: IngestorApp
+) -> None:
+    await fetcher_side.broker.publish(
         b'{"not": "a MessageFetched"}',
         exchange=topology.EXCHANGE,
         routing_key=topology.MESSAGE_FETCHED,
@@ -87,7 +94,7 @@ async def test_invalid_payload_is_dead_lettered(amqp_url: str, test_bus: TestBus
 
     await eventually(arrived, "the invalid payload in the dead-letter queue")
     assert taken[0].body == b'{"not": "a MessageFetched"}'
-    assert test_bus.processed.empty()
+    assert fetcher_side.processed.empty()
 
 
 async def test_failing_storage_is_retried_then_failed_and_dead_lettered(
@@ -105,14 +112,14 @@ async def test_failing_storage_is_retried_then_failed_and_dead_lettered(
                CREATE TRIGGER refuse_explosive BEFORE INSERT ON tracker.messages
                    FOR EACH ROW EXECUTE FUNCTION public.refuse_explosive();"""
         )
-        test_bus = TestBus(amqp_url)
-        await test_bus.broker.start()
+        fetcher_side = FetcherSide(amqp_url)
+        await fetcher_side.broker.start()
         try:
-            mailroom = Mailroom(db, test_bus)
+            mailroom = Mailroom(db, fetcher_side)
             failed = await mailroom.deliver(inbox_id, make_mail("please explode", "<x-1@example.com>"))
             fine = await mailroom.deliver(inbox_id, make_mail("all good", "<x-2@example.com>"))
         finally:
-            await test_bus.broker.stop()
+            await fetcher_side.broker.stop()
 
     assert failed.outcome is Outcome.FAILED
     assert failed.attempts == 3
@@ -132,17 +139,17 @@ async def test_stop_finishes_the_message_in_flight(
     raw = make_mail("In flight", "<inflight@example.com>")
     app = IngestorApp(settings(database_url, amqp_url))
     await app.start()
-    test_bus = TestBus(amqp_url)
-    await test_bus.broker.start()
+    fetcher_side = FetcherSide(amqp_url)
+    await fetcher_side.broker.start()
     try:
-        fetched = await Mailroom(db, test_bus).fetched(inbox_id, raw)
+        fetched = await Mailroom(db, fetcher_side).fetched(inbox_id, raw)
         # Hold the thread's lock so the ingestor is mid-message when asked to stop.
         blocker = await asyncpg.connect(database_url)
         try:
             await blocker.execute("BEGIN")
             key = thread_lock_key(inbox_id, "<inflight@example.com>", fetched.raw_sha256)
             await blocker.execute("SELECT pg_advisory_xact_lock($1)", key)
-            await test_bus.publish(fetched)
+            await fetcher_side.publish(fetched)
 
             async def ingestor_waits() -> bool:
                 return bool(
@@ -157,9 +164,9 @@ async def test_stop_finishes_the_message_in_flight(
         finally:
             await blocker.close()
         await asyncio.wait_for(stopping, WAIT_SECONDS)
-        processed = await test_bus.next_processed()
+        processed = await fetcher_side.next_processed()
     finally:
-        await test_bus.broker.stop()
+        await fetcher_side.broker.stop()
 
     assert processed.outcome is Outcome.ISSUE_CREATED
     connection = await aio_pika.connect(amqp_url)
@@ -188,18 +195,18 @@ async def test_poison_message_does_not_block_the_queue(
                CREATE TRIGGER refuse_poison BEFORE INSERT ON tracker.messages
                    FOR EACH ROW EXECUTE FUNCTION public.refuse_poison();"""
         )
-        test_bus = TestBus(amqp_url)
-        await test_bus.broker.start()
+        fetcher_side = FetcherSide(amqp_url)
+        await fetcher_side.broker.start()
         try:
-            mailroom = Mailroom(db, test_bus)
+            mailroom = Mailroom(db, fetcher_side)
             poison = await mailroom.fetched(inbox_id, make_mail("poison", "<poison@x>"))
             good = [await mailroom.fetched(inbox_id, make_mail(f"fine {i}", f"<fine-{i}@x>")) for i in range(10)]
-            await test_bus.publish(poison)
+            await fetcher_side.publish(poison)
             for item in good:
-                await test_bus.publish(item)
-            arrivals = [await test_bus.next_processed() for _ in range(11)]
+                await fetcher_side.publish(item)
+            arrivals = [await fetcher_side.next_processed() for _ in range(11)]
         finally:
-            await test_bus.broker.stop()
+            await fetcher_side.broker.stop()
 
     # Every good message was filed while the poison was still being retried.
     assert [p.outcome for p in arrivals[:10]] == [Outcome.ISSUE_CREATED] * 10

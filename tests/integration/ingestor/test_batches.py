@@ -15,36 +15,36 @@ from intake.shared import batched_events, bus, topology
 from intake.shared.batched_events import fetched_message
 from intake.shared.blobs import blob_key
 from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
-from tests.integration.ingestor.conftest import Mailroom, MakeInbox, TestBus, make_mail, settings
+from tests.integration.ingestor.conftest import FetcherSide, Mailroom, MakeInbox, make_mail, settings
 from tests.integration.ingestor.test_app import dead_letters
 
 
 @pytest.fixture
-async def queued_bus(amqp_url: str) -> AsyncIterator[TestBus]:
+async def queued_bus(amqp_url: str) -> AsyncIterator[FetcherSide]:
     """The test's bus with the whole topology declared, so messages can wait in the ingestor's queue
     before the ingestor starts (then they arrive in one burst of prefetched deliveries)."""
-    test_bus = TestBus(amqp_url)
-    await test_bus.broker.start()
-    await bus.declare_topology(test_bus.broker, delivery_limit=3)
+    fetcher_side = FetcherSide(amqp_url)
+    await fetcher_side.broker.start()
+    await bus.declare_topology(fetcher_side.broker, delivery_limit=3)
     try:
-        yield test_bus
+        yield fetcher_side
     finally:
-        await test_bus.broker.stop()
+        await fetcher_side.broker.stop()
 
 
 async def run_until_processed(
-    database_url: str, amqp_url: str, test_bus: TestBus, fetched: list[MessageFetched], count: int
+    database_url: str, amqp_url: str, fetcher_side: FetcherSide, fetched: list[MessageFetched], count: int
 ) -> dict[int, MessageProcessed]:
     """Queue `fetched`, start the ingestor, and collect `count` outcomes (the last one per UID)."""
     for item in fetched:
-        await test_bus.publish(item)
+        await fetcher_side.publish(item)
     async with IngestorApp(settings(database_url, amqp_url, delivery_limit=3, prefetch=64)):
-        arrivals = [await test_bus.next_processed() for _ in range(count)]
+        arrivals = [await fetcher_side.next_processed() for _ in range(count)]
     return {p.uid: p for p in arrivals}
 
 
 async def test_two_messages_of_one_new_thread_in_one_batch_end_on_one_issue_in_order(
-    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: TestBus
+    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: FetcherSide
 ) -> None:
     inbox_id = await make_inbox()
     mailroom = Mailroom(db, queued_bus)
@@ -68,7 +68,7 @@ async def test_two_messages_of_one_new_thread_in_one_batch_end_on_one_issue_in_o
 
 
 async def test_a_batch_publishes_its_outcomes_in_one_delivery_each_with_its_correlation_id(
-    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: TestBus
+    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: FetcherSide
 ) -> None:
     inbox_id = await make_inbox()
     mailroom = Mailroom(db, queued_bus)
@@ -89,7 +89,7 @@ async def test_a_batch_publishes_its_outcomes_in_one_delivery_each_with_its_corr
 
 
 async def test_a_duplicate_message_id_in_one_batch_is_stored_once(
-    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: TestBus
+    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: FetcherSide
 ) -> None:
     inbox_id = await make_inbox()
     mailroom = Mailroom(db, queued_bus)
@@ -108,7 +108,7 @@ async def test_a_duplicate_message_id_in_one_batch_is_stored_once(
 
 
 async def test_a_poison_message_fails_alone_and_its_batch_is_filed(
-    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: TestBus
+    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: FetcherSide
 ) -> None:
     """The poison fails its batch's transaction; the batch goes one by one: the others are filed at their
     first attempt, the poison is retried on its own and dead-lettered as `failed` after the limit."""
@@ -139,7 +139,7 @@ async def test_a_poison_message_fails_alone_and_its_batch_is_filed(
 
 
 async def test_a_failing_batch_transaction_falls_back_to_one_by_one_without_using_up_attempts(
-    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: TestBus
+    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: FetcherSide
 ) -> None:
     """A failure only a batch meets (here: a statement storing more than one message) costs no delivery."""
     inbox_id = await make_inbox()
@@ -219,7 +219,7 @@ async def test_messages_with_attachments_are_stored_in_one_batch(
 
 
 async def test_a_fetched_batch_is_filed_message_by_message_and_a_poison_in_it_dead_letters_it_whole(
-    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: TestBus
+    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, queued_bus: FetcherSide
 ) -> None:
     """The fetcher publishes one FETCH's messages as one `FetchedBatch`. Each is filed on its own path (a
     reply to another of the batch, an attachment, a duplicate); a poison among them requeues the whole

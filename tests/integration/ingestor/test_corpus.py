@@ -29,7 +29,7 @@ import pytest
 
 from intake.shared.blobs import put_blob
 from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
-from tests.integration.ingestor.conftest import UIDVALIDITY, MakeInbox, TestBus
+from tests.integration.ingestor.conftest import UIDVALIDITY, FetcherSide, MakeInbox
 from tests.support.corpus import SKIP_REASON, corpus_dir, corpus_messages
 from tests.support.processes import ServiceProcess, make_env, wait_until
 
@@ -71,7 +71,7 @@ def ingestor_process(database_url: str, amqp_url: str, tmp_path: Path) -> Servic
 
 
 async def publish_corpus(
-    db: asyncpg.Connection, test_bus: TestBus, inbox_id: int, paths: list[tuple[int, Path]]
+    db: asyncpg.Connection, fetcher_side: FetcherSide, inbox_id: int, paths: list[tuple[int, Path]]
 ) -> dict[int, Path]:
     by_uid: dict[int, Path] = {}
     for uid, path in paths:
@@ -85,7 +85,7 @@ async def publish_corpus(
             size=len(raw),
             fetched_at=datetime.now(UTC),
         )
-        await test_bus.publish(fetched)
+        await fetcher_side.publish(fetched)
         by_uid[uid] = path
     return by_uid
 
@@ -105,7 +105,7 @@ def rounds() -> tuple[list[tuple[int, Path]], list[tuple[int, Path]]]:
     return firsts, others
 
 
-async def collect(test_bus: TestBus, count: int, ingestor: ServiceProcess) -> list[MessageProcessed]:
+async def collect(fetcher_side: FetcherSide, count: int, ingestor: ServiceProcess) -> list[MessageProcessed]:
     received: list[MessageProcessed] = []
     deadline = asyncio.get_running_loop().time() + CORPUS_SECONDS
     while len(received) < count:
@@ -113,7 +113,7 @@ async def collect(test_bus: TestBus, count: int, ingestor: ServiceProcess) -> li
         remaining = deadline - asyncio.get_running_loop().time()
         assert remaining > 0, f"{len(received)} of {count} outcomes after {CORPUS_SECONDS:.0f}s"
         try:
-            received.append(await asyncio.wait_for(test_bus.processed.get(), min(remaining, 5.0)))
+            received.append(await asyncio.wait_for(fetcher_side.processed.get(), min(remaining, 5.0)))
         except TimeoutError:
             continue
     return received
@@ -137,7 +137,7 @@ async def test_every_corpus_message_gets_one_outcome(
 ) -> None:
     inbox_id = await make_inbox()
     ingestor_process.start()
-    test_bus = TestBus(amqp_url)
+    fetcher_side = FetcherSide(amqp_url)
     try:
         await asyncio.to_thread(
             wait_until,
@@ -147,18 +147,18 @@ async def test_every_corpus_message_gets_one_outcome(
             explain=ingestor_process.log,
         )
         # Started after the ingestor, so the `intake` exchange and the ingestor's queue exist.
-        await test_bus.broker.start()
+        await fetcher_side.broker.start()
         by_uid: dict[int, Path] = {}
         received: list[MessageProcessed] = []
         for paths in rounds():
-            published = await publish_corpus(db, test_bus, inbox_id, paths)
+            published = await publish_corpus(db, fetcher_side, inbox_id, paths)
             by_uid.update(published)
-            received += await collect(test_bus, len(published), ingestor_process)
+            received += await collect(fetcher_side, len(published), ingestor_process)
         # Nothing more arrives: exactly one outcome per message.
         await asyncio.sleep(1.0)
-        assert test_bus.processed.empty()
+        assert fetcher_side.processed.empty()
     finally:
-        await test_bus.broker.stop()
+        await fetcher_side.broker.stop()
         status = ingestor_process.stop()
     assert status == 0, ingestor_process.log()[-4000:]
 

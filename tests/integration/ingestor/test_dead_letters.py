@@ -17,7 +17,7 @@ from intake.ingestor.app import IngestorApp
 from intake.shared import topology
 from intake.shared.contracts import Outcome
 from intake.shared.dead_letters import replay_dead_letters
-from tests.integration.ingestor.conftest import Mailroom, MakeInbox, TestBus, make_mail, settings
+from tests.integration.ingestor.conftest import FetcherSide, Mailroom, MakeInbox, make_mail, settings
 from tests.integration.ingestor.test_app import dead_letters, eventually
 from tests.support.processes import BIN, free_port, make_env
 
@@ -54,10 +54,10 @@ async def test_failed_message_is_replayed_once_the_cause_is_fixed(
     inbox_id = await make_inbox()
     async with IngestorApp(settings(database_url, amqp_url, delivery_limit=1)):
         await db.execute(REFUSE)
-        test_bus = TestBus(amqp_url)
-        await test_bus.broker.start()
+        fetcher_side = FetcherSide(amqp_url)
+        await fetcher_side.broker.start()
         try:
-            mailroom = Mailroom(db, test_bus)
+            mailroom = Mailroom(db, fetcher_side)
             failed = await mailroom.deliver(inbox_id, make_mail("Printer on fire", "<dlq-1@x>"))
             assert failed.outcome is Outcome.FAILED
 
@@ -77,9 +77,9 @@ async def test_failed_message_is_replayed_once_the_cause_is_fixed(
             assert dict(report.moved) == {topology.INGESTOR_QUEUE: 1}
             assert not report.kept
 
-            replayed = await test_bus.next_processed()
+            replayed = await fetcher_side.next_processed()
         finally:
-            await test_bus.broker.stop()
+            await fetcher_side.broker.stop()
 
     assert (replayed.uid, replayed.outcome) == (failed.uid, Outcome.ISSUE_CREATED)
     assert await dead_letter_count(amqp_url) == 0
@@ -93,7 +93,9 @@ async def test_failed_message_is_replayed_once_the_cause_is_fixed(
         await connection.close()
 
 
-async def test_messages_without_a_known_origin_stay(amqp_url: str, ingestor: IngestorApp, test_bus: TestBus) -> None:
+async def test_messages_without_a_known_origin_stay(
+    amqp_url: str, ingestor: IngestorApp, fetcher_side: FetcherSide
+) -> None:
     await publish_to_dead_letter_exchange(amqp_url, b"no origin", {})
     await publish_to_dead_letter_exchange(amqp_url, b"origin gone", {"x-first-death-queue": "gone.queue"})
 
@@ -109,7 +111,7 @@ async def test_messages_without_a_known_origin_stay(amqp_url: str, ingestor: Ing
 
 
 async def test_command_line_counts_moves_and_fails_when_something_stays(
-    amqp_url: str, ingestor: IngestorApp, test_bus: TestBus
+    amqp_url: str, ingestor: IngestorApp, fetcher_side: FetcherSide
 ) -> None:
     await publish_to_dead_letter_exchange(amqp_url, b"no origin", {})
     env = make_env(amqp_url=amqp_url)

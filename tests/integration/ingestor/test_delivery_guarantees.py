@@ -18,7 +18,7 @@ import pytest
 
 from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
 from intake.shared.dead_letters import replay_dead_letters
-from tests.integration.ingestor.conftest import Mailroom, MakeInbox, TestBus, make_mail
+from tests.integration.ingestor.conftest import FetcherSide, Mailroom, MakeInbox, make_mail
 from tests.integration.ingestor.test_app import eventually
 from tests.integration.ingestor.test_dead_letters import dead_letter_count
 from tests.support.processes import ServiceProcess, make_env, wait_until
@@ -45,14 +45,14 @@ async def started(*processes: ServiceProcess) -> None:
 
 
 @pytest.fixture
-async def test_bus(amqp_url: str) -> AsyncIterator[TestBus]:
+async def fetcher_side(amqp_url: str) -> AsyncIterator[FetcherSide]:
     """The bus without an in-process ingestor: the processes under test are the only consumers."""
-    test_bus = TestBus(amqp_url)
-    yield test_bus
-    await test_bus.broker.stop()
+    fetcher_side = FetcherSide(amqp_url)
+    yield fetcher_side
+    await fetcher_side.broker.stop()
 
 
-async def collect(test_bus: TestBus, count: int, processes: Iterable[ServiceProcess]) -> list[MessageProcessed]:
+async def collect(fetcher_side: FetcherSide, count: int, processes: Iterable[ServiceProcess]) -> list[MessageProcessed]:
     """`count` outcomes, failing at the deadline or as soon as a process dies."""
     received: list[MessageProcessed] = []
     loop = asyncio.get_running_loop()
@@ -62,7 +62,7 @@ async def collect(test_bus: TestBus, count: int, processes: Iterable[ServiceProc
             assert process.running, f"an ingestor died:\n{process.log()[-4000:]}"
         assert loop.time() < deadline, f"{len(received)} of {count} outcomes after {RUN_SECONDS:.0f}s"
         try:
-            received.append(await asyncio.wait_for(test_bus.processed.get(), 2.0))
+            received.append(await asyncio.wait_for(fetcher_side.processed.get(), 2.0))
         except TimeoutError:
             continue
     return received
@@ -81,7 +81,12 @@ def thread_mails(threads: int, per_thread: int) -> list[bytes]:
 
 
 async def test_two_processes_file_200_messages_of_50_threads_once(
-    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, test_bus: TestBus, tmp_path: Path
+    database_url: str,
+    amqp_url: str,
+    db: asyncpg.Connection,
+    make_inbox: MakeInbox,
+    fetcher_side: FetcherSide,
+    tmp_path: Path,
 ) -> None:
     inbox_id = await make_inbox()
     env = {"database_url": database_url, "amqp_url": amqp_url}
@@ -90,12 +95,12 @@ async def test_two_processes_file_200_messages_of_50_threads_once(
     second.start()
     try:
         await started(first, second)
-        await test_bus.broker.start()
-        mailroom = Mailroom(db, test_bus)
+        await fetcher_side.broker.start()
+        mailroom = Mailroom(db, fetcher_side)
         fetched = [await mailroom.fetched(inbox_id, raw) for raw in thread_mails(50, 4)]
 
-        await asyncio.gather(*(test_bus.publish(item) for item in fetched))
-        results = await collect(test_bus, 200, (first, second))
+        await asyncio.gather(*(fetcher_side.publish(item) for item in fetched))
+        results = await collect(fetcher_side, 200, (first, second))
 
         # The same deliveries again (a fetcher republishing after a crash) and the same mail under new
         # UIDs (a re-fetch after a UIDVALIDITY change), all at once.
@@ -103,8 +108,8 @@ async def test_two_processes_file_200_messages_of_50_threads_once(
         refetched = [
             item.model_copy(update={"uid": item.uid + 10_000}) for item in random.Random(8).sample(fetched, 50)
         ]
-        await asyncio.gather(*(test_bus.publish(item) for item in [*again, *refetched]))
-        repeats = await collect(test_bus, 100, (first, second))
+        await asyncio.gather(*(fetcher_side.publish(item) for item in [*again, *refetched]))
+        repeats = await collect(fetcher_side, 100, (first, second))
     finally:
         statuses = first.stop(), second.stop()
     assert statuses == (0, 0), first.log()[-3000:] + second.log()[-3000:]
@@ -142,7 +147,12 @@ def through(proxy: TcpProxy, database_url: str) -> str:
 
 
 async def test_postgresql_gone_for_20_seconds_mid_run_loses_nothing(
-    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, test_bus: TestBus, tmp_path: Path
+    database_url: str,
+    amqp_url: str,
+    db: asyncpg.Connection,
+    make_inbox: MakeInbox,
+    fetcher_side: FetcherSide,
+    tmp_path: Path,
 ) -> None:
     """PostgreSQL stopped for 20 seconds in the middle of a run: everything is processed once it is back.
 
@@ -163,28 +173,28 @@ async def test_postgresql_gone_for_20_seconds_mid_run_loses_nothing(
     ingestor.start()
     try:
         await started(ingestor)
-        await test_bus.broker.start()
-        mailroom = Mailroom(db, test_bus)
+        await fetcher_side.broker.start()
+        mailroom = Mailroom(db, fetcher_side)
         batches: list[list[MessageFetched]] = [
             [await mailroom.fetched(inbox_id, make_mail(f"Batch {b} #{i}", f"<b{b}-{i}@x>")) for i in range(40)]
             for b in range(3)
         ]
 
         for item in batches[0]:
-            await test_bus.publish(item)
-        received = await collect(test_bus, 10, [ingestor])  # mid-run: some done, the rest in flight
+            await fetcher_side.publish(item)
+        received = await collect(fetcher_side, 10, [ingestor])  # mid-run: some done, the rest in flight
 
         await proxy.cut()
         for item in batches[1]:
-            await test_bus.publish(item)  # RabbitMQ takes them; the ingestor cannot store them yet
+            await fetcher_side.publish(item)  # RabbitMQ takes them; the ingestor cannot store them yet
         await asyncio.sleep(20)  # the outage itself, not a wait for a condition
         await proxy.restore()
 
         for item in batches[2]:
-            await test_bus.publish(item)
-        received += await collect(test_bus, 120 - len(received), [ingestor])
+            await fetcher_side.publish(item)
+        received += await collect(fetcher_side, 120 - len(received), [ingestor])
         await asyncio.sleep(1.0)
-        assert test_bus.processed.empty()  # exactly one outcome per message
+        assert fetcher_side.processed.empty()  # exactly one outcome per message
     finally:
         # Off the event loop: the proxy runs on it, and the ingestor closes its pool through the proxy.
         status = await asyncio.to_thread(ingestor.stop)
@@ -205,7 +215,12 @@ async def test_postgresql_gone_for_20_seconds_mid_run_loses_nothing(
 
 
 async def test_outage_longer_than_every_wait_ends_in_the_dead_letter_queue_and_replays(
-    database_url: str, amqp_url: str, db: asyncpg.Connection, make_inbox: MakeInbox, test_bus: TestBus, tmp_path: Path
+    database_url: str,
+    amqp_url: str,
+    db: asyncpg.Connection,
+    make_inbox: MakeInbox,
+    fetcher_side: FetcherSide,
+    tmp_path: Path,
 ) -> None:
     """An outage longer than (delivery limit + 1) × INTAKE_INGESTOR_DATABASE_WAIT_SECONDS: nothing is lost.
 
@@ -227,14 +242,14 @@ async def test_outage_longer_than_every_wait_ends_in_the_dead_letter_queue_and_r
     ingestor.start()
     try:
         await started(ingestor)
-        await test_bus.broker.start()
-        mailroom = Mailroom(db, test_bus)
+        await fetcher_side.broker.start()
+        mailroom = Mailroom(db, fetcher_side)
         fetched = [await mailroom.fetched(inbox_id, make_mail(f"Long outage {i}", f"<long-{i}@x>")) for i in range(5)]
 
         await proxy.cut()
         for item in fetched:
-            await test_bus.publish(item)
-        failed = await collect(test_bus, 5, [ingestor])
+            await fetcher_side.publish(item)
+        failed = await collect(fetcher_side, 5, [ingestor])
         await proxy.restore()
 
         async def all_dead_lettered() -> bool:
@@ -242,7 +257,7 @@ async def test_outage_longer_than_every_wait_ends_in_the_dead_letter_queue_and_r
 
         await eventually(all_dead_lettered, "the five messages in the dead-letter queue")
         report = await replay_dead_letters(amqp_url)
-        replayed = await collect(test_bus, 5, [ingestor])
+        replayed = await collect(fetcher_side, 5, [ingestor])
     finally:
         status = await asyncio.to_thread(ingestor.stop)
         await proxy.stop()

@@ -9,7 +9,7 @@ import asyncpg
 from intake.ingestor.app import IngestorApp
 from intake.shared.blobs import get_blob
 from intake.shared.contracts import IssueEventKind, Outcome
-from tests.integration.ingestor.conftest import Mailroom, MakeInbox, TestBus, make_mail, settings
+from tests.integration.ingestor.conftest import FetcherSide, Mailroom, MakeInbox, make_mail, settings
 
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 
@@ -92,14 +92,14 @@ async def test_reply_without_tag_joins_its_thread(db: asyncpg.Connection, mailro
 
 
 async def test_same_fetched_message_twice_gives_the_same_outcome(
-    db: asyncpg.Connection, mailroom: Mailroom, test_bus: TestBus, inbox_id: int
+    db: asyncpg.Connection, mailroom: Mailroom, fetcher_side: FetcherSide, inbox_id: int
 ) -> None:
     fetched = await mailroom.fetched(inbox_id, make_mail("Twice", "<c-1@example.com>"))
 
-    await test_bus.publish(fetched)
-    first = await test_bus.next_processed()
-    await test_bus.publish(fetched)
-    second = await test_bus.next_processed()
+    await fetcher_side.publish(fetched)
+    first = await fetcher_side.next_processed()
+    await fetcher_side.publish(fetched)
+    second = await fetcher_side.next_processed()
 
     assert second == first
     assert first.outcome is Outcome.ISSUE_CREATED
@@ -138,12 +138,12 @@ async def test_unmatched_mail_of_an_ignoring_inbox_is_skipped(
 
 
 async def test_missing_blob_is_rejected(
-    db: asyncpg.Connection, mailroom: Mailroom, test_bus: TestBus, inbox_id: int
+    db: asyncpg.Connection, mailroom: Mailroom, fetcher_side: FetcherSide, inbox_id: int
 ) -> None:
     fetched = (await mailroom.fetched(inbox_id, b"unused")).model_copy(update={"raw_sha256": "0" * 64})
 
-    await test_bus.publish(fetched)
-    processed = await test_bus.next_processed()
+    await fetcher_side.publish(fetched)
+    processed = await fetcher_side.next_processed()
 
     assert processed.outcome is Outcome.REJECTED
     assert processed.reason == f"the raw message {'0' * 64} is not in the blob store"
@@ -332,12 +332,12 @@ async def test_replay_of_a_message_on_an_issue_re_emits_it_and_makes_no_copy(
 
 
 async def test_replay_of_a_rejection_decides_again(
-    db: asyncpg.Connection, mailroom: Mailroom, test_bus: TestBus, inbox_id: int
+    db: asyncpg.Connection, mailroom: Mailroom, fetcher_side: FetcherSide, inbox_id: int
 ) -> None:
     raw = make_mail("Hello", "<p-3@x>")
     missing = (await mailroom.fetched(inbox_id, b"unused", uid=32)).model_copy(update={"raw_sha256": "0" * 64})
-    await test_bus.publish(missing)
-    rejected = await test_bus.next_processed()
+    await fetcher_side.publish(missing)
+    rejected = await fetcher_side.next_processed()
     assert rejected.outcome is Outcome.REJECTED
 
     # The blob is back (restored from a backup): the log's reprocess files it.
@@ -348,14 +348,14 @@ async def test_replay_of_a_rejection_decides_again(
 
 
 async def test_issue_events_follow_created_and_updated_issues(
-    mailroom: Mailroom, test_bus: TestBus, inbox_id: int
+    mailroom: Mailroom, fetcher_side: FetcherSide, inbox_id: int
 ) -> None:
     created = await mailroom.deliver(inbox_id, make_mail("Printer on fire", "<ev-1@x>"))
     updated = await mailroom.deliver(inbox_id, make_mail(f"Re: [#{created.issue_number}]", "<ev-2@x>"))
     await mailroom.deliver(inbox_id, make_mail("Away", "<ev-3@x>", headers=AUTO_REPLY))
 
-    first_key, first = await test_bus.next_event()
-    second_key, second = await test_bus.next_event()
+    first_key, first = await fetcher_side.next_event()
+    second_key, second = await fetcher_side.next_event()
 
     assert first_key == "issue.created"
     assert first.kind is IssueEventKind.CREATED
@@ -370,7 +370,7 @@ async def test_issue_events_follow_created_and_updated_issues(
     )
     assert second.title == "Printer on fire"
     # A skip publishes no event.
-    assert test_bus.events.empty()
+    assert fetcher_side.events.empty()
 
 
 async def test_subject_tag_pattern_is_a_deployment_setting(
@@ -379,16 +379,16 @@ async def test_subject_tag_pattern_is_a_deployment_setting(
     inbox_id = await make_inbox()
     pattern = r"\(case (?P<number>[0-9]+)\)"
     async with IngestorApp(settings(database_url, amqp_url, subject_tag_pattern=pattern)):
-        test_bus = TestBus(amqp_url)
-        await test_bus.broker.start()
+        fetcher_side = FetcherSide(amqp_url)
+        await fetcher_side.broker.start()
         try:
-            mailroom = Mailroom(db, test_bus)
+            mailroom = Mailroom(db, fetcher_side)
             created = await mailroom.deliver(inbox_id, make_mail("Help", "<k-1@x>"))
             number = created.issue_number
             by_custom_tag = await mailroom.deliver(inbox_id, make_mail(f"Re: (case {number})", "<k-2@x>"))
             by_default_tag = await mailroom.deliver(inbox_id, make_mail(f"Re: [#{number}]", "<k-3@x>"))
         finally:
-            await test_bus.broker.stop()
+            await fetcher_side.broker.stop()
 
     assert (by_custom_tag.outcome, by_custom_tag.issue_number) == (Outcome.ISSUE_UPDATED, number)
     assert by_default_tag.outcome is Outcome.ISSUE_CREATED
