@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from typing import NoReturn
 
 import asyncpg
 import pytest
@@ -28,6 +29,22 @@ from tests.support.services import (
 pytest_plugins = ["tests.support.dovecot", "tests.support.oauth2_server", "tests.support.browser"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--require-services",
+        action="store_true",
+        help="fail, instead of skipping, the tests that need PostgreSQL or RabbitMQ when either is missing "
+        "(.ci/run turns it on through PYTEST_ADDOPTS)",
+    )
+
+
+def _missing(config: pytest.Config, reason: str) -> NoReturn:
+    """Skip the test that needs a missing service, or fail it under `--require-services`."""
+    if config.getoption("require_services"):
+        pytest.fail(f"{reason} (--require-services)", pytrace=False)
+    pytest.skip(reason)
+
+
 def _docker_answers() -> bool:
     try:
         import docker
@@ -39,7 +56,7 @@ def _docker_answers() -> bool:
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url() -> Iterator[str]:
+def postgres_admin_url(pytestconfig: pytest.Config) -> Iterator[str]:
     """URL of a PostgreSQL server's maintenance database, as a superuser that may create databases."""
     if url := os.environ.get("INTAKE_TEST_DATABASE_URL"):
         yield url
@@ -48,7 +65,9 @@ def postgres_admin_url() -> Iterator[str]:
         yield LOOPBACK_DATABASE_URL
         return
     if not _docker_answers():
-        pytest.skip("no PostgreSQL: set INTAKE_TEST_DATABASE_URL, run one on 127.0.0.1:5432, or start Docker")
+        _missing(
+            pytestconfig, "no PostgreSQL: set INTAKE_TEST_DATABASE_URL, run one on 127.0.0.1:5432, or start Docker"
+        )
     from testcontainers.postgres import PostgresContainer
 
     with PostgresContainer("postgres:15-alpine", username="postgres", password="postgres", driver=None) as pg:
@@ -56,20 +75,21 @@ def postgres_admin_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def rabbitmq_server() -> Iterator[RabbitMQ]:
+def rabbitmq_server(pytestconfig: pytest.Config) -> Iterator[RabbitMQ]:
     """A RabbitMQ server with the management API (used to create a vhost per test)."""
     if url := os.environ.get("INTAKE_TEST_AMQP_URL"):
         yield RabbitMQ(url, os.environ.get("INTAKE_TEST_RABBITMQ_API", LOOPBACK_RABBITMQ_API))
         return
     if port_open("127.0.0.1", 5672):
         if not port_open("127.0.0.1", 15672):
-            pytest.skip(
-                "RabbitMQ on 127.0.0.1 has no management API: run `rabbitmq-plugins enable rabbitmq_management`"
+            _missing(
+                pytestconfig,
+                "RabbitMQ on 127.0.0.1 has no management API: run `rabbitmq-plugins enable rabbitmq_management`",
             )
         yield RabbitMQ(LOOPBACK_AMQP_URL, LOOPBACK_RABBITMQ_API)
         return
     if not _docker_answers():
-        pytest.skip("no RabbitMQ: set INTAKE_TEST_AMQP_URL, run one on 127.0.0.1:5672, or start Docker")
+        _missing(pytestconfig, "no RabbitMQ: set INTAKE_TEST_AMQP_URL, run one on 127.0.0.1:5672, or start Docker")
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.waiting_utils import wait_for_logs
 
