@@ -13,9 +13,9 @@ The guarantees are those of one message at a time (DESIGN §2):
 - a body that is not the contract is rejected at once to the dead-letter queue (it can never succeed);
 - when a batch fails, each of its deliveries is recorded on its own, and within a delivery that still
   fails each event on its own, so one bad event fails alone and the others are recorded; a delivery
-  with an event that fails on its own is nacked after `bus.retry_delay` and comes back until the
-  queue's delivery limit dead-letters it. Redeliveries (attempt > 1) take that one-by-one way from the
-  start.
+  with an event that fails on its own is settled as `ack_policy.settle` says: nacked after a growing
+  delay, until its last attempt, which is rejected to the dead-letter queue. Redeliveries (attempt > 1)
+  take that one-by-one way from the start.
 The channel's prefetch bounds what is held. `close` stops consuming, finishes the batch in progress
 and the events being recorded one by one (each acked after its commit), nacks at once an event waiting
 out its retry delay, and leaves everything else unacknowledged: RabbitMQ gives it back when the
@@ -36,8 +36,8 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
 from pydantic import ValidationError
 
+from intake.shared.ack_policy import Action, Ending, delivery_attempt, settle
 from intake.shared.acknowledger import Acknowledger
-from intake.shared.bus import delivery_attempt, retry_delay
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +79,10 @@ class BatchConsumer(Generic[E]):
             raise ValueError("batch_size and prefetch must be at least 1")
         self._queue_spec = queue
         self._name = queue.name
+        limit = (queue.arguments or {}).get("x-delivery-limit")
+        if not isinstance(limit, int):
+            raise ValueError(f"queue {queue.name} has no x-delivery-limit (topology.work_queue sets one)")
+        self._delivery_limit = limit
         self._decode: Callable[..., Sequence[E]] = decode
         self._with_headers = with_headers
         self._record = record
@@ -125,8 +129,13 @@ class BatchConsumer(Generic[E]):
         except (ValidationError, ValueError) as error:
             details = error.errors()[0] if isinstance(error, ValidationError) else {"loc": (), "type": "value_error"}
             # The body itself is not logged: it may carry addresses or subjects.
+            settlement = settle(Ending.UNDECODABLE, delivery_attempt(message.headers or {}), self._delivery_limit)
             log.error(
-                "rejecting undecodable event", queue=self._name, loc=list(details["loc"]), error_type=details["type"]
+                "rejecting undecodable event",
+                queue=self._name,
+                loc=list(details["loc"]),
+                error_type=details["type"],
+                why=settlement.reason,
             )
             await self._settle_alone(message, requeue=None)
             return
@@ -202,16 +211,21 @@ class BatchConsumer(Generic[E]):
         try:
             await self._record_each(held.events)
         except Exception as error:
-            delay = retry_delay(held.attempt)
+            settlement = settle(Ending.FAILED, held.attempt, self._delivery_limit)
             log.warning(
-                "recording failed, requeueing after a delay",
+                "recording failed",
                 queue=self._name,
                 attempt=held.attempt,
-                retry_in=delay,
+                settled=settlement.action.value,
+                retry_in=settlement.delay_seconds,
+                why=settlement.reason,
                 error=f"{type(error).__name__}: {error}",
             )
+            if settlement.action is Action.REJECT:
+                await self._settle_alone(held.message, requeue=None)
+                return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                await asyncio.wait_for(self._stopping.wait(), timeout=settlement.delay_seconds)
             await self._settle_alone(held.message, requeue=True)
             return
         await self._ack([held])

@@ -20,6 +20,7 @@ import structlog
 from faststream.rabbit import Channel, RabbitBroker
 
 from intake.shared import topology
+from intake.shared.ack_policy import Ending, delivery_attempt, settle
 from intake.shared.contracts import Contract
 
 log = structlog.get_logger(__name__)
@@ -88,31 +89,10 @@ async def start_broker(broker: RabbitBroker, delivery_limit: int, wait_seconds: 
     await broker.start()
 
 
-def delivery_attempt(headers: Mapping[str, Any]) -> int:
-    """The 1-based delivery attempt from a quorum queue's `x-delivery-count` (absent on the first delivery).
-
-    >>> delivery_attempt({}), delivery_attempt({"x-delivery-count": 2})
-    (1, 3)
-    """
-    count = headers.get("x-delivery-count")
-    return count + 1 if isinstance(count, int) and count >= 0 else 1
-
-
-def retry_delay(attempt: int) -> float:
-    """Seconds to wait before requeueing a failed attempt: 1, 2, 4, 8, then 16 at most.
-
-    A requeue without a wait would let a PostgreSQL restart of a few seconds use up every delivery
-    in milliseconds and dead-letter all messages in flight. Five retries wait 31 s in all.
-
-    >>> [retry_delay(n) for n in (1, 2, 3, 5, 9)]
-    [1.0, 2.0, 4.0, 16.0, 16.0]
-    """
-    return float(min(2 ** (attempt - 1), 16))
-
-
 @contextlib.asynccontextmanager
-async def backoff_before_requeue(headers: Mapping[str, Any]) -> AsyncIterator[None]:
-    """Around a handler whose errors make faststream requeue the delivery: wait `retry_delay` first.
+async def backoff_before_requeue(headers: Mapping[str, Any], delivery_limit: int) -> AsyncIterator[None]:
+    """Around a handler whose errors make faststream requeue the delivery: wait as `ack_policy.settle`
+    says first (not at all on the last attempt, which RabbitMQ then dead-letters).
 
     The delivery stays unacknowledged while waiting; if the process stops meanwhile, RabbitMQ
     redelivers it. Errors pass through unchanged.
@@ -120,11 +100,14 @@ async def backoff_before_requeue(headers: Mapping[str, Any]) -> AsyncIterator[No
     try:
         yield
     except Exception as error:
-        delay = retry_delay(delivery_attempt(headers))
+        settlement = settle(Ending.FAILED, delivery_attempt(headers), delivery_limit)
         log.warning(
-            "handling failed, requeueing after a delay", error=f"{type(error).__name__}: {error}", retry_in=delay
+            "handling failed, requeueing after a delay" if settlement.delay_seconds else "handling failed",
+            error=f"{type(error).__name__}: {error}",
+            retry_in=settlement.delay_seconds,
+            why=settlement.reason,
         )
-        await asyncio.sleep(delay)
+        await asyncio.sleep(settlement.delay_seconds)
         raise
 
 

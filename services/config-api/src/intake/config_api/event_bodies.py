@@ -12,6 +12,7 @@ import structlog
 from faststream.exceptions import RejectMessage
 from pydantic import ValidationError
 
+from intake.shared.ack_policy import Ending, settle
 from intake.shared.contracts import Contract
 
 log = structlog.get_logger(__name__)
@@ -25,5 +26,12 @@ def decode_or_reject(contract: type[C], body: bytes, queue: str) -> C:
         return contract.model_validate_json(body)
     except ValidationError as error:
         first = error.errors()[0]
-        log.error("rejecting undecodable event", queue=queue, loc=list(first["loc"]), error_type=first["type"])
+        settlement = settle(Ending.UNDECODABLE, 1, 0)  # the attempt does not matter: it can never succeed
+        log.error(
+            "rejecting undecodable event",
+            queue=queue,
+            loc=list(first["loc"]),
+            error_type=first["type"],
+            why=settlement.reason,
+        )
         raise RejectMessage from None

@@ -2,7 +2,8 @@
 
 Thin, like the email log's consumers: decode the contract, record it, ack after the commit. A body that
 is not the contract is rejected to the dead-letter queue at once; any other error is nacked after a
-growing delay (`bus.backoff_before_requeue`) until the queue's delivery limit dead-letters it.
+growing delay (`bus.backoff_before_requeue`, as `ack_policy.settle` says) until the queue's delivery
+limit dead-letters it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def register_inbox_status_consumer(broker: RabbitBroker, pool: asyncpg.Pool, del
     @broker.subscriber(queue, topology.EXCHANGE, ack_policy=AckPolicy.NACK_ON_ERROR)
     async def handle(message: RabbitMessage) -> None:
         report = decode_or_reject(InboxStatus, message.body, topology.INBOX_STATUS_QUEUE)
-        async with bus.backoff_before_requeue(message.headers):
+        async with bus.backoff_before_requeue(message.headers, delivery_limit):
             changed = await record_status(pool, report)
         log.debug(
             "inbox status recorded" if changed else "inbox status ignored (older, or inbox gone)",

@@ -26,6 +26,7 @@ from intake.ingestor.errors import DatabaseUnavailable
 from intake.ingestor.ingest import Result
 from intake.ingestor.metrics import IngestorMetrics
 from intake.shared import batched_events, bus, topology
+from intake.shared.ack_policy import Action, Ending, delivery_attempt, retry_delay, settle
 from intake.shared.contracts import Contract, IssueEventKind, MessageFetched, MessageProcessed, Outcome
 
 log = structlog.get_logger(__name__)
@@ -48,15 +49,6 @@ class Processor(Protocol):
 
 class DatabaseWaiter(Protocol):
     async def wait_until_reachable(self, at_most_seconds: float) -> Wait: ...
-
-
-def is_last_attempt(attempt: int, delivery_limit: int) -> bool:
-    """RabbitMQ dead-letters a message once its delivery count exceeds the limit: limit + 1 deliveries.
-
-    >>> is_last_attempt(5, 5), is_last_attempt(6, 5)
-    (False, True)
-    """
-    return attempt > delivery_limit
 
 
 def log_fields(fetched: MessageFetched, correlation: str | None) -> dict[str, object]:
@@ -112,7 +104,7 @@ class MessageFetchedHandler:
         database: DatabaseWaiter,
         *,
         database_wait_seconds: float = 600.0,
-        backoff: Callable[[int], float] = bus.retry_delay,
+        backoff: Callable[[int], float] = retry_delay,
         metrics: IngestorMetrics | None = None,
     ) -> None:
         self._metrics = metrics if metrics is not None else IngestorMetrics()
@@ -133,17 +125,19 @@ class MessageFetchedHandler:
         through (`deliveries.parts`) and the attempt; None when the payload is invalid (then it is
         dead-lettered)."""
         correlation = bus.correlation_id(message.headers)
+        attempt = delivery_attempt(message.headers)
         try:
             messages = batched_events.fetched(message.body, correlation)
         except ValidationError as error:
+            settlement = settle(Ending.UNDECODABLE, attempt, self._delivery_limit)
             log.error(
                 "message.fetched payload is invalid, dead-lettering it",
                 error=str(error).splitlines()[0],
                 errors=error.error_count(),
+                why=settlement.reason,
             )
             await message.reject(requeue=False)
             return None
-        attempt = bus.delivery_attempt(message.headers)
         return [(part, fetched, attempt) for part, fetched in parts(message, messages, correlation)]
 
     async def handle(self, message: Delivery, fetched: MessageFetched, attempt: int) -> None:
@@ -205,14 +199,19 @@ class MessageFetchedHandler:
         self, message: Delivery, fetched: MessageFetched, attempt: int, error: Exception, correlation: str | None
     ) -> None:
         description = f"{type(error).__name__}: {error}"
-        if not is_last_attempt(attempt, self._delivery_limit):
-            delay = self._backoff(attempt)
-            log.warning("processing failed, requeueing", error=description, retry_in=delay)
+        settlement = settle(Ending.FAILED, attempt, self._delivery_limit, self._backoff)
+        if settlement.action is Action.REQUEUE:
+            log.warning(
+                "processing failed, requeueing",
+                error=description,
+                retry_in=settlement.delay_seconds,
+                why=settlement.reason,
+            )
             # Held (unacked) while waiting; if the process stops meanwhile, RabbitMQ redelivers it.
-            await asyncio.sleep(delay)
+            await asyncio.sleep(settlement.delay_seconds)
             await message.nack(requeue=True)
             return
-        log.error("processing failed on the last attempt, dead-lettering", error=description)
+        log.error("processing failed on the last attempt, dead-lettering", error=description, why=settlement.reason)
         failed = MessageProcessed(
             inbox_id=fetched.inbox_id,
             uidvalidity=fetched.uidvalidity,
