@@ -29,7 +29,7 @@ from faststream.rabbit import RabbitBroker
 from bench.bench_ingestor import cpu_by_process
 from bench.environment import Environment
 from bench.report import write_section
-from intake.fetcher.batches import MAX_BODIES_PER_FETCH
+from intake.fetcher.fetch_runs import MAX_BODIES_PER_FETCH
 from intake.shared import batched_events, bus, topology
 from intake.shared.batch_consumer import BatchConsumer
 from intake.shared.contracts import Contract, IssueEvent, IssueEventKind, MessageFetched, MessageProcessed, Outcome

@@ -37,7 +37,7 @@ import asyncpg
 from bench import profiles, realistic_mail
 from bench.environment import Environment
 from bench.report import write_section
-from intake.fetcher.batches import MAX_BODIES_PER_FETCH
+from intake.fetcher.fetch_runs import MAX_BODIES_PER_FETCH
 from intake.ingestor.parsing import parse_message, parse_message_fully
 from intake.shared import batched_events, bus, topology
 from intake.shared.blobs import put_blobs
@@ -670,7 +670,7 @@ def report(
             ]
     lines += [
         "",
-        "Batches (`batches.py`): each batch of up to 100 new messages costs a fixed number of PostgreSQL "
+        "Batches (`batch_handler.py`): each batch of up to 100 new messages costs a fixed number of PostgreSQL "
         "round trips and one COMMIT (stored outcomes + raw bytes; the tagged issues, if any; BEGIN; all locks "
         "in one statement; the reads under the locks; new issues + messages; attachments' blobs in one "
         "statement and their rows in another; outcomes + thread roots; COMMIT), then one `ProcessedBatch` "

@@ -12,7 +12,7 @@ nowhere else, each covered by tests/integration/shared/test_imap.py against Dove
   (`_QuietProtocol._handle_responses`), and metadata FETCHes stay at MAX_FETCH_LINES messages.
 - quadratic parsing of batched fetches (aioimaplib re-joins every line of the answer after each
   line to match parentheses): `_FetchCommand` keeps the count as lines arrive; callers of
-  `fetch_bodies` still keep batches small (the fetcher: intake.fetcher.batches).
+  `fetch_bodies` still keep batches small (the fetcher: intake.fetcher.fetch_runs).
 - no per-chunk (or per-command) debug formatting (`_QuietProtocol.data_received`, `send`).
 - a connection that drops fails the pending commands at once instead of leaving them waiting.
 """

@@ -14,7 +14,7 @@ from typing import TypeVar
 import asyncpg
 
 from intake.shared.contracts import MessageFetched, MessageProcessed, MessageRef
-from intake.shared.rounds import in_rounds
+from intake.shared.key_rounds import in_rounds
 
 E = TypeVar("E", bound=MessageRef)
 

@@ -14,7 +14,7 @@ from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 
-from intake.config_api.event_bodies import decode_or_reject
+from intake.config_api.event_decoding import decode_or_reject
 from intake.config_api.inbox_status import record_status
 from intake.shared import bus, topology
 from intake.shared.contracts import InboxStatus

@@ -20,8 +20,8 @@ from faststream.rabbit.annotations import RabbitMessage
 from intake.fetcher.inboxes import InboxSettings, load_active_inboxes
 from intake.fetcher.lease_repository import LeaseRepository, new_replica_id
 from intake.fetcher.metrics import FetcherMetrics
+from intake.fetcher.outcome_consumer import ProcessedHandler
 from intake.fetcher.poller import InboxPoller, PollerContext
-from intake.fetcher.processed import ProcessedHandler
 from intake.fetcher.record_retention import prune_records
 from intake.fetcher.settings import FetcherSettings
 from intake.fetcher.supervisor import Supervisor

@@ -18,7 +18,7 @@ import asyncpg
 import structlog
 from faststream.rabbit import RabbitBroker
 
-from intake.fetcher import batches, health, inboxes, repository
+from intake.fetcher import fetch_runs, health, inboxes, repository
 from intake.fetcher.actions import DELETED, SEEN, MailboxAction
 from intake.fetcher.auth import AccessTokens, authenticator_for
 from intake.fetcher.backoff import reconnect_delay
@@ -292,7 +292,7 @@ class InboxPoller:
             arrivals = {uid: listed.internal_date for uid, listed in listing.items()}
             tried = await repository.fetch_attempts(self._pool, self.inbox.id, uidvalidity, selection.uids)
             known = await repository.known_uids(self._pool, self.inbox.id, uidvalidity, selection.uids)
-            limit = min(self._settings.fetcher_max_message_bytes, batches.MAX_BATCHED_BODY_BYTES)
+            limit = min(self._settings.fetcher_max_message_bytes, fetch_runs.MAX_BATCHED_BODY_BYTES)
             batchable = {
                 uid
                 for uid in selection.uids
@@ -301,7 +301,7 @@ class InboxPoller:
             # Also after an error or a stop: what is stored is published now, and finished before the
             # loop ends (a lease release must not leave a confirmed publish unmarked).
             try:
-                for batch in batches.plan(selection.uids, sizes, batchable):
+                for batch in fetch_runs.plan(selection.uids, sizes, batchable):
                     checkpoint, held = await self._fetch_batch(
                         client, checkpoint, batch, sizes, arrivals, known, tried, held
                     )
@@ -321,7 +321,7 @@ class InboxPoller:
         self,
         client: ImapClient,
         checkpoint: Checkpoint,
-        batch: batches.Batch,
+        batch: fetch_runs.Batch,
         sizes: dict[int, int],
         arrivals: dict[int, datetime | None],
         known: set[int],

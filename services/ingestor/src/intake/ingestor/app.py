@@ -23,7 +23,7 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from faststream.rabbit import RabbitBroker
 
-from intake.ingestor.batches import BatchingHandler
+from intake.ingestor.batch_handler import BatchingHandler
 from intake.ingestor.database_watch import DatabaseWatch
 from intake.ingestor.deliveries import Delivery, Part
 from intake.ingestor.handler import MessageFetchedHandler

@@ -19,7 +19,7 @@ import structlog
 
 from intake.ingestor import repository
 from intake.ingestor.auto_generated import auto_generated
-from intake.ingestor.batching import LockKeys, independent, lock_order
+from intake.ingestor.batch_rules import LockKeys, independent, lock_order
 from intake.ingestor.decision import AppendToIssue, CreateIssue, Decision, Facts, Skip, decide
 from intake.ingestor.errors import DatabaseUnavailable, MissingBlob, PermanentError, TooLarge, UnknownInbox
 from intake.ingestor.limits import AttachmentLimits, over_limit

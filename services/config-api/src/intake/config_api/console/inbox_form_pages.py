@@ -13,7 +13,7 @@ import structlog
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from intake.config_api import reference_data, repository
+from intake.config_api import inbox_repository, reference_data
 from intake.config_api.console import inbox_form
 from intake.config_api.console.access import FormDep, SessionDep
 from intake.config_api.console.forms import Form
@@ -145,13 +145,13 @@ async def _refused(request: Request, pool: Any, inbox: Inbox | None, sub: Submis
 
 @router.get("/inboxes/{inbox_id}")
 async def edit_inbox(request: Request, inbox_id: InboxId, _: SessionDep, pool: PoolDep) -> Response:
-    inbox = await repository.get_inbox(pool, inbox_id)
+    inbox = await inbox_repository.get_inbox(pool, inbox_id)
     return await _form_page(request, pool, inbox=inbox, values=inbox_form.values_of(inbox))
 
 
 @router.post("/inboxes/{inbox_id}")
 async def update_inbox(request: Request, inbox_id: InboxId, form: FormDep, runtime: RuntimeDep) -> Response:
-    inbox = await repository.get_inbox(runtime.pool, inbox_id)
+    inbox = await inbox_repository.get_inbox(runtime.pool, inbox_id)
     fields = _typed_fields(form)
     sub = inbox_form.submission(fields, editing=True)
     body = inbox_form.patch_request(sub)
@@ -187,14 +187,14 @@ async def set_active(request: Request, inbox_id: InboxId, form: FormDep, runtime
 
 @router.get("/inboxes/{inbox_id}/delete")
 async def confirm_delete(request: Request, inbox_id: InboxId, _: SessionDep, pool: PoolDep) -> Response:
-    inbox = await repository.get_inbox(pool, inbox_id)
+    inbox = await inbox_repository.get_inbox(pool, inbox_id)
     rows = await pool.fetchval("SELECT count(*) FROM config.email_log WHERE inbox_id = $1", inbox_id)
     return render(request, "inboxes/delete.html", {"inbox": inbox, "log_rows": rows})
 
 
 @router.post("/inboxes/{inbox_id}/delete")
 async def delete_inbox(request: Request, inbox_id: InboxId, _: FormDep, runtime: RuntimeDep) -> Response:
-    inbox = await repository.get_inbox(runtime.pool, inbox_id)
+    inbox = await inbox_repository.get_inbox(runtime.pool, inbox_id)
     await inbox_routes.delete_inbox(inbox_id, runtime)
     return redirect(request, "/inboxes", f"Inbox {inbox.email} deleted. Its email log rows are kept.")
 

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from intake.config_api import reference_data, repository
+from intake.config_api import inbox_repository, reference_data
 from intake.config_api.console.access import SessionDep
 from intake.config_api.console.inbox_activity import counts_since
 from intake.config_api.console.labels import OUTCOMES, iso_utc, start_of_day
@@ -34,7 +34,7 @@ async def inbox_list(
     pool: PoolDep,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    page = await repository.list_inboxes(pool, position_from(cursor), PAGE_SIZE)
+    page = await inbox_repository.list_inboxes(pool, position_from(cursor), PAGE_SIZE)
     today = start_of_day(datetime.now(UTC))
     counts = await counts_since(pool, [inbox.id for inbox in page.items], today)
     issue_types, _more = await reference_data.list_page(pool, ISSUE_TYPES, None, REFERENCE_LIMIT)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from intake.config_api import repository
+from intake.config_api import inbox_repository
 from intake.config_api.connection_test import (
     ConnectionTarget,
     Login,
@@ -34,7 +34,7 @@ async def test_edited_inbox(
 ) -> ConnectionTestResult | list[FieldError]:
     """Connect → TLS → login → folder with the edited settings, or the field errors that stop it."""
     async with runtime.pool.acquire() as conn, conn.transaction():
-        stored = await repository.load_for_update(conn, inbox_id)
+        stored = await inbox_repository.load_for_update(conn, inbox_id)
         stored_password: bytes | None = await conn.fetchval(
             "SELECT password_encrypted FROM config.inboxes WHERE id = $1", inbox_id
         )

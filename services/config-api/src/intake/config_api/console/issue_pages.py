@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from intake.config_api import message_sources, reference_data, tracker
+from intake.config_api import issue_views, message_sources, reference_data
 from intake.config_api.console.access import SessionDep
 from intake.config_api.console.email_log_rows import inbox_addresses
 from intake.config_api.console.error_pages import error_page
@@ -54,7 +54,7 @@ async def issue_list(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     try:
-        page = await tracker.list_issues(pool, position_from(cursor), PAGE_SIZE)
+        page = await issue_views.list_issues(pool, position_from(cursor), PAGE_SIZE)
     except TrackerUnavailable:
         return _unavailable(request)
     return render(
@@ -72,7 +72,7 @@ async def issue_list(
 @router.get("/issues/{number}")
 async def issue_detail(request: Request, number: RowId, _: SessionDep, pool: PoolDep) -> Response:
     try:
-        issue = await tracker.get_issue(pool, number)
+        issue = await issue_views.get_issue(pool, number)
     except TrackerUnavailable:
         return _unavailable(request)
     inboxes = await inbox_addresses(pool, [issue.inbox_id] if issue.inbox_id is not None else [])
@@ -95,5 +95,5 @@ async def issue_detail(request: Request, number: RowId, _: SessionDep, pool: Poo
 @router.get("/attachments/{attachment_id}")
 async def attachment_download(attachment_id: RowId, _: SessionDep, pool: PoolDep) -> Response:
     """An attachment's bytes as a download with a safe file name; never rendered in the console's origin."""
-    attachment, content = await tracker.read_attachment(pool, attachment_id)
+    attachment, content = await issue_views.read_attachment(pool, attachment_id)
     return attachment_response(attachment, content)

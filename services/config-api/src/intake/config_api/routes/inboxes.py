@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from intake.config_api import repository
+from intake.config_api import inbox_repository
 from intake.config_api.errors import FieldError, InvalidFields, NotFound
 from intake.config_api.inbox_events import publish_inbox_changed
 from intake.config_api.inbox_every_error import beyond_shape, patch_of_the_rest, rule_errors_beyond_shape, wrong_fields
@@ -68,7 +68,7 @@ async def patch_rule_errors(
         return []
     try:
         async with pool.acquire() as conn, conn.transaction():
-            stored = await repository.load_for_update(conn, inbox_id)
+            stored = await inbox_repository.load_for_update(conn, inbox_id)
     except NotFound:
         return []  # the 422 stays: the body is wrong whatever the id
     resolved = resolve_patch(stored, rest)
@@ -81,7 +81,7 @@ InboxId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no inbox with this id"}}
 
 
-def _encrypted(box: SecretBox, change: SecretChange) -> repository.EncryptedChange:
+def _encrypted(box: SecretBox, change: SecretChange) -> inbox_repository.EncryptedChange:
     if isinstance(change, Unchanged) or change is None:
         return change
     return box.encrypt(change.get_secret_value())
@@ -90,7 +90,7 @@ def _encrypted(box: SecretBox, change: SecretChange) -> repository.EncryptedChan
 @router.get("")
 async def list_inboxes(pool: PoolDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[Inbox]:
     """Inboxes oldest first, each with its health (`status`)."""
-    return await repository.list_inboxes(pool, position_from(cursor), limit)
+    return await inbox_repository.list_inboxes(pool, position_from(cursor), limit)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -105,19 +105,19 @@ async def create_inbox(body: InboxCreate, runtime: RuntimeDep) -> Inbox:
     assert not isinstance(password, Unchanged)
     assert not isinstance(client_secret, Unchanged)
     async with runtime.pool.acquire() as conn, conn.transaction():
-        await repository.check_references(conn, resolved.settings)
-        inbox_id = await repository.create_inbox(
+        await inbox_repository.check_references(conn, resolved.settings)
+        inbox_id = await inbox_repository.create_inbox(
             conn, resolved.settings, password=password, client_secret=client_secret
         )
     await publish_inbox_changed(runtime.broker, inbox_id)
-    inbox = await repository.get_inbox(runtime.pool, inbox_id)
+    inbox = await inbox_repository.get_inbox(runtime.pool, inbox_id)
     log.info("inbox created", inbox_id=inbox_id, provider=inbox.provider.value, active=inbox.active)
     return inbox
 
 
 @router.get("/{inbox_id}", responses=_NOT_FOUND)
 async def get_inbox(inbox_id: InboxId, pool: PoolDep) -> Inbox:
-    return await repository.get_inbox(pool, inbox_id)
+    return await inbox_repository.get_inbox(pool, inbox_id)
 
 
 @router.patch("/{inbox_id}", responses=_NOT_FOUND)
@@ -130,12 +130,12 @@ async def update_inbox(inbox_id: InboxId, body: InboxPatch, runtime: RuntimeDep)
     connected OAuth2 grant: connect the inbox again.
     """
     async with runtime.pool.acquire() as conn, conn.transaction():
-        stored = await repository.load_for_update(conn, inbox_id)
+        stored = await inbox_repository.load_for_update(conn, inbox_id)
         resolved = resolve_patch(stored, body)
         if isinstance(resolved, list):
             raise InvalidFields(resolved)
-        await repository.check_references(conn, resolved.settings)
-        await repository.update_inbox(
+        await inbox_repository.check_references(conn, resolved.settings)
+        await inbox_repository.update_inbox(
             conn,
             inbox_id,
             resolved.settings,
@@ -150,13 +150,13 @@ async def update_inbox(inbox_id: InboxId, body: InboxPatch, runtime: RuntimeDep)
         fields=sorted(body.model_fields_set),
         oauth2_grant_dropped=resolved.drop_refresh_token,
     )
-    return await repository.get_inbox(runtime.pool, inbox_id)
+    return await inbox_repository.get_inbox(runtime.pool, inbox_id)
 
 
 @router.delete("/{inbox_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
 async def delete_inbox(inbox_id: InboxId, runtime: RuntimeDep) -> Response:
     """Delete the inbox and its health; its email log rows are kept (they name the inbox by id)."""
-    await repository.delete_inbox(runtime.pool, inbox_id)
+    await inbox_repository.delete_inbox(runtime.pool, inbox_id)
     await publish_inbox_changed(runtime.broker, inbox_id)
     log.info("inbox deleted", inbox_id=inbox_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

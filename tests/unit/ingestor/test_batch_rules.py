@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from intake.ingestor.batching import LockKeys, independent, lock_order
+from intake.ingestor.batch_rules import LockKeys, independent, lock_order
 
 
 def test_the_first_message_is_always_kept() -> None:

@@ -18,7 +18,7 @@ import structlog
 from intake.fetcher import inboxes, repository
 from intake.fetcher.actions import decide_action
 from intake.shared.contracts import MessageProcessed
-from intake.shared.rounds import in_rounds
+from intake.shared.key_rounds import in_rounds
 
 log = structlog.get_logger(__name__)
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 
-from intake.shared import rounds
-from intake.shared.rounds import in_rounds
+from intake.shared.key_rounds import in_rounds
 
 
 @pytest.mark.parametrize(
@@ -22,7 +19,3 @@ from intake.shared.rounds import in_rounds
 )
 def test_the_nth_item_of_a_key_goes_to_round_n_in_order(items: list[str], rounds: list[list[str]]) -> None:
     assert in_rounds(items, key=lambda item: item[0]) == rounds
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(rounds).failed == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from intake.fetcher.batches import Batch, plan
+from intake.fetcher.fetch_runs import Batch, plan
 
 
 def test_small_messages_go_together_up_to_the_count() -> None:
