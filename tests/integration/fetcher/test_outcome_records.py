@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from intake.fetcher.actions import MailboxAction
 from intake.fetcher.repository import record_outcomes
 from intake.shared.contracts import MessageProcessed, Outcome
+from intake.shared.inbox_vocabulary import ProcessedAction
 from intake.shared.migrations import migrate, migrate_blobs
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -42,15 +42,15 @@ async def test_the_newest_outcome_wins_in_either_order_and_the_action_is_owed_on
             uid,
             "a" * 64,
         )
-    created = (outcome(1, Outcome.ISSUE_CREATED, 10), MailboxAction.MARK_READ)
+    created = (outcome(1, Outcome.ISSUE_CREATED, 10), ProcessedAction.MARK_READ)
     replayed = (outcome(1, Outcome.DUPLICATE, 20), None)  # a replay decided later: left in the mailbox
     # uid 1: the older outcome arrives last (a late redelivery); uid 2: in order.
     assert await record_outcomes(db, [replayed]) == {(1, 5, 1)}
     assert await record_outcomes(db, [created]) == {(1, 5, 1)}
-    await record_outcomes(db, [(outcome(2, Outcome.ISSUE_CREATED, 10), MailboxAction.MARK_READ)])
+    await record_outcomes(db, [(outcome(2, Outcome.ISSUE_CREATED, 10), ProcessedAction.MARK_READ)])
     await record_outcomes(db, [(outcome(2, Outcome.DUPLICATE, 20), None)])
     # An outcome for a row the fetcher does not have changes nothing and is not reported as found.
-    assert await record_outcomes(db, [(outcome(9, Outcome.ISSUE_CREATED, 30), MailboxAction.MARK_READ)]) == set()
+    assert await record_outcomes(db, [(outcome(9, Outcome.ISSUE_CREATED, 30), ProcessedAction.MARK_READ)]) == set()
 
     assert await rows(db) == {
         1: ("duplicate", "duplicate at 20", "mark_read", "pending"),

@@ -11,15 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from intake.shared.imap import (
-    MAX_FETCH_LINES,
-    Encryption,
-    IdleEnd,
-    ImapClient,
-    ImapEndpoint,
-    PasswordLogin,
-    XOAuth2Login,
-)
+from intake.shared.imap import MAX_FETCH_LINES, IdleEnd, ImapClient, ImapEndpoint, PasswordLogin, XOAuth2Login
 from intake.shared.imap_errors import (
     ImapAuthError,
     ImapCommandError,
@@ -27,6 +19,7 @@ from intake.shared.imap_errors import (
     ImapTimeout,
     ImapTlsError,
 )
+from intake.shared.inbox_vocabulary import Encryption
 from tests.integration.fetcher.conftest import message
 from tests.support.dovecot import HOST, Dovecot, Mailbox, _free_port, running_dovecot
 

@@ -20,7 +20,7 @@ from intake.config_api.inboxes import (
     resolve_patch,
     shown_state,
 )
-from intake.config_api.providers import Encryption
+from intake.shared.inbox_vocabulary import Encryption
 
 PASSWORD = "pa55-word"
 CA_PEM = (Path(__file__).parent / "ca.pem").read_text()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from intake.config_api.providers import DISPLAY_NAMES, Encryption, Preset, Provider, preset_for
+from intake.config_api.providers import DISPLAY_NAMES, Preset, Provider, preset_for
+from intake.shared.inbox_vocabulary import Encryption
 
 
 def test_presets() -> None:

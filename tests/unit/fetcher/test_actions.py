@@ -7,8 +7,9 @@ import doctest
 import pytest
 
 from intake.fetcher import actions
-from intake.fetcher.actions import MailboxAction, decide_action
+from intake.fetcher.actions import decide_action
 from intake.shared.contracts import Outcome
+from intake.shared.inbox_vocabulary import ProcessedAction
 
 
 def test_docstring_examples() -> None:
@@ -16,8 +17,8 @@ def test_docstring_examples() -> None:
 
 
 @pytest.mark.parametrize("outcome", list(Outcome))
-@pytest.mark.parametrize("configured", list(MailboxAction))
-def test_only_messages_kept_on_an_issue_are_touched(outcome: Outcome, configured: MailboxAction) -> None:
+@pytest.mark.parametrize("configured", list(ProcessedAction))
+def test_only_messages_kept_on_an_issue_are_touched(outcome: Outcome, configured: ProcessedAction) -> None:
     decision = decide_action(outcome, configured)
     expected = configured if outcome in (Outcome.ISSUE_CREATED, Outcome.ISSUE_UPDATED) else None
     assert decision.action == expected

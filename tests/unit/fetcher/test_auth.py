@@ -7,12 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from intake.fetcher.actions import MailboxAction
 from intake.fetcher.auth import AccessTokens, OAuth2Login, authenticator_for
-from intake.fetcher.checkpoint import FirstFetch
 from intake.fetcher.inboxes import InboxSettings
-from intake.shared.imap import Encryption, PasswordLogin
+from intake.shared.imap import PasswordLogin
 from intake.shared.imap_errors import ImapSettingsError
+from intake.shared.inbox_vocabulary import Encryption, FirstFetch, ProcessedAction
 from intake.shared.secrets import SecretBox
 
 BOX = SecretBox(SecretBox.generate_key())
@@ -27,7 +26,7 @@ INBOX = InboxSettings(
     encryption=Encryption.SSL,
     ca_certificate=None,
     auth="password",
-    processed_action=MailboxAction.MARK_READ,
+    processed_action=ProcessedAction.MARK_READ,
     active=True,
     poll_interval_seconds=60,
     first_fetch=FirstFetch.UNREAD,

@@ -9,7 +9,6 @@ import pytest
 from intake.fetcher import checkpoint
 from intake.fetcher.checkpoint import (
     Checkpoint,
-    FirstFetch,
     Selection,
     advance,
     finish_scan,
@@ -18,6 +17,7 @@ from intake.fetcher.checkpoint import (
     select_new,
     start,
 )
+from intake.shared.inbox_vocabulary import FirstFetch
 
 
 def test_docstring_examples() -> None:

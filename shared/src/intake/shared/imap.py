@@ -43,6 +43,7 @@ from intake.shared.imap_errors import (
     ImapTimeout,
     ImapTlsError,
 )
+from intake.shared.inbox_vocabulary import Encryption
 
 log = structlog.get_logger(__name__)
 
@@ -53,12 +54,6 @@ MAX_FETCH_LINES = 200
 # A body download may take longer than one command step: allow this many bytes per second on top.
 BODY_BYTES_PER_SECOND = 1024 * 1024
 LOGOUT_TIMEOUT_SECONDS = 5.0
-
-
-class Encryption(StrEnum):
-    SSL = "ssl"  # implicit TLS from the first byte
-    TLS = "tls"  # STARTTLS on the plain port
-    NONE = "none"
 
 
 @dataclass(frozen=True)

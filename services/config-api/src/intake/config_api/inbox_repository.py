@@ -12,20 +12,11 @@ import asyncpg
 
 from intake.config_api.cursors import Position, next_cursor
 from intake.config_api.errors import FieldError, InvalidFields, NotFound
-from intake.config_api.inboxes import (
-    KEEP,
-    AuthMethod,
-    FirstFetch,
-    InboxSettings,
-    ProcessedAction,
-    StoredInbox,
-    Unchanged,
-    UnmatchedAction,
-    shown_state,
-)
-from intake.config_api.providers import Encryption, Provider
+from intake.config_api.inboxes import KEEP, AuthMethod, InboxSettings, StoredInbox, Unchanged, shown_state
+from intake.config_api.providers import Provider
 from intake.config_api.schemas import Inbox, InboxStatus, OAuth2Out, Page
 from intake.shared.database import Executor, Session
+from intake.shared.inbox_vocabulary import Encryption, FirstFetch, ProcessedAction, UnmatchedAction
 
 # An encrypted secret to store, None to clear it, or KEEP to leave the stored one.
 EncryptedChange = bytes | None | Unchanged

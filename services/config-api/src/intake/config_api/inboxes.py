@@ -17,7 +17,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, St
 
 from intake.config_api.errors import FieldError
 from intake.config_api.languages import normalise_language
-from intake.config_api.providers import CUSTOM_DEFAULT_ENCRYPTION, Encryption, Provider, preset_for
+from intake.config_api.providers import CUSTOM_DEFAULT_ENCRYPTION, Provider, preset_for
+from intake.shared.inbox_vocabulary import Encryption, FirstFetch, ProcessedAction, UnmatchedAction
 
 MAX_SECRET_LENGTH = 4096
 MAX_CA_CERTIFICATE_LENGTH = 200_000
@@ -28,23 +29,6 @@ POSTGRES_BIGINT_MAX = 2**63 - 1
 class AuthMethod(StrEnum):
     PASSWORD = "password"  # noqa: S105 -- the name of an auth method, not a password
     OAUTH2 = "oauth2"
-
-
-class ProcessedAction(StrEnum):
-    MARK_READ = "mark_read"
-    DELETE = "delete"
-
-
-class UnmatchedAction(StrEnum):
-    CREATE_ISSUE = "create_issue"
-    IGNORE = "ignore"
-
-
-class FirstFetch(StrEnum):
-    """What the first connection to a folder takes: only the unread messages, or all of them (DESIGN §2)."""
-
-    UNREAD = "unread"
-    ALL = "all"
 
 
 def _check_secret(value: SecretStr | None) -> SecretStr | None:

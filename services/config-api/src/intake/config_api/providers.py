@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from intake.shared.inbox_vocabulary import Encryption
+
 
 class Provider(StrEnum):
     GMAIL = "gmail"
@@ -16,12 +18,6 @@ class Provider(StrEnum):
     YAHOO = "yahoo"
     ZOHO = "zoho"
     CUSTOM = "custom"
-
-
-class Encryption(StrEnum):
-    SSL = "ssl"  # implicit TLS from the first byte (RFC 8314 §3.2), usually port 993
-    TLS = "tls"  # STARTTLS upgrade of a clear connection (RFC 3501 §6.2.1), usually port 143
-    NONE = "none"
 
 
 @dataclass(frozen=True)

@@ -13,17 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from intake.config_api.connection_diagnosis import Stage
 from intake.config_api.email_log_rules import RawState
-from intake.config_api.inboxes import (
-    EMAIL_PATTERN,
-    SINGLE_LINE,
-    AuthMethod,
-    FirstFetch,
-    ProcessedAction,
-    StatusState,
-    UnmatchedAction,
-)
-from intake.config_api.providers import Encryption, Provider
+from intake.config_api.inboxes import EMAIL_PATTERN, SINGLE_LINE, AuthMethod, StatusState
+from intake.config_api.providers import Provider
 from intake.shared.contracts import Outcome
+from intake.shared.inbox_vocabulary import Encryption, FirstFetch, ProcessedAction, UnmatchedAction
 
 Item = TypeVar("Item")
 

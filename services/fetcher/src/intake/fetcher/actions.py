@@ -7,30 +7,23 @@ The mailbox is touched only when the outcome says the message is safely kept on 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from intake.shared.contracts import Outcome
-
-
-class MailboxAction(StrEnum):
-    """`config.inbox_settings.processed_action`."""
-
-    MARK_READ = "mark_read"
-    DELETE = "delete"
+from intake.shared.inbox_vocabulary import ProcessedAction
 
 
 @dataclass(frozen=True)
 class ActionDecision:
-    action: MailboxAction | None
+    action: ProcessedAction | None
     reason: str
 
 
-def decide_action(outcome: Outcome, processed_action: MailboxAction | None) -> ActionDecision:
+def decide_action(outcome: Outcome, processed_action: ProcessedAction | None) -> ActionDecision:
     """The mailbox action owed after `outcome`, for an inbox configured with `processed_action`.
 
-    >>> decide_action(Outcome.ISSUE_CREATED, MailboxAction.DELETE)
-    ActionDecision(action=<MailboxAction.DELETE: 'delete'>, reason='stored on an issue (issue_created)')
-    >>> decide_action(Outcome.IGNORED_SENDER, MailboxAction.MARK_READ).action is None
+    >>> decide_action(Outcome.ISSUE_CREATED, ProcessedAction.DELETE)
+    ActionDecision(action=<ProcessedAction.DELETE: 'delete'>, reason='stored on an issue (issue_created)')
+    >>> decide_action(Outcome.IGNORED_SENDER, ProcessedAction.MARK_READ).action is None
     True
     """
     if not outcome.stored_on_issue:

@@ -8,16 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from enum import StrEnum
+
+from intake.shared.inbox_vocabulary import FirstFetch
 
 MAX_UID = 2**32 - 1
-
-
-class FirstFetch(StrEnum):
-    """What the first connection to a folder takes (`config.inbox_settings.first_fetch`)."""
-
-    UNREAD = "unread"
-    ALL = "all"
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,10 @@ from datetime import datetime
 
 import asyncpg
 
-from intake.fetcher.actions import MailboxAction
-from intake.fetcher.checkpoint import FirstFetch
 from intake.fetcher.errors import InboxesUnavailable
 from intake.shared.database import Executor, Session
-from intake.shared.imap import Encryption, ImapEndpoint
+from intake.shared.imap import ImapEndpoint
+from intake.shared.inbox_vocabulary import Encryption, FirstFetch, ProcessedAction
 
 _COLUMNS = """id, email, username, password_encrypted, hostname, port, directory, encryption, ca_certificate,
               auth, processed_action, active, poll_interval_seconds, first_fetch, updated_at"""
@@ -36,7 +35,7 @@ class InboxSettings:
     encryption: Encryption
     ca_certificate: str | None = field(repr=False)
     auth: str
-    processed_action: MailboxAction
+    processed_action: ProcessedAction
     active: bool
     poll_interval_seconds: int
     first_fetch: FirstFetch
@@ -60,7 +59,7 @@ def _from_row(row: asyncpg.Record) -> InboxSettings:
         encryption=Encryption(row["encryption"]),
         ca_certificate=row["ca_certificate"],
         auth=row["auth"],
-        processed_action=MailboxAction(row["processed_action"]),
+        processed_action=ProcessedAction(row["processed_action"]),
         active=row["active"],
         poll_interval_seconds=row["poll_interval_seconds"],
         first_fetch=FirstFetch(row["first_fetch"]),
@@ -77,12 +76,12 @@ async def load_active_inboxes(pool: asyncpg.Pool) -> list[InboxSettings]:
     return [_from_row(row) for row in rows]
 
 
-async def processed_actions_of(conn: Session, inbox_ids: Collection[int]) -> dict[int, MailboxAction]:
+async def processed_actions_of(conn: Session, inbox_ids: Collection[int]) -> dict[int, ProcessedAction]:
     """Each inbox's current processed_action; an inbox that is gone has no entry."""
     rows = await conn.fetch(
         "SELECT id, processed_action FROM config.inbox_settings WHERE id = ANY($1::bigint[])", list(inbox_ids)
     )
-    return {row["id"]: MailboxAction(row["processed_action"]) for row in rows}
+    return {row["id"]: ProcessedAction(row["processed_action"]) for row in rows}
 
 
 async def updated_at_of(conn: Executor, inbox_id: int) -> datetime | None:

@@ -19,7 +19,7 @@ import structlog
 from faststream.rabbit import RabbitBroker
 
 from intake.fetcher import fetch_runs, health, inboxes, repository
-from intake.fetcher.actions import DELETED, SEEN, MailboxAction
+from intake.fetcher.actions import DELETED, SEEN
 from intake.fetcher.auth import AccessTokens, authenticator_for
 from intake.fetcher.backoff import reconnect_delay
 from intake.fetcher.checkpoint import Checkpoint, advance, finish_scan, reconcile, search_criteria, select_new
@@ -32,6 +32,7 @@ from intake.fetcher.settings import FetcherSettings
 from intake.shared import batched_events, bus, topology
 from intake.shared.imap import IdleEnd, ImapClient, SelectedFolder
 from intake.shared.imap_errors import ImapCommandError, ImapConnectError, ImapError, ImapSettingsError, ImapTimeout
+from intake.shared.inbox_vocabulary import ProcessedAction
 from intake.shared.secrets import SecretBox
 
 log = structlog.get_logger(__name__)
@@ -475,7 +476,7 @@ class InboxPoller:
                 # The UID names no message any more (RFC 3501 §2.3.1.1): acting could hit another one.
                 await repository.action_abandoned(self._pool, item.id, "UIDVALIDITY changed before the action")
                 self._log.warning("mailbox action abandoned", **item.log_fields(), reason="uidvalidity changed")
-        reads = [item for item in current if item.action is MailboxAction.MARK_READ]
+        reads = [item for item in current if item.action is ProcessedAction.MARK_READ]
         if len(reads) > 1:
             # All \Seen flags with one UID STORE; if the server refuses it, each is tried alone below.
             try:
@@ -487,9 +488,9 @@ class InboxPoller:
                 self._log.info(
                     "mailbox actions done",
                     messages=[item.log_fields() for item in reads],
-                    action=MailboxAction.MARK_READ,
+                    action=ProcessedAction.MARK_READ,
                 )
-                current = [item for item in current if item.action is not MailboxAction.MARK_READ]
+                current = [item for item in current if item.action is not ProcessedAction.MARK_READ]
         for item in current:
             try:
                 await self._apply(client, item)
@@ -501,7 +502,7 @@ class InboxPoller:
             self._log.info("mailbox action done", **item.log_fields(), action=item.action)
 
     async def _apply(self, client: ImapClient, item: repository.PendingAction) -> None:
-        if item.action is MailboxAction.MARK_READ:
+        if item.action is ProcessedAction.MARK_READ:
             await client.add_flags(item.uid, SEEN)
             return
         await client.add_flags(item.uid, DELETED)

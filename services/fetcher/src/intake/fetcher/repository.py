@@ -14,12 +14,12 @@ from datetime import datetime
 
 import asyncpg
 
-from intake.fetcher.actions import MailboxAction
 from intake.fetcher.checkpoint import Checkpoint
 from intake.fetcher.headers import HeaderSummary
 from intake.shared.blobs import ON_CONFLICT_TOUCH, STREAM_ABOVE_BYTES, blob_key, put_blob_streamed
 from intake.shared.contracts import MessageFetched, MessageProcessed
 from intake.shared.database import Executor, Session
+from intake.shared.inbox_vocabulary import ProcessedAction
 
 # How often a failing mailbox action is retried before it is given up (left in the log, not the mailbox).
 MAX_ACTION_ATTEMPTS = 20
@@ -68,7 +68,7 @@ class PendingAction:
     id: int
     uidvalidity: int
     uid: int
-    action: MailboxAction
+    action: ProcessedAction
     attempts: int
     message_id: str | None = None
     correlation_id: str | None = None
@@ -259,7 +259,7 @@ MessageKey = tuple[int, int, int]  # (inbox_id, uidvalidity, uid)
 
 
 async def record_outcomes(
-    conn: Session, outcomes: Sequence[tuple[MessageProcessed, MailboxAction | None]]
+    conn: Session, outcomes: Sequence[tuple[MessageProcessed, ProcessedAction | None]]
 ) -> set[MessageKey]:
     """Record each of the ingestor's outcomes and, once, the mailbox action owed; returns the keys of
     the rows that are ours (an outcome for any other message changes nothing).
@@ -306,7 +306,7 @@ async def pending_actions(conn: Executor, inbox_id: int, limit: int) -> list[Pen
             row["id"],
             row["uidvalidity"],
             row["uid"],
-            MailboxAction(row["action"]),
+            ProcessedAction(row["action"]),
             row["action_attempts"],
             row["message_id"],
             row["correlation_id"],

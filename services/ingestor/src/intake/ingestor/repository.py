@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 
-from intake.ingestor.decision import InboxRules, UnmatchedAction
+from intake.ingestor.decision import InboxRules
 from intake.ingestor.parsing import ParsedMessage
 from intake.shared.blobs import STREAM_ABOVE_BYTES, put_blob_streamed, put_blobs
 from intake.shared.contracts import MessageProcessed, MessageRef, Outcome
 from intake.shared.database import Executor, Session
+from intake.shared.inbox_vocabulary import UnmatchedAction
 
 NO_SUBJECT_TITLE = "(no subject)"
 
@@ -46,7 +47,7 @@ async def inbox_settings(conn: Executor, inbox_id: int) -> InboxSettings | None:
         return None
     return InboxSettings(
         rules=InboxRules(
-            unmatched_action=cast(UnmatchedAction, row["unmatched_action"]),
+            unmatched_action=UnmatchedAction(row["unmatched_action"]),
             ignored_senders=tuple(row["ignored_senders"] or ()),
         ),
         issue_type_id=row["issue_type_id"],
