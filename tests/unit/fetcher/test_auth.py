@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 import pytest
 
 from intake.fetcher.auth import AccessTokens, OAuth2Login, authenticator_for
-from intake.fetcher.inboxes import InboxSettings
+from intake.fetcher.inboxes import WatchedInbox
 from intake.shared.imap import PasswordLogin
 from intake.shared.imap_errors import ImapSettingsError
 from intake.shared.inbox_vocabulary import Encryption, FirstFetch, ProcessedAction
 from intake.shared.secrets import SecretBox
 
 BOX = SecretBox(SecretBox.generate_key())
-INBOX = InboxSettings(
+INBOX = WatchedInbox(
     id=1,
     email="support@example.com",
     username="support",
@@ -50,7 +50,7 @@ def test_password_login() -> None:
         (replace(INBOX, auth="kerberos"), BOX, "unknown auth mode"),
     ],
 )
-def test_config_errors(inbox: InboxSettings, box: SecretBox, reason: str) -> None:
+def test_config_errors(inbox: WatchedInbox, box: SecretBox, reason: str) -> None:
     with pytest.raises(ImapSettingsError, match=reason):
         authenticator_for(inbox, box)
 

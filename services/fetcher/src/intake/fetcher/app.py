@@ -17,7 +17,7 @@ from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 
-from intake.fetcher.inboxes import InboxSettings, load_active_inboxes
+from intake.fetcher.inboxes import WatchedInbox, load_active_inboxes
 from intake.fetcher.lease_repository import LeaseRepository, new_replica_id
 from intake.fetcher.metrics import FetcherMetrics
 from intake.fetcher.outcome_consumer import ProcessedHandler
@@ -60,13 +60,13 @@ class FetcherApp:
         self.replica = new_replica_id()
         self._pool: asyncpg.Pool | None = None
         self._broker: RabbitBroker | None = None
-        self._supervisor: Supervisor[InboxSettings] | None = None
+        self._supervisor: Supervisor[WatchedInbox] | None = None
         self._supervisor_task: asyncio.Task[None] | None = None
         self._outcomes: BatchConsumer[MessageProcessed] | None = None
         self._cleanup_task: asyncio.Task[None] | None = None
 
     @property
-    def supervisor(self) -> Supervisor[InboxSettings]:
+    def supervisor(self) -> Supervisor[WatchedInbox]:
         assert self._supervisor is not None, "FetcherApp.start() first"
         return self._supervisor
 
@@ -104,10 +104,10 @@ class FetcherApp:
             pool=pool, broker=broker, secret_box=self._secret_box, settings=settings, metrics=self.metrics
         )
 
-        async def load() -> list[InboxSettings]:
+        async def load() -> list[WatchedInbox]:
             return await load_active_inboxes(pool)
 
-        async def run_inbox(inbox: InboxSettings, wake: asyncio.Event) -> None:
+        async def run_inbox(inbox: WatchedInbox, wake: asyncio.Event) -> None:
             await InboxPoller(inbox, context, wake).run()
 
         async def announce_released(inbox_ids: Collection[int]) -> None:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from intake.fetcher.errors import AccessTokenError, AccessTokenRefused, NeedsReauth
-from intake.fetcher.inboxes import InboxSettings
+from intake.fetcher.inboxes import WatchedInbox
 from intake.shared.imap import Authenticator, ImapClient, PasswordLogin
 from intake.shared.imap_errors import ImapAuthError, ImapSettingsError
 from intake.shared.secrets import SecretBox, SecretDecryptionError
@@ -114,7 +114,7 @@ class OAuth2Login:
 
 
 def authenticator_for(
-    inbox: InboxSettings, secret_box: SecretBox, access_tokens: AccessTokens | None = None
+    inbox: WatchedInbox, secret_box: SecretBox, access_tokens: AccessTokens | None = None
 ) -> Authenticator:
     """The login strategy for `inbox`, or ImapSettingsError saying what is missing."""
     if inbox.auth == "oauth2":

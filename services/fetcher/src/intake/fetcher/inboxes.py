@@ -22,7 +22,7 @@ _COLUMNS = """id, email, username, password_encrypted, hostname, port, directory
 
 
 @dataclass(frozen=True)
-class InboxSettings:
+class WatchedInbox:
     """What the fetcher needs of one inbox. The password stays encrypted until a login needs it."""
 
     id: int
@@ -46,9 +46,9 @@ class InboxSettings:
         return ImapEndpoint(self.hostname, self.port, self.encryption, self.ca_certificate)
 
 
-def _from_row(row: asyncpg.Record) -> InboxSettings:
+def _from_row(row: asyncpg.Record) -> WatchedInbox:
     password = row["password_encrypted"]
-    return InboxSettings(
+    return WatchedInbox(
         id=row["id"],
         email=row["email"],
         username=row["username"],
@@ -67,7 +67,7 @@ def _from_row(row: asyncpg.Record) -> InboxSettings:
     )
 
 
-async def load_active_inboxes(pool: asyncpg.Pool) -> list[InboxSettings]:
+async def load_active_inboxes(pool: asyncpg.Pool) -> list[WatchedInbox]:
     """Every active inbox, by id."""
     try:
         rows = await pool.fetch(f"SELECT {_COLUMNS} FROM config.inbox_settings WHERE active ORDER BY id")

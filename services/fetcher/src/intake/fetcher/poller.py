@@ -26,7 +26,7 @@ from intake.fetcher.checkpoint import Checkpoint, advance, finish_scan, reconcil
 from intake.fetcher.commit_pipeline import CommitPipeline
 from intake.fetcher.errors import NeedsReauth
 from intake.fetcher.headers import summarize
-from intake.fetcher.inboxes import InboxSettings
+from intake.fetcher.inboxes import WatchedInbox
 from intake.fetcher.metrics import FetcherMetrics
 from intake.fetcher.settings import FetcherSettings
 from intake.shared import batched_events, bus, topology
@@ -78,7 +78,7 @@ def _rejected(uid: int, raw: bytes | bytearray, size: int, reason: str) -> _Read
 class InboxPoller:
     """Runs one inbox until cancelled. `wake` cuts the wait between cycles short (an outcome arrived)."""
 
-    def __init__(self, inbox: InboxSettings, context: PollerContext, wake: asyncio.Event) -> None:
+    def __init__(self, inbox: WatchedInbox, context: PollerContext, wake: asyncio.Event) -> None:
         self.inbox = inbox
         self._context = context
         self._settings = context.settings

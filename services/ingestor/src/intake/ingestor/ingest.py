@@ -25,7 +25,7 @@ from intake.ingestor.errors import DatabaseUnavailable, MissingBlob, PermanentEr
 from intake.ingestor.limits import AttachmentLimits, over_limit
 from intake.ingestor.matching import DEFAULT_TAG, SubjectMatch, match_reply, match_subject, reply_candidates
 from intake.ingestor.parsing import ParsedMessage, parse_message
-from intake.ingestor.repository import InboxSettings
+from intake.ingestor.repository import InboxPolicy
 from intake.ingestor.threads import issue_lock_key, message_lock_key, thread_lock_key, thread_root
 from intake.shared.contracts import IssueEvent, IssueEventKind, MessageFetched, MessageProcessed, Outcome
 from intake.shared.database import Executor, Session
@@ -84,7 +84,7 @@ class _Prepared:
     fetched: MessageFetched
     attempt: int
     message: ParsedMessage
-    inbox: InboxSettings
+    inbox: InboxPolicy
     subject: SubjectMatch
     root: str | None
     candidates: tuple[str, ...]
@@ -110,7 +110,7 @@ class Ingestor:
     ) -> None:
         self._pool = pool
         self._inbox_cache_seconds = inbox_cache_seconds
-        self._inboxes: dict[int, tuple[float, InboxSettings]] = {}
+        self._inboxes: dict[int, tuple[float, InboxPolicy]] = {}
         self._tag_pattern = tag_pattern
         self._clock = clock
         self._limits = limits or AttachmentLimits()
@@ -335,7 +335,7 @@ class Ingestor:
         # the other in-flight messages go on meanwhile.
         return await asyncio.to_thread(parse_message, raw)
 
-    async def _inbox_settings(self, conn: Executor, inbox_id: int, *, fresh: bool) -> InboxSettings | None:
+    async def _inbox_settings(self, conn: Executor, inbox_id: int, *, fresh: bool) -> InboxPolicy | None:
         """The inbox's settings, read at most every `inbox_cache_seconds` (a replay reads them afresh:
         it is asked for after someone changed them)."""
         now = time.monotonic()
@@ -362,7 +362,7 @@ class Ingestor:
         return Result(stored, None if title is None else self._event(stored, title))
 
     async def _store(
-        self, conn: Session, fetched: MessageFetched, message: ParsedMessage, inbox: InboxSettings, attempt: int
+        self, conn: Session, fetched: MessageFetched, message: ParsedMessage, inbox: InboxPolicy, attempt: int
     ) -> Result:
         subject = match_subject(message.subject, self._tag_pattern)
         root = thread_root(message)
@@ -410,7 +410,7 @@ class Ingestor:
         decision: Decision,
         fetched: MessageFetched,
         message: ParsedMessage,
-        inbox: InboxSettings,
+        inbox: InboxPolicy,
     ) -> tuple[Outcome, int | None, str | None]:
         """Carry out `decision`: the outcome, the issue number, and the issue's title when it is on one.
         (The thread root is tied to the issue with the outcome, in `record_outcome`.)"""

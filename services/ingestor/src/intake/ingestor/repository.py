@@ -25,7 +25,7 @@ NO_SUBJECT_TITLE = "(no subject)"
 
 
 @dataclass(frozen=True)
-class InboxSettings:
+class InboxPolicy:
     """What the ingestor needs of an inbox: the rules that decide, and the defaults for new issues."""
 
     rules: InboxRules
@@ -35,7 +35,7 @@ class InboxSettings:
     assigned_organisation_id: int | None
 
 
-async def inbox_settings(conn: Executor, inbox_id: int) -> InboxSettings | None:
+async def inbox_settings(conn: Executor, inbox_id: int) -> InboxPolicy | None:
     """The inbox's settings from `config.inbox_settings`, or None when the inbox no longer exists."""
     row = await conn.fetchrow(
         """SELECT unmatched_action, ignored_senders, issue_type_id, default_language, assigned_user_id,
@@ -45,7 +45,7 @@ async def inbox_settings(conn: Executor, inbox_id: int) -> InboxSettings | None:
     )
     if row is None:
         return None
-    return InboxSettings(
+    return InboxPolicy(
         rules=InboxRules(
             unmatched_action=UnmatchedAction(row["unmatched_action"]),
             ignored_senders=tuple(row["ignored_senders"] or ()),
@@ -234,7 +234,7 @@ def _message_values(ref: MessageRef, raw_sha256: str, message: ParsedMessage) ->
 
 
 async def create_issue_with_message(
-    conn: Session, ref: MessageRef, raw_sha256: str, message: ParsedMessage, inbox: InboxSettings
+    conn: Session, ref: MessageRef, raw_sha256: str, message: ParsedMessage, inbox: InboxPolicy
 ) -> tuple[int, str]:
     """A new open issue titled by the message's subject, requested by its sender, with the inbox's
     defaults (issue type, language, assignee, organisation), holding the message and its attachments;
@@ -439,7 +439,7 @@ async def create_issues_with_messages(
     refs: Sequence[MessageRef],
     raw_sha256s: Sequence[str],
     messages: Sequence[ParsedMessage],
-    inboxes: Sequence[InboxSettings],
+    inboxes: Sequence[InboxPolicy],
 ) -> list[tuple[int, str, int]]:
     """`create_issue_with_message` without the attachments (`add_attachments_many`) for many messages,
     one statement; each new issue's number and title and its message's row id, in the order given
