@@ -16,13 +16,11 @@ import asyncpg
 
 from intake.fetcher.checkpoint import Checkpoint
 from intake.fetcher.headers import HeaderSummary
+from intake.fetcher.outcome_rules import MAX_ACTION_ATTEMPTS
 from intake.shared.blobs import ON_CONFLICT_TOUCH, STREAM_ABOVE_BYTES, blob_key, put_blob_streamed
 from intake.shared.contracts import MessageFetched, MessageProcessed
 from intake.shared.database import Executor, Session
 from intake.shared.inbox_vocabulary import ProcessedAction
-
-# How often a failing mailbox action is retried before it is given up (left in the log, not the mailbox).
-MAX_ACTION_ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
@@ -264,9 +262,9 @@ async def record_outcomes(
     """Record each of the ingestor's outcomes and, once, the mailbox action owed; returns the keys of
     the rows that are ours (an outcome for any other message changes nothing).
 
-    One statement; the outcomes must name distinct messages (`rounds.in_rounds` splits repeats).
-    Idempotent and order-independent: the newest outcome (by processed_at) is kept; an action
-    already pending or done is never added again.
+    One statement; the outcomes must name distinct messages (`key_rounds.in_rounds` splits repeats).
+    Applies `outcome_rules.merge_outcome` to each row: idempotent and order-independent, the newest
+    outcome (by processed_at) is kept, an action already pending or done is never added again.
     """
     rows = await conn.fetch(
         """UPDATE fetcher.messages AS m SET
@@ -325,7 +323,8 @@ async def action_done(conn: Executor, message_ids: Sequence[int]) -> None:
 
 
 async def action_failed(conn: Executor, message_id: int, error: str) -> None:
-    """Count a failed attempt; after MAX_ACTION_ATTEMPTS the action is abandoned (stays in the row)."""
+    """Count a failed attempt (`outcome_rules.after_failed_action`): after MAX_ACTION_ATTEMPTS the action
+    is abandoned (it stays in the row)."""
     await conn.execute(
         """UPDATE fetcher.messages SET action_attempts = action_attempts + 1, action_error = $2,
                action_state = CASE WHEN action_attempts + 1 >= $3 THEN 'abandoned' ELSE action_state END
