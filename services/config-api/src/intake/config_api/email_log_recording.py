@@ -44,13 +44,8 @@ ON CONFLICT (inbox_id, uidvalidity, uid) DO UPDATE SET
     attempts = EXCLUDED.attempts,
     processed_at = EXCLUDED.processed_at,
     updated_at = now()
--- `failed` is the one outcome the ingestor never commits (it is published when the last delivery
--- fails, possibly after a commit whose own publish was lost). So a committed outcome always replaces
--- `failed`, and `failed` never replaces a committed one. Otherwise the later outcome wins: a replayed
--- message gets a later outcome, and a redelivered old one must not undo it.
--- A row made `pending` again by reprocess keeps the replaced outcome's processed_at: only a later
--- outcome ends it (a redelivery of the replaced one does not), or any committed outcome when the
--- replaced one was `failed`.
+-- Whether the arriving outcome replaces the row's: `email_log_merge.replaces`, stated and explained
+-- there; a test runs one table of cases through both.
 WHERE log.processed_at IS NULL
    OR log.outcome = 'pending' AND (
         log.processed_at < EXCLUDED.processed_at
