@@ -17,7 +17,7 @@ import asyncpg
 from intake.fetcher.checkpoint import Checkpoint
 from intake.fetcher.headers import HeaderSummary
 from intake.fetcher.outcome_rules import MAX_ACTION_ATTEMPTS
-from intake.shared.blobs import ON_CONFLICT_TOUCH, STREAM_ABOVE_BYTES, blob_key, put_blob_streamed
+from intake.shared.blobs import STREAM_ABOVE_BYTES, put_blob_streamed, put_blobs
 from intake.shared.contracts import MessageFetched, MessageProcessed
 from intake.shared.database import Executor, Session
 from intake.shared.inbox_vocabulary import ProcessedAction
@@ -143,27 +143,15 @@ async def store_messages(
     alone in chunks (as one parameter it would sit in memory about 3 more times).
     """
     keys: dict[int, str] = {}
-    small: dict[str, bytes | bytearray] = {}
+    small = [message for message in messages if len(message.raw) <= STREAM_ABOVE_BYTES]
     # Each message's correlation id, given here once and kept in its row (logged and published with it).
     correlations = [uuid.uuid4().hex for _ in messages]
     async with pool.acquire() as conn, conn.transaction():
         for message in messages:
             if len(message.raw) > STREAM_ABOVE_BYTES:
                 keys[message.uid] = await put_blob_streamed(conn, message.raw)
-            else:
-                key = keys[message.uid] = blob_key(message.raw)
-                small[key] = message.raw
-        if small:
-            await conn.execute(
-                # In key order: the put locks rows already stored (ON_CONFLICT_TOUCH), and two writers
-                # of overlapping sets must take those locks in one order, or they could deadlock.
-                f"""INSERT INTO blobs.blobs (sha256, size, content)
-                    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[]) ORDER BY 1
-                    {ON_CONFLICT_TOUCH}""",
-                list(small),
-                [len(content) for content in small.values()],
-                list(small.values()),
-            )
+        # One statement for all the small ones, in key order (`blobs.put_blobs`).
+        keys.update(zip((message.uid for message in small), await put_blobs(conn, [m.raw for m in small]), strict=True))
         rows = await conn.fetch(
             f"""INSERT INTO fetcher.messages
                     (inbox_id, uidvalidity, uid, state, raw_sha256, size, message_id, sender, subject, rejected,
