@@ -7,7 +7,7 @@ import hashlib
 
 import asyncpg
 
-from intake.shared.blobs import blob_key, get_blob, put_blob, put_blob_streamed, put_blobs
+from intake.shared.blobs import blob_key, get_blob, get_blob_head, put_blob, put_blob_streamed, put_blobs, touch_blob
 from intake.shared.migrations import migrate_blobs
 
 
@@ -84,3 +84,14 @@ async def test_put_blobs_stores_many_in_one_statement_in_order_given(db: asyncpg
     assert await db.fetchval("SELECT count(*) FROM blobs.blobs") == 31
     for content in contents:
         assert await get_blob(db, blob_key(content)) == content
+
+
+async def test_the_head_of_a_blob_and_a_touch_without_its_bytes(db: asyncpg.Connection) -> None:
+    await migrate_blobs(db)
+    key = await put_blob(db, b"Subject: hi\r\n\r\n" + b"x" * 1000)
+    await db.execute("UPDATE blobs.blobs SET touched_at = now() - interval '1 day' WHERE sha256 = $1", key)
+    assert await get_blob_head(db, key, 11) == b"Subject: hi"
+    assert await get_blob_head(db, "0" * 64, 11) is None
+    assert await touch_blob(db, key) == 1015
+    assert await db.fetchval("SELECT touched_at > now() - interval '1 minute' FROM blobs.blobs") is True
+    assert await touch_blob(db, "0" * 64) is None

@@ -64,6 +64,25 @@ async def get_blob(conn: Executor, key: str) -> bytes | None:
     return content
 
 
+async def get_blob_head(conn: Executor, key: str, size: int) -> bytes | None:
+    """The first `size` bytes stored under `key` (PostgreSQL cuts them; the rest never leaves the server),
+    or None when there is no such blob."""
+    head: bytes | None = await conn.fetchval(
+        "SELECT substring(content FROM 1 FOR $2) FROM blobs.blobs WHERE sha256 = $1", key, size
+    )
+    return head
+
+
+async def touch_blob(conn: Executor, key: str) -> int | None:
+    """Put the blob under `key` again without its bytes: restart its grace period and hold its row
+    against the collector until the transaction ends (as `ON_CONFLICT_TOUCH` does). Its size, or None
+    when there is no such blob."""
+    size: int | None = await conn.fetchval(
+        "UPDATE blobs.blobs SET touched_at = clock_timestamp() WHERE sha256 = $1 RETURNING size", key
+    )
+    return size
+
+
 # Above this size `put_blob_streamed` is worth its extra statements.
 STREAM_ABOVE_BYTES = 1024 * 1024
 _STREAM_CHUNK_BYTES = 256 * 1024
