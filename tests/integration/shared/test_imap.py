@@ -1,5 +1,6 @@
 """The aioimaplib adapter against a real Dovecot: typed results, each failure as its own error type,
-and every workaround of DESIGN §2 (see intake.shared.imap's docstring) exercised for real."""
+and every workaround of DESIGN §2 (see the docstrings of intake.shared.imap_client and
+intake.shared.aioimaplib_patches) exercised for real."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from intake.shared.imap import MAX_FETCH_LINES, IdleEnd, ImapClient, ImapEndpoint, PasswordLogin, XOAuth2Login
+from intake.shared.imap_client import MAX_FETCH_LINES, IdleEnd, ImapClient, ImapEndpoint, PasswordLogin, XOAuth2Login
 from intake.shared.imap_errors import (
     ImapAuthError,
     ImapCommandError,

@@ -9,7 +9,7 @@ import pytest
 
 from intake.fetcher.auth import AccessTokens, OAuth2Login, authenticator_for
 from intake.fetcher.inboxes import WatchedInbox
-from intake.shared.imap import PasswordLogin
+from intake.shared.imap_client import PasswordLogin
 from intake.shared.imap_errors import ImapSettingsError
 from intake.shared.inbox_vocabulary import Encryption, FirstFetch, ProcessedAction
 from intake.shared.secrets import SecretBox

@@ -6,7 +6,7 @@ import ssl
 
 import pytest
 
-from intake.shared.imap import tls_context
+from intake.shared.imap_client import tls_context
 from intake.shared.imap_errors import ImapSettingsError
 from tests.support.dovecot import make_certificates
 

@@ -1,4 +1,4 @@
-"""Why talking to an IMAP server failed: the errors of the IMAP adapter (intake.shared.imap).
+"""Why talking to an IMAP server failed: the errors of the IMAP adapter (intake.shared.imap_client).
 
     ImapSettingsError      the inbox's settings cannot work as they are (unusable CA certificate,
                            missing password); retried slowly until the settings change

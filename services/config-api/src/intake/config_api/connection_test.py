@@ -26,7 +26,7 @@ from intake.config_api.connection_diagnosis import (
 )
 from intake.config_api.errors import NotFound
 from intake.config_api.oauth2_tokens import NeedsReauth, NotAnOAuth2Inbox, ProviderUnavailable, TokenService
-from intake.shared.imap import Authenticator, ImapClient, ImapEndpoint, PasswordLogin, XOAuth2Login
+from intake.shared.imap_client import Authenticator, ImapClient, ImapEndpoint, PasswordLogin, XOAuth2Login
 from intake.shared.imap_errors import ImapError, ImapSettingsError
 from intake.shared.inbox_vocabulary import Encryption
 from intake.shared.secrets import SecretBox, SecretDecryptionError

@@ -18,7 +18,7 @@ import httpx
 
 from intake.fetcher.errors import AccessTokenError, AccessTokenRefused, NeedsReauth
 from intake.fetcher.inboxes import WatchedInbox
-from intake.shared.imap import Authenticator, ImapClient, PasswordLogin
+from intake.shared.imap_client import Authenticator, ImapClient, PasswordLogin
 from intake.shared.imap_errors import ImapAuthError, ImapSettingsError
 from intake.shared.secrets import SecretBox, SecretDecryptionError
 

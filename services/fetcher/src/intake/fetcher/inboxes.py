@@ -14,7 +14,7 @@ import asyncpg
 
 from intake.fetcher.errors import InboxesUnavailable
 from intake.shared.database import Executor, Session
-from intake.shared.imap import ImapEndpoint
+from intake.shared.imap_client import ImapEndpoint
 from intake.shared.inbox_vocabulary import Encryption, FirstFetch, ProcessedAction
 
 _COLUMNS = """id, email, username, password_encrypted, hostname, port, directory, encryption, ca_certificate,

@@ -30,7 +30,7 @@ from intake.fetcher.inboxes import WatchedInbox
 from intake.fetcher.metrics import FetcherMetrics
 from intake.fetcher.settings import FetcherSettings
 from intake.shared import batched_events, bus, topology
-from intake.shared.imap import IdleEnd, ImapClient, SelectedFolder
+from intake.shared.imap_client import IdleEnd, ImapClient, SelectedFolder
 from intake.shared.imap_errors import ImapCommandError, ImapConnectError, ImapError, ImapSettingsError, ImapTimeout
 from intake.shared.inbox_vocabulary import ProcessedAction
 from intake.shared.secrets import SecretBox

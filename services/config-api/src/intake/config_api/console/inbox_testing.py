@@ -23,7 +23,7 @@ from intake.config_api.errors import FieldError
 from intake.config_api.inboxes import KEEP, AuthMethod, InboxPatch, resolve_patch
 from intake.config_api.runtime import Runtime
 from intake.config_api.schemas import ConnectionTestResult
-from intake.shared.imap import ImapEndpoint, PasswordLogin
+from intake.shared.imap_client import ImapEndpoint, PasswordLogin
 from intake.shared.inbox_vocabulary import Encryption
 from intake.shared.secrets import SecretDecryptionError
 

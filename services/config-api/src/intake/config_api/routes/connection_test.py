@@ -21,7 +21,7 @@ from intake.config_api.errors import InvalidFields
 from intake.config_api.inboxes import AuthMethod, InboxCreate, resolve_create
 from intake.config_api.routes.deps import RuntimeDep
 from intake.config_api.schemas import ConnectionTestResult
-from intake.shared.imap import ImapEndpoint, PasswordLogin
+from intake.shared.imap_client import ImapEndpoint, PasswordLogin
 from intake.shared.inbox_vocabulary import Encryption
 
 log = structlog.get_logger(__name__)
