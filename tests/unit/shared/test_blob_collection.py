@@ -85,4 +85,4 @@ def test_every_put_in_the_services_touches_the_blob() -> None:
         inserts = text.count("INSERT INTO blobs.blobs")
         assert inserts == text.count("{ON_CONFLICT_TOUCH}"), path
         puts += inserts
-    assert puts >= 4  # put_blob, put_blob_streamed, the fetcher's multi-row put, ...
+    assert puts >= 3  # put_blob, put_blobs, put_blob_streamed: every writer puts through shared/blobs.py
