@@ -24,10 +24,19 @@ INTERVAL_SECONDS = 0.0005
 # (stage, predicate on a frame's file path and function name); the first matching entry names a frame.
 STAGES: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("HTML to text", ("intake/ingestor/html_text.py",), ()),
-    ("attachment decode", ("intake/ingestor/parsing.py",), ("_attachment",)),
+    ("attachment decode", ("intake/ingestor/mime_parts.py",), ("_attachment",)),
     ("attachment hash + store", ("intake/shared/blobs.py",), ()),
     ("SQL (asyncpg, our statements)", ("asyncpg/", "intake/ingestor/repository.py", "repository.py"), ()),
-    ("parse (email, headers, bodies)", ("intake/ingestor/parsing.py", "intake/ingestor/plain_headers.py"), ()),
+    (
+        "parse (email, headers, bodies)",
+        (
+            "intake/ingestor/parsing.py",
+            "intake/ingestor/message_headers.py",
+            "intake/ingestor/mime_parts.py",
+            "intake/ingestor/plain_headers.py",
+        ),
+        (),
+    ),
     ("email log (config-api's consumer)", ("intake/config_api/email_log",), ()),
     ("publishes, deliveries, acks (AMQP)", ("aiormq/", "aio_pika/", "pamqp/", "intake/shared/bus.py"), ()),
     ("logging (structlog)", ("structlog/", "logging/"), ()),

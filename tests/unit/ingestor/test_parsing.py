@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from intake.ingestor.errors import Unreadable
-from intake.ingestor.parsing import Address, ParsedMessage, parse_message, parse_message_fully
+from intake.ingestor.message_headers import Address
+from intake.ingestor.parsing import ParsedMessage, parse_message, parse_message_fully
 from tests.support.corpus import SKIP_REASON, corpus_dir, corpus_messages
 
 CORPUS = corpus_messages()
