@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import asyncpg
 import structlog
 
-from intake.ingestor import repository
+from intake.ingestor import batch_repository, repository
 from intake.ingestor.auto_generated import auto_generated
 from intake.ingestor.batch_rules import LockKeys, independent, lock_order
 from intake.ingestor.decision import AppendToIssue, CreateIssue, Decision, Facts, Skip, decide
@@ -163,7 +163,7 @@ class Ingestor:
         async with self._pool.acquire() as conn:
             fetched_all = [fetched for fetched, _ in items]
             # The raw bytes of large messages are not read here: they take the one-message path.
-            firsts = await repository.stored_or_raw_many(
+            firsts = await batch_repository.stored_or_raw_many(
                 conn, fetched_all, [f.raw_sha256 if f.size <= INLINE_PARSE_BYTES else None for f in fetched_all]
             )
             prepared: list[_Prepared] = []
@@ -174,7 +174,7 @@ class Ingestor:
                 else:
                     prepared.append(ready)
             tagged = sorted({p.subject.number for p in prepared if p.subject.number is not None})
-            existing = await repository.existing_issues(conn, tagged) if tagged else set()
+            existing = await batch_repository.existing_issues(conn, tagged) if tagged else set()
             keys = [self._lock_keys(p, existing) for p in prepared]
             kept, deferred = independent([self._names(p, k) for p, k in zip(prepared, keys, strict=True)])
             outcome.deferred.extend(prepared[index].position for index in deferred)
@@ -241,7 +241,7 @@ class Ingestor:
         async with conn.transaction():
             await repository.lock(conn, *lock_order(keys))
             candidates = list(dict.fromkeys((p.fetched.inbox_id, c) for p in batch for c in p.candidates))
-            found = await repository.read_under_lock_many(conn, [p.fetched for p in batch], candidates)
+            found = await batch_repository.read_under_lock_many(conn, [p.fetched for p in batch], candidates)
             decided: list[tuple[_Prepared, Decision]] = []
             for p in batch:
                 fetched = p.fetched
@@ -272,7 +272,7 @@ class Ingestor:
                 decided.append((p, decide(facts, p.inbox.rules)))
             creates = [p for p, d in decided if isinstance(d, CreateIssue)]
             created_rows = (
-                await repository.create_issues_with_messages(
+                await batch_repository.create_issues_with_messages(
                     conn,
                     [p.fetched for p in creates],
                     [p.fetched.raw_sha256 for p in creates],
@@ -285,7 +285,7 @@ class Ingestor:
             created = iter(created_rows)
             appends = [(p, d) for p, d in decided if isinstance(d, AppendToIssue)]
             titles, appended = (
-                await repository.append_messages(
+                await batch_repository.append_messages(
                     conn,
                     [d.number for _, d in appends],
                     [p.fetched for p, _ in appends],
@@ -313,7 +313,7 @@ class Ingestor:
                     number, title, kind = decision.issue_number, None, decision.outcome
                 processed = self._outcome(p.fetched, p.message.message_id, kind, decision.reason, number, p.attempt)
                 planned.append((p, processed, title))
-            recorded = await repository.record_outcomes(
+            recorded = await batch_repository.record_outcomes(
                 conn, [(processed, p.root if title is not None else None) for p, processed, title in planned]
             )
             for p, processed, title in planned:
