@@ -11,7 +11,7 @@ import pytest
 from intake.ingestor.database_watch import Wait
 from intake.ingestor.deliveries import Part, parts
 from intake.ingestor.handler import MessageFetchedHandler
-from intake.ingestor.ingest import Result
+from intake.ingestor.results import Result
 from intake.shared.batched_events import fetched_message
 from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
 from tests.unit.ingestor.test_handler import FakeBroker, FakeMessage

@@ -12,8 +12,8 @@ import pytest
 from intake.ingestor.database_watch import Wait
 from intake.ingestor.errors import DatabaseUnavailable
 from intake.ingestor.handler import MAX_RETRIES_WITHOUT_OUTAGE, MessageFetchedHandler
-from intake.ingestor.ingest import Result
 from intake.ingestor.metrics import IngestorMetrics
+from intake.ingestor.results import Result
 from intake.shared.contracts import IssueEvent, IssueEventKind, MessageFetched, MessageProcessed, Outcome
 
 SHA = "a" * 64

@@ -28,9 +28,9 @@ from typing import Protocol
 import structlog
 from faststream.rabbit import RabbitBroker
 
+from intake.ingestor.batch_ingest import BatchOutcome
 from intake.ingestor.deliveries import Delivery
 from intake.ingestor.handler import MessageFetchedHandler, batch_events_of, log_fields
-from intake.ingestor.ingest import BatchOutcome
 from intake.ingestor.metrics import IngestorMetrics
 from intake.shared import bus
 from intake.shared.contracts import MessageFetched

@@ -1,4 +1,4 @@
-"""Which prefetched messages can share one transaction, and the order a batch takes its locks in.
+"""Which prefetched messages can share one transaction, the lock keys a message takes, and their order.
 
 Pure. A batch stores several messages in one transaction with multi-row statements, so a message in
 it cannot see what another message of the same batch stores. A batch therefore holds only messages
@@ -12,14 +12,29 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+from intake.ingestor.threads import issue_lock_key, message_lock_key, thread_lock_key
+
 
 @dataclass(frozen=True)
 class LockKeys:
-    """One message's advisory-lock keys, by kind (the same keys the one-message path takes)."""
+    """One message's advisory-lock keys, by kind (`lock_keys`), on the one-message path and in a batch."""
 
     thread: int
     message: int | None = None
     issue: int | None = None
+
+
+def lock_keys(
+    inbox_id: int, root: str | None, raw_sha256: str, message_id: str | None, existing_issue: int | None
+) -> LockKeys:
+    """The keys one message takes, on the one-message path and in a batch: its thread's, its Message-ID's
+    (two copies of one message under different thread roots), and the issue its subject tag names when
+    that issue exists (a tagged message ties its thread root to that issue)."""
+    return LockKeys(
+        thread=thread_lock_key(inbox_id, root, raw_sha256),
+        message=message_lock_key(inbox_id, message_id) if message_id is not None else None,
+        issue=issue_lock_key(existing_issue) if existing_issue is not None else None,
+    )
 
 
 def independent(names: Sequence[frozenset[Hashable]]) -> tuple[list[int], list[int]]:

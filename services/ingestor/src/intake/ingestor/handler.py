@@ -23,8 +23,8 @@ from pydantic import ValidationError
 from intake.ingestor.database_watch import Wait
 from intake.ingestor.deliveries import Delivery, parts
 from intake.ingestor.errors import DatabaseUnavailable
-from intake.ingestor.ingest import Result
 from intake.ingestor.metrics import IngestorMetrics
+from intake.ingestor.results import Result
 from intake.shared import batched_events, bus, topology
 from intake.shared.ack_policy import Action, Ending, delivery_attempt, retry_delay, settle
 from intake.shared.contracts import Contract, IssueEventKind, MessageFetched, MessageProcessed, Outcome
