@@ -1,8 +1,9 @@
 """The ingestor: turns `message.fetched` into issues and replies with their attachments, and reports every outcome.
 
-Pure core (no I/O library; import-linter checks it): `parsing` with `plain_headers`, `mime_split`,
-`html_text`, `filenames` and `tnef`; `limits`, `senders`, `auto_generated`, `matching`, `threads`,
-`decision`, `batching`. Shells: `ingest` and `repository` (PostgreSQL), `handler`, `deliveries` and
-`batches` (RabbitMQ), `database_watch`, `storage_cleanup` and `outcome_retention`, `metrics`, `app`
-(wiring), `__main__` (the `intake-ingestor` command).
+Pure core (no I/O library; import-linter checks it): `parsing` with `message_headers`, `mime_parts`,
+`plain_headers`, `mime_split`, `html_text`, `filenames` and `tnef`; `limits`, `senders`, `auto_generated`,
+`matching`, `threads`, `message_facts`, `decision`, `batch_rules`. Shells: `ingest` (one message) and
+`batch_ingest` (a batch) with `results` and `inbox_policies`, `repository` and `batch_repository`
+(PostgreSQL), `handler`, `deliveries` and `batch_handler` (RabbitMQ), `database_watch`, `storage_cleanup`
+and `outcome_retention`, `metrics`, `app` (wiring), `__main__` (the `intake-ingestor` command).
 """
