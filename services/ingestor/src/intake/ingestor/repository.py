@@ -153,11 +153,13 @@ _RECORD_OUTCOME = """INSERT INTO tracker.outcomes
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
     ON CONFLICT (inbox_id, uidvalidity, uid) """
 _KEEP = "DO NOTHING RETURNING *"
-# A replay replaces a stored skip, rejection or duplicate, never an outcome that put the message on an issue.
-_REPLACE_SKIP = """DO UPDATE SET raw_sha256 = EXCLUDED.raw_sha256, message_id = EXCLUDED.message_id,
+# A replay replaces a stored skip, rejection or duplicate, never an outcome that put the message on an
+# issue: the rule `results.decides_again` states with `Outcome.stored_on_issue`, whose outcomes these are.
+_ON_ISSUE = ", ".join(f"'{outcome.value}'" for outcome in Outcome if outcome.stored_on_issue)
+_REPLACE_SKIP = f"""DO UPDATE SET raw_sha256 = EXCLUDED.raw_sha256, message_id = EXCLUDED.message_id,
         outcome = EXCLUDED.outcome, reason = EXCLUDED.reason, issue_number = EXCLUDED.issue_number,
         attempts = EXCLUDED.attempts, processed_at = EXCLUDED.processed_at
-    WHERE tracker.outcomes.outcome NOT IN ('issue_created', 'issue_updated')
+    WHERE tracker.outcomes.outcome NOT IN ({_ON_ISSUE})
     RETURNING *"""
 
 
