@@ -34,7 +34,7 @@ import httpx
 from bench.environment import Environment
 from bench.report import write_section
 from intake.config_api.cursors import decode_cursor
-from intake.config_api.email_log import EmailLogFilter, email_log_query
+from intake.config_api.email_log_filters import EmailLogFilter, email_log_query
 from intake.config_api.schemas import LogOutcome
 from intake.shared.migrations import migrate
 from intake.shared.secrets import SecretBox

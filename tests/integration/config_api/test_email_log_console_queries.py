@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker
 
 from intake.config_api import email_log_bulk, email_log_changes, mailbox_actions, message_sources
-from intake.config_api.email_log import EmailLogFilter
+from intake.config_api.email_log_filters import EmailLogFilter
 from intake.config_api.email_log_recording import record_processed
 from intake.config_api.email_log_story import MailboxRecord
 from intake.config_api.runtime import Runtime

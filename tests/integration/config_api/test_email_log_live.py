@@ -18,8 +18,8 @@ from fastapi import FastAPI
 
 from intake.config_api.app import create_app
 from intake.config_api.console.email_log_live import stream_changes
-from intake.config_api.email_log import EmailLogFilter
 from intake.config_api.email_log_changes import Change
+from intake.config_api.email_log_filters import EmailLogFilter
 from intake.config_api.live_changes import ChangeWindow
 from intake.config_api.runtime import Runtime
 from intake.config_api.server import create_server, serve

@@ -18,6 +18,7 @@ import structlog
 from faststream.rabbit import RabbitBroker
 
 from intake.config_api import email_log
+from intake.config_api.email_log_filters import EmailLogFilter, filter_clauses
 from intake.config_api.errors import BusUnavailable, Conflict, NotFound
 from intake.config_api.schemas import LogOutcome
 
@@ -26,12 +27,12 @@ log = structlog.get_logger(__name__)
 MAX_BULK_REPROCESS = 500
 
 
-def failed_filter(filters: email_log.EmailLogFilter) -> email_log.EmailLogFilter | None:
+def failed_filter(filters: EmailLogFilter) -> EmailLogFilter | None:
     """The filter narrowed to `failed` rows, or None when it asks for another outcome (then there are none).
 
-    >>> failed_filter(email_log.EmailLogFilter(inbox_id=3)).outcome
+    >>> failed_filter(EmailLogFilter(inbox_id=3)).outcome
     <LogOutcome.FAILED: 'failed'>
-    >>> failed_filter(email_log.EmailLogFilter(outcome=LogOutcome.REJECTED)) is None
+    >>> failed_filter(EmailLogFilter(outcome=LogOutcome.REJECTED)) is None
     True
     """
     if filters.outcome not in (None, LogOutcome.FAILED):
@@ -39,17 +40,17 @@ def failed_filter(filters: email_log.EmailLogFilter) -> email_log.EmailLogFilter
     return dataclasses.replace(filters, outcome=LogOutcome.FAILED)
 
 
-def _where(filters: email_log.EmailLogFilter) -> tuple[str, list[Any]]:
+def _where(filters: EmailLogFilter) -> tuple[str, list[Any]]:
     args: list[Any] = []
 
     def arg(value: Any) -> str:
         args.append(value)
         return f"${len(args)}"
 
-    return " AND ".join(email_log.filter_clauses(filters, arg)), args
+    return " AND ".join(filter_clauses(filters, arg)), args
 
 
-async def count_failed(pool: asyncpg.Pool, filters: email_log.EmailLogFilter) -> int:
+async def count_failed(pool: asyncpg.Pool, filters: EmailLogFilter) -> int:
     """How many rows of `filters` are `failed` now."""
     narrowed = failed_filter(filters)
     if narrowed is None:
@@ -76,7 +77,7 @@ class BulkReprocessResult:
 async def bulk_reprocess(
     pool: asyncpg.Pool,
     broker: RabbitBroker,
-    filters: email_log.EmailLogFilter,
+    filters: EmailLogFilter,
     limit: int = MAX_BULK_REPROCESS,
 ) -> BulkReprocessResult:
     """Reprocess up to `limit` failed rows of `filters`, oldest first, one by one through `email_log.reprocess`.

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from intake.config_api import email_log
+from intake.config_api.email_log_filters import ROW_COLUMNS, EmailLogFilter, filter_clauses
 from intake.config_api.schemas import EmailLogEntry
 
 
@@ -25,9 +26,7 @@ class Change:
     logged_at: datetime
 
 
-async def changes_since(
-    pool: asyncpg.Pool, filters: email_log.EmailLogFilter, since: datetime, limit: int
-) -> list[Change]:
+async def changes_since(pool: asyncpg.Pool, filters: EmailLogFilter, since: datetime, limit: int) -> list[Change]:
     """Rows of `filters` changed at or after `since`, oldest change first, at most `limit`."""
     args: list[Any] = [since]
 
@@ -35,9 +34,9 @@ async def changes_since(
         args.append(value)
         return f"${len(args)}"
 
-    clauses = ["updated_at >= $1", *email_log.filter_clauses(filters, arg)]
+    clauses = ["updated_at >= $1", *filter_clauses(filters, arg)]
     rows = await pool.fetch(
-        f"""SELECT {email_log.ROW_COLUMNS}, updated_at FROM config.email_log WHERE {" AND ".join(clauses)}
+        f"""SELECT {ROW_COLUMNS}, updated_at FROM config.email_log WHERE {" AND ".join(clauses)}
             ORDER BY updated_at, id LIMIT {arg(limit)}""",
         *args,
     )

@@ -24,8 +24,8 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from intake.config_api.console.access import SessionDep
 from intake.config_api.console.email_log_filter_form import read_filter_form
 from intake.config_api.console.email_log_rows import render_rows
-from intake.config_api.email_log import EmailLogFilter
 from intake.config_api.email_log_changes import Change, changes_since, database_now
+from intake.config_api.email_log_filters import EmailLogFilter
 from intake.config_api.live_changes import ChangeWindow, decode_mark, encode_mark, sse_comment, sse_event
 from intake.config_api.routes.deps import PoolDep
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import AfterValidator
 
 from intake.config_api import email_log
+from intake.config_api.email_log_filters import EmailLogFilter, as_utc
 from intake.config_api.email_log_rules import RawState
 from intake.config_api.routes.deps import PoolDep, RuntimeDep
 from intake.config_api.routes.pagination import DEFAULT_LIMIT, Cursor, Limit, position_from
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/email-log", tags=["email log"])
 
 EntryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 # Converted to UTC while validating, so a time with no UTC equivalent is a 422 naming the parameter.
-UtcTime = Annotated[datetime, AfterValidator(email_log.as_utc)]
+UtcTime = Annotated[datetime, AfterValidator(as_utc)]
 RAW_STATE_HEADER = "X-Intake-Raw-State"
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold U+0000
 
@@ -39,7 +40,7 @@ async def list_email_log(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[EmailLogEntry]:
-    filters = email_log.EmailLogFilter(inbox_id=inbox_id, outcome=outcome, since=since, until=until, sender=sender, q=q)
+    filters = EmailLogFilter(inbox_id=inbox_id, outcome=outcome, since=since, until=until, sender=sender, q=q)
     return await email_log.list_email_log(pool, filters, position_from(cursor), limit)
 
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from intake.config_api import email_log
+from intake.config_api import email_log_filters
 from intake.config_api.cursors import Position
-from intake.config_api.email_log import EmailLogFilter, as_utc, email_log_query, like_pattern
+from intake.config_api.email_log_filters import EmailLogFilter, as_utc, email_log_query, like_pattern
 from intake.config_api.schemas import LogOutcome
 
 AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -73,7 +73,7 @@ def test_empty_text_filters_are_ignored() -> None:
 
 
 def test_docstring_examples() -> None:
-    result = doctest.testmod(email_log)
+    result = doctest.testmod(email_log_filters)
     assert result.attempted > 0
     assert result.failed == 0
 
