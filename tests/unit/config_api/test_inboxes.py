@@ -10,16 +10,9 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from intake.config_api.errors import FieldError
-from intake.config_api.inboxes import (
-    KEEP,
-    InboxCreate,
-    InboxPatch,
-    ResolvedInbox,
-    StoredInbox,
-    resolve_create,
-    resolve_patch,
-    shown_state,
-)
+from intake.config_api.inbox_requests import InboxCreate, InboxPatch
+from intake.config_api.inbox_resolution import KEEP, ResolvedInbox, resolve_create, resolve_patch
+from intake.config_api.inbox_settings import StoredInbox, shown_state
 from intake.shared.inbox_vocabulary import Encryption
 
 PASSWORD = "pa55-word"

@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from intake.config_api.errors import FieldError
-from intake.config_api.inboxes import InboxCreate, InboxPatch, resolve_create
+from intake.config_api.inbox_requests import InboxCreate, InboxPatch
+from intake.config_api.inbox_resolution import resolve_create
 
 # Fields no cross-field rule reads: when wrong, a stand-in lets the rules run on the others.
 _STAND_INS = {"email": "stand-in@example.invalid", "directory": "INBOX"}

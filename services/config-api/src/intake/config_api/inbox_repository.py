@@ -12,7 +12,8 @@ import asyncpg
 
 from intake.config_api.cursors import Position, next_cursor
 from intake.config_api.errors import FieldError, InvalidFields, NotFound
-from intake.config_api.inboxes import KEEP, AuthMethod, InboxSettings, StoredInbox, Unchanged, shown_state
+from intake.config_api.inbox_resolution import KEEP, Unchanged
+from intake.config_api.inbox_settings import AuthMethod, InboxSettings, StoredInbox, shown_state
 from intake.config_api.providers import Provider
 from intake.config_api.schemas import Inbox, InboxStatus, OAuth2Out, Page
 from intake.shared.database import Executor, Session

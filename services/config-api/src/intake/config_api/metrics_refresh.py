@@ -13,7 +13,7 @@ import asyncpg
 import structlog
 from faststream.rabbit import Channel, RabbitBroker
 
-from intake.config_api.inboxes import shown_state
+from intake.config_api.inbox_settings import shown_state
 from intake.config_api.metrics import ConfigApiMetrics, InboxRow
 from intake.shared import topology
 from intake.shared.database import Executor

@@ -1,4 +1,4 @@
-"""The JSON shapes of the HTTP API (DESIGN §3) apart from the inbox requests, which live in inboxes.py.
+"""The JSON shapes of the HTTP API (DESIGN §3) apart from the inbox requests, which live in inbox_requests.py.
 
 Response models never have a field for a secret: only `password_set` / `client_secret_set` booleans.
 """
@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from intake.config_api.connection_diagnosis import Stage
 from intake.config_api.email_log_rules import RawState
-from intake.config_api.inboxes import EMAIL_PATTERN, SINGLE_LINE, AuthMethod, StatusState
+from intake.config_api.inbox_requests import EMAIL_PATTERN, SINGLE_LINE
+from intake.config_api.inbox_settings import AuthMethod, StatusState
 from intake.config_api.providers import Provider
 from intake.shared.contracts import Outcome
 from intake.shared.inbox_vocabulary import Encryption, FirstFetch, ProcessedAction, UnmatchedAction

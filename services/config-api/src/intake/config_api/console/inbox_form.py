@@ -1,9 +1,9 @@
 """The inbox form as values: form fields → the API's request models (InboxCreate / InboxPatch), and every
 error → the field it belongs to, in words.
 
-Pure. The rules themselves are the API's (`inboxes.py`): this module only translates between the flat
-HTML form and the request shapes, so the form and the API can never disagree. Secrets go into the
-request and never into `values` (what the form is re-rendered with).
+Pure. The rules themselves are the API's (`inbox_requests`, `inbox_resolution`): this module only
+translates between the flat HTML form and the request shapes, so the form and the API can never
+disagree. Secrets go into the request and never into `values` (what the form is re-rendered with).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from intake.config_api.errors import FieldError, public_errors
 from intake.config_api.inbox_every_error import rule_errors_beyond_shape
-from intake.config_api.inboxes import InboxCreate, InboxPatch
+from intake.config_api.inbox_requests import InboxCreate, InboxPatch
 from intake.config_api.providers import Provider, preset_for
 from intake.config_api.schemas import Inbox
 

@@ -22,7 +22,7 @@ from intake.config_api.console.inbox_testing import test_edited_inbox
 from intake.config_api.console.labels import connect_failure, connection_stages
 from intake.config_api.console.rendering import redirect, render
 from intake.config_api.errors import InvalidFields
-from intake.config_api.inboxes import InboxPatch
+from intake.config_api.inbox_requests import InboxPatch
 from intake.config_api.languages import LANGUAGES
 from intake.config_api.providers import DISPLAY_NAMES, PRESETS, Provider
 from intake.config_api.reference_data import ISSUE_TYPES, ORGANISATIONS, USERS

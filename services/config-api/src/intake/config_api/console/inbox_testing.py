@@ -20,7 +20,9 @@ from intake.config_api.connection_test import (
     run_connection_test,
 )
 from intake.config_api.errors import FieldError
-from intake.config_api.inboxes import KEEP, AuthMethod, InboxPatch, resolve_patch
+from intake.config_api.inbox_requests import InboxPatch
+from intake.config_api.inbox_resolution import KEEP, resolve_patch
+from intake.config_api.inbox_settings import AuthMethod
 from intake.config_api.runtime import Runtime
 from intake.config_api.schemas import ConnectionTestResult
 from intake.shared.imap_client import ImapEndpoint, PasswordLogin

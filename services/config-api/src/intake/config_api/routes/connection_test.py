@@ -18,7 +18,9 @@ from intake.config_api.connection_test import (
     saved_target,
 )
 from intake.config_api.errors import InvalidFields
-from intake.config_api.inboxes import AuthMethod, InboxCreate, resolve_create
+from intake.config_api.inbox_requests import InboxCreate
+from intake.config_api.inbox_resolution import resolve_create
+from intake.config_api.inbox_settings import AuthMethod
 from intake.config_api.routes.deps import RuntimeDep
 from intake.config_api.schemas import ConnectionTestResult
 from intake.shared.imap_client import ImapEndpoint, PasswordLogin

@@ -17,7 +17,8 @@ from intake.config_api import inbox_repository
 from intake.config_api.errors import FieldError, InvalidFields, NotFound
 from intake.config_api.inbox_events import publish_inbox_changed
 from intake.config_api.inbox_every_error import beyond_shape, patch_of_the_rest, rule_errors_beyond_shape, wrong_fields
-from intake.config_api.inboxes import InboxCreate, InboxPatch, SecretChange, Unchanged, resolve_create, resolve_patch
+from intake.config_api.inbox_requests import InboxCreate, InboxPatch
+from intake.config_api.inbox_resolution import SecretChange, Unchanged, resolve_create, resolve_patch
 from intake.config_api.routes.deps import PoolDep, RuntimeDep, get_runtime
 from intake.config_api.routes.pagination import DEFAULT_LIMIT, Cursor, Limit, position_from
 from intake.config_api.schemas import Inbox, Page
