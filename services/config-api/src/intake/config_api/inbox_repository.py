@@ -6,18 +6,18 @@ never leave except as `*_set` booleans.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, get_origin, get_type_hints
 
 import asyncpg
 
 from intake.config_api.cursors import Position, next_cursor
 from intake.config_api.errors import FieldError, InvalidFields, NotFound
 from intake.config_api.inbox_resolution import KEEP, Unchanged
-from intake.config_api.inbox_settings import AuthMethod, InboxSettings, StoredInbox, shown_state
-from intake.config_api.providers import Provider
+from intake.config_api.inbox_settings import SETTINGS_FIELDS, InboxSettings, StoredInbox, shown_state
 from intake.config_api.schemas import Inbox, InboxStatus, OAuth2Out, Page
 from intake.shared.database import Executor, Session
-from intake.shared.inbox_vocabulary import Encryption, FirstFetch, ProcessedAction, UnmatchedAction
 
 # An encrypted secret to store, None to clear it, or KEEP to leave the stored one.
 EncryptedChange = bytes | None | Unchanged
@@ -31,32 +31,26 @@ _REFERENCES = {
 # The foreign keys of config.inboxes (PostgreSQL's default names) and the field each one checks.
 _INBOX_FOREIGN_KEYS = {f"inboxes_{column}_fkey": column for column in _REFERENCES}
 
-_SETTINGS_COLUMNS = (
-    "provider",
-    "email",
-    "username",
-    "hostname",
-    "port",
-    "directory",
-    "encryption",
-    "ca_certificate",
-    "auth",
-    "oauth2_client_id",
-    "oauth2_tenant_id",
-    "processed_action",
-    "unmatched_action",
-    "ignored_senders",
-    "default_language",
-    "issue_type_id",
-    "assigned_user_id",
-    "assigned_organisation_id",
-    "active",
-    "poll_interval_seconds",
-    "first_fetch",
-)
+
+def _from_column(setting_type: Any) -> Callable[[Any], Any]:
+    """How a stored value becomes a setting of this type: an enum from its text, an array (the ignored
+    senders) as a tuple, anything else as it is. `_values` is the way back."""
+    if get_origin(setting_type) is tuple:
+        return tuple
+    if isinstance(setting_type, type) and issubclass(setting_type, Enum):
+        return setting_type
+    return _as_stored
+
+
+def _as_stored(value: Any) -> Any:
+    return value
+
+
+# Per setting (SETTINGS_FIELDS), its conversion from the column's value.
+_FROM_COLUMN = {name: _from_column(setting_type) for name, setting_type in get_type_hints(InboxSettings).items()}
 
 _SELECT_INBOX = f"""
-    SELECT i.id, {", ".join("i." + c for c in _SETTINGS_COLUMNS)},
+    SELECT i.id, {", ".join("i." + c for c in SETTINGS_FIELDS)},
            i.password_encrypted IS NOT NULL AS password_set,
            i.oauth2_client_secret_encrypted IS NOT NULL AS client_secret_set,
            i.created_at, i.updated_at,
@@ -82,35 +76,13 @@ def _inbox(row: asyncpg.Record) -> Inbox:
 
 
 def _stored(row: asyncpg.Record) -> StoredInbox:
-    settings = InboxSettings(
-        provider=Provider(row["provider"]),
-        email=row["email"],
-        username=row["username"],
-        hostname=row["hostname"],
-        port=row["port"],
-        directory=row["directory"],
-        encryption=Encryption(row["encryption"]),
-        ca_certificate=row["ca_certificate"],
-        auth=AuthMethod(row["auth"]),
-        oauth2_client_id=row["oauth2_client_id"],
-        oauth2_tenant_id=row["oauth2_tenant_id"],
-        processed_action=ProcessedAction(row["processed_action"]),
-        unmatched_action=UnmatchedAction(row["unmatched_action"]),
-        ignored_senders=tuple(row["ignored_senders"]),
-        default_language=row["default_language"],
-        issue_type_id=row["issue_type_id"],
-        assigned_user_id=row["assigned_user_id"],
-        assigned_organisation_id=row["assigned_organisation_id"],
-        active=row["active"],
-        poll_interval_seconds=row["poll_interval_seconds"],
-        first_fetch=FirstFetch(row["first_fetch"]),
-    )
+    settings = InboxSettings(**{name: _FROM_COLUMN[name](row[name]) for name in SETTINGS_FIELDS})
     return StoredInbox(settings, password_set=row["password_set"], client_secret_set=row["client_secret_set"])
 
 
 def _values(settings: InboxSettings) -> list[Any]:
     values = []
-    for column in _SETTINGS_COLUMNS:
+    for column in SETTINGS_FIELDS:
         value = getattr(settings, column)
         if isinstance(value, tuple):
             value = list(value)
@@ -145,7 +117,7 @@ async def create_inbox(
     conn: Executor, settings: InboxSettings, *, password: bytes | None, client_secret: bytes | None
 ) -> int:
     """Store a new inbox with its already-encrypted secrets; returns its id."""
-    columns = [*_SETTINGS_COLUMNS, "password_encrypted", "oauth2_client_secret_encrypted"]
+    columns = [*SETTINGS_FIELDS, "password_encrypted", "oauth2_client_secret_encrypted"]
     placeholders = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
     try:
         inbox_id: int = await conn.fetchval(
@@ -162,7 +134,7 @@ async def create_inbox(
 async def load_for_update(conn: Session, inbox_id: int) -> StoredInbox:
     """The stored inbox, its row locked until the caller's transaction ends; NotFound if there is none."""
     row = await conn.fetchrow(
-        f"""SELECT {", ".join(_SETTINGS_COLUMNS)},
+        f"""SELECT {", ".join(SETTINGS_FIELDS)},
                    password_encrypted IS NOT NULL AS password_set,
                    oauth2_client_secret_encrypted IS NOT NULL AS client_secret_set
             FROM config.inboxes WHERE id = $1 FOR UPDATE""",
@@ -186,7 +158,7 @@ async def update_inbox(
 
     `drop_refresh_token` clears the stored OAuth2 grant (it was given for another server or client).
     """
-    assignments = [f"{column} = ${n}" for n, column in enumerate(_SETTINGS_COLUMNS, start=2)]
+    assignments = [f"{column} = ${n}" for n, column in enumerate(SETTINGS_FIELDS, start=2)]
     values: list[Any] = [inbox_id, *_values(settings)]
     for column, change in (("password_encrypted", password), ("oauth2_client_secret_encrypted", client_secret)):
         if change is not KEEP:

@@ -7,7 +7,6 @@ Checking that referenced ids exist, encrypting secrets and writing the row belon
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -16,7 +15,7 @@ from pydantic import SecretStr
 
 from intake.config_api.errors import FieldError
 from intake.config_api.inbox_requests import InboxCreate, InboxPatch, OAuth2Input
-from intake.config_api.inbox_settings import AuthMethod, InboxSettings, StoredInbox
+from intake.config_api.inbox_settings import SETTINGS_FIELDS, AuthMethod, InboxSettings, StoredInbox
 from intake.config_api.providers import CUSTOM_DEFAULT_ENCRYPTION, Provider, preset_for
 from intake.shared.inbox_vocabulary import Encryption, FirstFetch, ProcessedAction, UnmatchedAction
 
@@ -62,7 +61,11 @@ class ResolvedInbox:
 
 @dataclass(frozen=True)
 class _Draft:
-    """The settings before the preset and the cross-field rules; server fields may still be missing."""
+    """The settings before the preset and the cross-field rules; server fields may still be missing.
+
+    The fields of InboxSettings (built from SETTINGS_FIELDS), spelled out again only for their types:
+    hostname, port, encryption and username are still optional here.
+    """
 
     provider: Provider
     email: str
@@ -186,7 +189,7 @@ def _resolve(draft: _Draft, given: frozenset[str], *, has_password: bool) -> Inb
         return errors
     assert hostname is not None
     assert port is not None
-    values = {f.name: getattr(draft, f.name) for f in dataclasses.fields(_Draft)}
+    values = {name: getattr(draft, name) for name in SETTINGS_FIELDS}
     values.update(hostname=hostname, port=port, encryption=encryption, username=draft.username or draft.email)
     return InboxSettings(**values)
 
@@ -194,29 +197,14 @@ def _resolve(draft: _Draft, given: frozenset[str], *, has_password: bool) -> Inb
 def resolve_create(request: InboxCreate) -> ResolvedInbox | list[FieldError]:
     """The inbox to create from `request`, or every field error found."""
     oauth2 = request.oauth2 or OAuth2Input()
-    draft = _Draft(
-        provider=request.provider,
-        email=request.email,
-        username=request.username,
-        hostname=request.hostname,
-        port=request.port,
-        directory=request.directory,
-        encryption=request.encryption,
-        ca_certificate=request.ca_certificate,
-        auth=request.auth,
+    # A create request names each setting as InboxSettings does, but for the nested OAuth2 client.
+    values = {name: getattr(request, name) for name in SETTINGS_FIELDS if name in InboxCreate.model_fields}
+    values.update(
         oauth2_client_id=oauth2.client_id,
         oauth2_tenant_id=oauth2.tenant_id,
-        processed_action=request.processed_action,
-        unmatched_action=request.unmatched_action,
         ignored_senders=tuple(dict.fromkeys(request.ignored_senders)),
-        default_language=request.default_language,
-        issue_type_id=request.issue_type_id,
-        assigned_user_id=request.assigned_user_id,
-        assigned_organisation_id=request.assigned_organisation_id,
-        active=request.active,
-        poll_interval_seconds=request.poll_interval_seconds,
-        first_fetch=request.first_fetch,
     )
+    draft = _Draft(**values)
     given = frozenset(name for name in _SERVER_FIELDS if getattr(request, name) is not None)
     settings = _resolve(draft, given, has_password=request.password is not None)
     if isinstance(settings, list):
@@ -261,7 +249,7 @@ def resolve_patch(stored: StoredInbox, patch: InboxPatch) -> ResolvedInbox | lis
     if "password" in sent:
         password = patch.password
         has_password = password is not None
-    current = {f.name: getattr(stored.settings, f.name) for f in dataclasses.fields(InboxSettings)}
+    current = {name: getattr(stored.settings, name) for name in SETTINGS_FIELDS}
     draft = _Draft(**(current | changes))
     given = frozenset(name for name in _SERVER_FIELDS if changes.get(name) is not None)
     settings = _resolve(draft, given, has_password=has_password)
