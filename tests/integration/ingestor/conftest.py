@@ -71,6 +71,20 @@ def make_mail(
     return mail.as_bytes()
 
 
+async def refuse_poison(db: asyncpg.Connection) -> None:
+    """Make every insert of a message whose subject contains "poison" fail, as a message that can never be
+    stored does (`tracker` must exist)."""
+    await db.execute(
+        """CREATE FUNCTION public.refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+               IF NEW.subject LIKE '%poison%' THEN RAISE EXCEPTION 'poison refused for the test'; END IF;
+               RETURN NEW;
+           END $$;
+           CREATE TRIGGER refuse_poison BEFORE INSERT ON tracker.messages
+               FOR EACH ROW EXECUTE FUNCTION public.refuse_poison();"""
+    )
+
+
 class FetcherSide:
     """The bus from the fetcher's side: publishes `message.fetched`, collects `message.processed`, and
     collects issue events from a queue bound to `issue.*`, as another system following issues would."""

@@ -15,7 +15,15 @@ from intake.ingestor.app import IngestorApp
 from intake.ingestor.threads import thread_lock_key
 from intake.shared import topology
 from intake.shared.contracts import Outcome
-from tests.integration.ingestor.conftest import WAIT_SECONDS, FetcherSide, Mailroom, MakeInbox, make_mail, settings
+from tests.integration.ingestor.conftest import (
+    WAIT_SECONDS,
+    FetcherSide,
+    Mailroom,
+    MakeInbox,
+    make_mail,
+    refuse_poison,
+    settings,
+)
 
 
 async def eventually(probe: Callable[[], Awaitable[bool]], what: str) -> None:
@@ -186,15 +194,7 @@ async def test_poison_message_does_not_block_the_queue(
     flow past it, and it ends dead-lettered as `failed` after the delivery limit."""
     inbox_id = await make_inbox()
     async with IngestorApp(settings(database_url, amqp_url, delivery_limit=3, prefetch=2)):
-        await db.execute(
-            """CREATE FUNCTION public.refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-               BEGIN
-                   IF NEW.subject LIKE '%poison%' THEN RAISE EXCEPTION 'poison refused for the test'; END IF;
-                   RETURN NEW;
-               END $$;
-               CREATE TRIGGER refuse_poison BEFORE INSERT ON tracker.messages
-                   FOR EACH ROW EXECUTE FUNCTION public.refuse_poison();"""
-        )
+        await refuse_poison(db)
         fetcher_side = FetcherSide(amqp_url)
         await fetcher_side.broker.start()
         try:

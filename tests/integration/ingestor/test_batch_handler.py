@@ -15,7 +15,7 @@ from intake.shared import batched_events, bus, topology
 from intake.shared.batched_events import fetched_message
 from intake.shared.blobs import blob_key
 from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
-from tests.integration.ingestor.conftest import FetcherSide, Mailroom, MakeInbox, make_mail, settings
+from tests.integration.ingestor.conftest import FetcherSide, Mailroom, MakeInbox, make_mail, refuse_poison, settings
 from tests.integration.ingestor.test_app import dead_letters
 
 
@@ -114,15 +114,7 @@ async def test_a_poison_message_fails_alone_and_its_batch_is_filed(
     first attempt, the poison is retried on its own and dead-lettered as `failed` after the limit."""
     inbox_id = await make_inbox()
     await apply_migrations(db)
-    await db.execute(
-        """CREATE FUNCTION public.refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-           BEGIN
-               IF NEW.subject LIKE '%poison%' THEN RAISE EXCEPTION 'poison refused for the test'; END IF;
-               RETURN NEW;
-           END $$;
-           CREATE TRIGGER refuse_poison BEFORE INSERT ON tracker.messages
-               FOR EACH ROW EXECUTE FUNCTION public.refuse_poison();"""
-    )
+    await refuse_poison(db)
     mailroom = Mailroom(db, queued_bus)
     good = [await mailroom.fetched(inbox_id, make_mail(f"fine {i}", f"<fine-{i}@x>")) for i in range(5)]
     poison = await mailroom.fetched(inbox_id, make_mail("poison", "<poison@x>"))
@@ -227,15 +219,7 @@ async def test_a_fetched_batch_is_filed_message_by_message_and_a_poison_in_it_de
     whole. The others are filed once, and re-emit their stored outcome at every redelivery."""
     inbox_id = await make_inbox()
     await apply_migrations(db)
-    await db.execute(
-        """CREATE FUNCTION public.refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-           BEGIN
-               IF NEW.subject LIKE '%poison%' THEN RAISE EXCEPTION 'poison refused for the test'; END IF;
-               RETURN NEW;
-           END $$;
-           CREATE TRIGGER refuse_poison BEFORE INSERT ON tracker.messages
-               FOR EACH ROW EXECUTE FUNCTION public.refuse_poison();"""
-    )
+    await refuse_poison(db)
     mailroom = Mailroom(db, queued_bus)
     question = await mailroom.fetched(inbox_id, make_mail("Question", "<fq-1@x>"))
     reply = await mailroom.fetched(inbox_id, make_mail("Re: Question", "<fq-2@x>", references=("<fq-1@x>",)))
