@@ -16,13 +16,12 @@ from intake.fetcher.headers import (
     MAX_VALUE_CHARS,
     HeaderSummary,
     decode_plain_words,
-    decode_words,
     feed_parser_summary,
-    header_block,
     plain_summary,
     summarize,
 )
 from intake.shared.encoded_words import NotPlain
+from intake.shared.header_block import decode_words, header_block
 from tests.support.corpus import SKIP_REASON, corpus_messages
 
 CORPUS = corpus_messages()

@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email.charset import Charset
-from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
 from intake.shared.encoded_words import CHARSETS, NotPlain, encoded_word
+from intake.shared.header_block import decode_words, header_block, header_end
 
 # Headers longer than this are cut: the event is a summary, not the message.
 MAX_VALUE_CHARS = 998
@@ -60,22 +60,9 @@ def plain_summary(raw: bytes | bytearray) -> HeaderSummary | None:
     )
 
 
-def _header_end(raw: bytes | bytearray) -> tuple[int, int] | None:
-    """Where the header's last line (with its line break) ends and where the blank line after it ends,
-    at the first blank line, CRLF or LF; None without one."""
-    crlf = raw.find(b"\r\n\r\n")
-    # Only a "\n\n" before the first "\r\n\r\n" can come first.
-    lf = raw.find(b"\n\n", 0, crlf) if crlf >= 0 else raw.find(b"\n\n")
-    if lf >= 0:
-        return lf + 1, lf + 2
-    if crlf >= 0:
-        return crlf + 2, crlf + 4
-    return None
-
-
 def _header_lines(raw: bytes | bytearray) -> str | None:
     """The lines before the blank line that ends the header, with their line breaks; None without one."""
-    end = _header_end(raw)
+    end = header_end(raw)
     return None if end is None else raw[: end[0]].decode("ascii", "surrogateescape")
 
 
@@ -97,30 +84,6 @@ def feed_parser_summary(raw: bytes | bytearray) -> HeaderSummary:
         sender=_clean(decode_words(sender)) if sender else None,
         subject=_clean(decode_words(subject)) if subject else None,
     )
-
-
-def header_block(raw: bytes | bytearray) -> bytes:
-    """The bytes up to and including the blank line that ends the header (all of `raw` without one).
-
-    >>> header_block(b"Subject: x\\r\\n\\r\\nbody")
-    b'Subject: x\\r\\n\\r\\n'
-    """
-    end = _header_end(raw)
-    return bytes(raw if end is None else raw[: end[1]])
-
-
-def decode_words(value: str) -> str:
-    """Decode RFC 2047 encoded words best-effort; on any failure return the text as it was.
-
-    >>> decode_words("=?utf-8?q?Caf=C3=A9?= order")
-    'Café order'
-    """
-    try:
-        decoded = str(make_header(decode_header(value)))
-    except Exception:  # hostile input: unknown charsets, broken base64, ... (never raise here)
-        return value
-    # Broken base64 decodes to nothing at all; the raw text says more than an empty string.
-    return decoded if decoded.strip() else value
 
 
 def decode_plain_words(value: str) -> str:

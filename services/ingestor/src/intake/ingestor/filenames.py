@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from email.header import decode_header, make_header
+
+from intake.shared.header_block import decode_words
 
 MAX_FILENAME_BYTES = 255
 # Longest extension kept whole when a name is shortened (".numbers", ".download" fit).
@@ -46,10 +47,7 @@ def decode_filename(name: str) -> str:
     """
     if not _ENCODED_WORD.search(name):
         return name
-    try:
-        return str(make_header(decode_header(name)))
-    except Exception:  # a broken encoded word: the name as written is still a name.
-        return name
+    return decode_words(name)  # a broken encoded word: the name as written is still a name
 
 
 def sanitise_filename(name: str | None, index: int, content_type: str = "application/octet-stream") -> str:

@@ -12,11 +12,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
 from intake.ingestor.plain_headers import is_plain_mime_header, mailboxes, unstructured
+from intake.shared.header_block import decode_words
 
 # Header fields that other decisions read as written (unfolded, RFC 2047 decoded), by lower-case name:
 # auto-reply and bounce detection (RFC 3834 Auto-Submitted, Precedence, the X-Auto* family of
@@ -65,11 +65,7 @@ def _raw_header(message: Message, name: str) -> str | None:
     for key, value in message.raw_items():
         if key.lower() != name.lower():
             continue
-        text = str(value)
-        try:
-            return _unfold(str(make_header(decode_header(text))))
-        except Exception:  # undecodable encoded words: keep the raw text.
-            return _unfold(text)
+        return _unfold(decode_words(str(value)))  # undecodable encoded words: the raw text
     return None
 
 
