@@ -416,7 +416,9 @@ async def test_missing_folder_is_an_inbox_error(
 
     async with running(fetcher_settings):
         status = await bus.next_status(lambda s: s.state is InboxState.ERROR, "an error status")
-    assert status.last_error == "folder 'Tickets ✓' does not exist"
+    assert status.last_error == (
+        "folder missing: there is no folder 'Tickets ✓' in this mailbox (folder names are case-sensitive, except INBOX)"
+    )
 
 
 async def test_non_ascii_folder(
@@ -446,7 +448,7 @@ async def test_wrong_password_then_fixed(
     async with running(fetcher_settings):
         wrong = await bus.next_status(lambda s: s.state is InboxState.ERROR, "an error status")
         assert wrong.last_error is not None
-        assert wrong.last_error.startswith("wrong username or password")
+        assert wrong.last_error.startswith("wrong password: the server refused the login")
         assert "not the password" not in wrong.last_error
         await config_db.execute(
             "UPDATE config.inboxes SET password_encrypted = $2, updated_at = now() WHERE id = $1",

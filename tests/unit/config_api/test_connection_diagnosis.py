@@ -7,7 +7,8 @@ import doctest
 import pytest
 
 from intake.config_api import connection_diagnosis
-from intake.config_api.connection_diagnosis import Attempt, Stage, diagnose, succeeded
+from intake.config_api.connection_diagnosis import Stage, diagnose, succeeded
+from intake.shared.imap_error_words import Attempt
 from intake.shared.imap_errors import (
     ImapAuthError,
     ImapCommandError,
@@ -63,7 +64,7 @@ def test_docstring_examples() -> None:
         ),
         (ImapTlsError("tls", "the server does not offer STARTTLS; refusing"), Stage.TLS, "STARTTLS not offered"),
         (ImapTlsError("tls", "TLS handshake failed: WRONG_VERSION_NUMBER"), Stage.TLS, "no TLS on port 993"),
-        (ImapSettingsError("ca_certificate is not a usable PEM"), Stage.TLS, "the TLS settings cannot be used"),
+        (ImapSettingsError("ca_certificate is not a usable PEM"), Stage.TLS, "the inbox's settings cannot be used"),
         (ImapAuthError("login", "[AUTHENTICATIONFAILED] Authentication failed."), Stage.LOGIN, "wrong password"),
         (
             ImapAuthError("login", "the server refused the OAuth2 access token: expired"),

@@ -11,6 +11,7 @@ from intake.fetcher import health
 from intake.fetcher.errors import AccessTokenError, AccessTokenRefused, NeedsReauth
 from intake.fetcher.health import Health, Problem, describe, due, failed, reported, succeeded
 from intake.shared.contracts import InboxState
+from intake.shared.imap_error_words import Attempt
 from intake.shared.imap_errors import (
     ImapAuthError,
     ImapCommandError,
@@ -21,6 +22,7 @@ from intake.shared.imap_errors import (
 )
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
+INBOX = Attempt("mail.example.com", 993, "ssl", "ann", "X")
 
 
 def test_docstring_examples() -> None:
@@ -30,31 +32,51 @@ def test_docstring_examples() -> None:
 @pytest.mark.parametrize(
     ("error", "state", "text"),
     [
-        (ImapAuthError("login", "Authentication failed."), InboxState.ERROR, "wrong username or password"),
+        (
+            ImapAuthError("login", "Authentication failed."),
+            InboxState.ERROR,
+            "wrong password: the server refused the login for 'ann'",
+        ),
         (
             ImapAuthError("login", "the server refused the OAuth2 access token: NO"),
             InboxState.ERROR,
-            "the server refused the OAuth2 access token: NO",
+            "OAuth2 sign-in failed: the server refused the OAuth2 access token: NO",
         ),
         (
             ImapTlsError("tls", "certificate verification failed: self-signed certificate"),
             InboxState.ERROR,
-            "certificate not trusted: self-signed certificate",
+            "certificate not trusted: the server's certificate is not signed by a trusted authority",
         ),
         (
             ImapConnectError("connect", "host 'imap.invalid' not found"),
             InboxState.ERROR,
-            "host 'imap.invalid' not found",
+            "cannot connect to mail.example.com:993: host 'imap.invalid' not found",
         ),
         (
             ImapConnectError("fetch", "the server closed the connection"),
             InboxState.ERROR,
-            "connection lost during fetch",
+            "the server closed the connection while fetching messages",
         ),
-        (ImapTimeout("connect", "no answer within 30 seconds"), InboxState.ERROR, "timed out: no answer within 30"),
-        (ImapCommandError("select", "folder 'X' does not exist"), InboxState.ERROR, "folder 'X' does not exist"),
-        (ImapCommandError("search", "BAD parse error"), InboxState.ERROR, "search failed: BAD parse error"),
-        (ImapSettingsError("no password is set for this inbox"), InboxState.ERROR, "no password is set"),
+        (
+            ImapTimeout("connect", "no answer within 30 seconds"),
+            InboxState.ERROR,
+            "timed out waiting for the server's greeting: no answer within 30",
+        ),
+        (
+            ImapCommandError("select", "folder 'X' does not exist"),
+            InboxState.ERROR,
+            "folder missing: there is no folder 'X'",
+        ),
+        (
+            ImapCommandError("search", "BAD parse error"),
+            InboxState.ERROR,
+            "the server answered with an error while looking for new messages: BAD parse error",
+        ),
+        (
+            ImapSettingsError("no password is set for this inbox"),
+            InboxState.ERROR,
+            "the inbox's settings cannot be used: no password is set",
+        ),
         (NeedsReauth("invalid_grant"), InboxState.NEEDS_REAUTH, "sign-in with OAuth2 must be renewed: invalid_grant"),
         (AccessTokenRefused("INTAKE_SERVICE_TOKEN is not set"), InboxState.ERROR, "INTAKE_SERVICE_TOKEN is not set"),
         (AccessTokenError("config-api answered 503"), InboxState.ERROR, "no OAuth2 access token: config-api answered"),
@@ -62,7 +84,7 @@ def test_docstring_examples() -> None:
     ],
 )
 def test_describe(error: Exception, state: InboxState, text: str) -> None:
-    problem = describe(error)
+    problem = describe(error, INBOX)
     assert problem.state is state
     assert problem.text.startswith(text)
 

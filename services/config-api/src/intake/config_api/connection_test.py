@@ -16,7 +16,6 @@ import asyncpg
 import structlog
 
 from intake.config_api.connection_diagnosis import (
-    Attempt,
     Diagnosis,
     Stage,
     diagnose,
@@ -27,6 +26,7 @@ from intake.config_api.connection_diagnosis import (
 from intake.config_api.errors import NotFound
 from intake.config_api.oauth2_tokens import NeedsReauth, NotAnOAuth2Inbox, ProviderUnavailable, TokenService
 from intake.shared.imap_client import Authenticator, ImapClient, ImapEndpoint, PasswordLogin, XOAuth2Login
+from intake.shared.imap_error_words import Attempt
 from intake.shared.imap_errors import ImapError, ImapSettingsError
 from intake.shared.inbox_vocabulary import Encryption
 from intake.shared.secrets import SecretBox, SecretDecryptionError

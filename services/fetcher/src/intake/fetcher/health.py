@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from intake.fetcher.errors import AccessTokenError, AccessTokenRefused, NeedsReauth
 from intake.shared.contracts import InboxState, InboxStatus
+from intake.shared.imap_error_words import Attempt, in_words
 from intake.shared.imap_errors import (
     ImapAuthError,
     ImapCommandError,
@@ -36,14 +37,16 @@ class Problem:
     text: str
 
 
-def describe(error: BaseException) -> Problem:
-    """The state and words for `error`.
+def describe(error: BaseException, attempt: Attempt) -> Problem:
+    """The state and words for `error` while watching the inbox `attempt` names (IMAP failures are
+    worded as the console's connection test words them: `imap_error_words.in_words`).
 
-    >>> describe(ImapAuthError("login", "[AUTHENTICATIONFAILED] Authentication failed.")).text
-    'wrong username or password (the server said: [AUTHENTICATIONFAILED] Authentication failed.)'
-    >>> describe(ImapTimeout("select", "no answer within 30 seconds")).text
-    'timed out: no answer within 30 seconds (select)'
-    >>> describe(NeedsReauth("the refresh token was revoked")).state
+    >>> inbox = Attempt("mail.example.com", 993, "ssl", "ann", "INBOX")
+    >>> describe(ImapAuthError("login", "[AUTHENTICATIONFAILED] Authentication failed."), inbox).text
+    "wrong password: the server refused the login for 'ann' ([AUTHENTICATIONFAILED] Authentication failed.)"
+    >>> describe(ImapTimeout("select", "no answer within 30 seconds"), inbox).text
+    'timed out opening the folder: no answer within 30 seconds'
+    >>> describe(NeedsReauth("the refresh token was revoked"), inbox).state
     <InboxState.NEEDS_REAUTH: 'needs_reauth'>
     """
     if isinstance(error, NeedsReauth):
@@ -52,30 +55,9 @@ def describe(error: BaseException) -> Problem:
         return Problem(InboxState.ERROR, error.reason)
     if isinstance(error, AccessTokenError):
         return Problem(InboxState.ERROR, f"no OAuth2 access token: {error.reason}")
-    if isinstance(error, ImapSettingsError):
-        return Problem(InboxState.ERROR, error.reason)
-    if isinstance(error, ImapError):
-        return Problem(InboxState.ERROR, _describe_imap(error))
+    if isinstance(error, ImapError | ImapSettingsError):
+        return Problem(InboxState.ERROR, in_words(error, attempt))
     return Problem(InboxState.ERROR, f"internal error: {type(error).__name__}: {error}")
-
-
-def _describe_imap(error: ImapError) -> str:
-    detail = error.detail
-    if isinstance(error, ImapAuthError):
-        if "OAuth2" in detail or "XOAUTH2" in detail:
-            return detail
-        return f"wrong username or password (the server said: {detail})"
-    if isinstance(error, ImapTlsError):
-        if "certificate verification failed" in detail:
-            return f"certificate not trusted: {detail.removeprefix('certificate verification failed: ')}"
-        return detail
-    if isinstance(error, ImapTimeout):
-        return f"timed out: {detail} ({error.stage})"
-    if isinstance(error, ImapConnectError):
-        return detail if error.stage == "connect" else f"connection lost during {error.stage}: {detail}"
-    if isinstance(error, ImapCommandError) and error.stage == "select":
-        return detail
-    return f"{error.stage} failed: {detail}"
 
 
 def error_kind(error: BaseException) -> str:

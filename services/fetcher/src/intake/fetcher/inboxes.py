@@ -15,6 +15,7 @@ import asyncpg
 from intake.fetcher.errors import InboxesUnavailable
 from intake.shared.database import Executor, Session
 from intake.shared.imap_client import ImapEndpoint
+from intake.shared.imap_error_words import Attempt
 from intake.shared.inbox_vocabulary import Encryption, FirstFetch, ProcessedAction
 
 _COLUMNS = """id, email, username, password_encrypted, hostname, port, directory, encryption, ca_certificate,
@@ -44,6 +45,11 @@ class WatchedInbox:
     @property
     def endpoint(self) -> ImapEndpoint:
         return ImapEndpoint(self.hostname, self.port, self.encryption, self.ca_certificate)
+
+    @property
+    def attempt(self) -> Attempt:
+        """What is tried when watching it, for the words of a failure (never the password)."""
+        return Attempt(self.hostname, self.port, self.encryption.value, self.username, self.directory)
 
 
 def _from_row(row: asyncpg.Record) -> WatchedInbox:

@@ -184,7 +184,7 @@ class InboxPoller:
 
     async def _failed(self, error: BaseException) -> None:
         self._metrics.errors[health.error_kind(error)].inc()
-        self._health = health.failed(self._health, health.describe(error))
+        self._health = health.failed(self._health, health.describe(error, self.inbox.attempt))
         await self._report()
 
     async def _report(self) -> None:
