@@ -35,7 +35,7 @@ from bench.environment import Environment
 from bench.report import write_section
 from intake.config_api.cursors import decode_cursor
 from intake.config_api.email_log_filters import EmailLogFilter, email_log_query
-from intake.config_api.schemas import LogOutcome
+from intake.config_api.email_log_schemas import LogOutcome
 from intake.shared.migrations import migrate
 from intake.shared.secrets import SecretBox
 from tests.support.processes import ServiceProcess, free_port, make_env, wait_until

@@ -13,9 +13,9 @@ from faststream.rabbit import RabbitBroker
 from intake.config_api import email_log_bulk, email_log_changes, mailbox_actions, message_sources
 from intake.config_api.email_log_filters import EmailLogFilter
 from intake.config_api.email_log_recording import record_processed
+from intake.config_api.email_log_schemas import LogOutcome
 from intake.config_api.email_log_story import MailboxRecord
 from intake.config_api.runtime import Runtime
-from intake.config_api.schemas import LogOutcome
 from intake.config_api.settings import ConfigApiSettings
 from intake.shared import topology
 from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
@@ -47,7 +47,7 @@ async def test_bulk_reprocess_queues_the_failed_rows_of_the_filter_only(
     assert await email_log_bulk.count_failed(runtime.pool, printer) == 3  # uids 1, 2, 4
     assert await email_log_bulk.count_failed(runtime.pool, EmailLogFilter(outcome=LogOutcome.REJECTED)) == 0
 
-    result = await email_log_bulk.bulk_reprocess(runtime.pool, runtime.broker, printer)
+    result = await email_log_bulk.bulk_reprocess(runtime.pool, runtime.publisher, printer)
     assert result.queued == 2
     assert result.refused == {"the raw message is not in the blob store, so it cannot be processed again": 1}
     assert result.remaining == 1
@@ -55,7 +55,7 @@ async def test_bulk_reprocess_queues_the_failed_rows_of_the_filter_only(
     assert [outcomes[row] for row in failed] == ["pending", "pending", "failed"]
     assert await eventually(lambda: queued_uids(publisher, settings.delivery_limit)) == {1, 2}
 
-    again = await email_log_bulk.bulk_reprocess(runtime.pool, runtime.broker, printer)
+    again = await email_log_bulk.bulk_reprocess(runtime.pool, runtime.publisher, printer)
     assert (again.queued, again.refused_total, again.remaining) == (0, 1, 1)
 
 
@@ -63,7 +63,7 @@ async def test_bulk_reprocess_is_bounded_oldest_first(app: FastAPI, db: asyncpg.
     runtime: Runtime = app.state.runtime
     for uid in range(1, 6):
         await add_row(db, uid, RAW, Outcome.FAILED)
-    result = await email_log_bulk.bulk_reprocess(runtime.pool, runtime.broker, EmailLogFilter(), limit=2)
+    result = await email_log_bulk.bulk_reprocess(runtime.pool, runtime.publisher, EmailLogFilter(), limit=2)
     assert (result.queued, result.remaining) == (2, 3)
     pending = await db.fetch("SELECT uid FROM config.email_log WHERE outcome = 'pending' ORDER BY uid")
     assert [row["uid"] for row in pending] == [1, 2]

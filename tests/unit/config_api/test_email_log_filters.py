@@ -10,7 +10,7 @@ import pytest
 from intake.config_api import email_log_filters
 from intake.config_api.cursors import Position
 from intake.config_api.email_log_filters import EmailLogFilter, as_utc, email_log_query, like_pattern
-from intake.config_api.schemas import LogOutcome
+from intake.config_api.email_log_schemas import LogOutcome
 
 AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 

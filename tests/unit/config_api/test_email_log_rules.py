@@ -8,7 +8,7 @@ import pytest
 
 from intake.config_api import email_log_rules
 from intake.config_api.email_log_rules import REPROCESSABLE, RawState, raw_state, reprocess_refusal
-from intake.config_api.schemas import LogOutcome
+from intake.config_api.email_log_schemas import LogOutcome
 
 
 def test_docstring_examples() -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from intake.config_api import email_log_story
 from intake.config_api.console.labels import outcome_label
+from intake.config_api.email_log_schemas import LogOutcome
 from intake.config_api.email_log_story import OUTCOME_WHY, LoggedRow, MailboxRecord, StepState, timeline
-from intake.config_api.schemas import LogOutcome
 
 AT = datetime(2025, 3, 1, 12, tzinfo=UTC)
 

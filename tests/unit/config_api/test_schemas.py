@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from intake.config_api.schemas import EmailLogEntry, Inbox, LogOutcome
+from intake.config_api.email_log_schemas import EmailLogEntry, LogOutcome
+from intake.config_api.schemas import Inbox
 from intake.shared.contracts import Outcome
 
 

@@ -11,7 +11,7 @@ import pytest
 from intake.config_api.console import email_log_filter_form
 from intake.config_api.console.email_log_filter_form import filter_query, read_filter_form
 from intake.config_api.cursors import Position, encode_cursor
-from intake.config_api.schemas import LogOutcome
+from intake.config_api.email_log_schemas import LogOutcome
 
 
 def test_docstring_examples() -> None:

@@ -15,17 +15,18 @@ from typing import Any
 
 import asyncpg
 import structlog
-from faststream.rabbit import RabbitBroker
 
 from intake.config_api.cursors import Position, next_cursor
 from intake.config_api.email_log_filters import ROW_COLUMNS, EmailLogFilter, email_log_query
 from intake.config_api.email_log_rules import RawState, raw_state, reprocess_refusal
+from intake.config_api.email_log_schemas import EmailLogDetail, EmailLogEntry, HeaderField, IssueRef
 from intake.config_api.errors import BusUnavailable, Conflict, NotFound
 from intake.config_api.raw_headers import MAX_HEADER_BYTES, header_fields
-from intake.config_api.schemas import EmailLogDetail, EmailLogEntry, HeaderField, IssueRef, Page
-from intake.shared import bus, topology
+from intake.config_api.schemas import Page
+from intake.shared import blobs, topology
 from intake.shared.contracts import MessageFetched
 from intake.shared.database import Executor
+from intake.shared.event_publisher import EventPublisher
 
 log = structlog.get_logger(__name__)
 
@@ -59,12 +60,9 @@ def _not_found(entry_id: int) -> NotFound:
 async def _blob_head(conn: Executor, sha256: str) -> bytes | None:
     """The first MAX_HEADER_BYTES of a stored blob (the header section is within), or None when there is none."""
     try:
-        head: bytes | None = await conn.fetchval(
-            "SELECT substring(content FROM 1 FOR $2) FROM blobs.blobs WHERE sha256 = $1", sha256, MAX_HEADER_BYTES
-        )
+        return await blobs.get_blob_head(conn, sha256, MAX_HEADER_BYTES)
     except _MISSING_RELATION:
         return None
-    return head
 
 
 async def _issue(conn: Executor, number: int | None) -> IssueRef | None:
@@ -119,9 +117,7 @@ async def read_raw_message(pool: asyncpg.Pool, entry_id: int) -> RawMessage:
         if row is None:
             raise _not_found(entry_id)
         try:
-            content: bytes | None = await conn.fetchval(
-                "SELECT content FROM blobs.blobs WHERE sha256 = $1", row["raw_sha256"]
-            )
+            content = await blobs.get_blob(conn, row["raw_sha256"])
         except _MISSING_RELATION:
             content = None
     if content is None:
@@ -141,7 +137,7 @@ WHERE id = $1
 RETURNING {ROW_COLUMNS}"""
 
 
-async def reprocess(pool: asyncpg.Pool, broker: RabbitBroker, entry_id: int) -> EmailLogEntry:
+async def reprocess(pool: asyncpg.Pool, publisher: EventPublisher, entry_id: int) -> EmailLogEntry:
     """Make a failed, rejected or skipped row `pending` again and publish its message.fetched with `replay`.
 
     The row stays locked until RabbitMQ confirmed the publish, so the new outcome cannot be recorded
@@ -162,10 +158,7 @@ async def reprocess(pool: asyncpg.Pool, broker: RabbitBroker, entry_id: int) -> 
             # Touching the raw blob (a put of it, see intake.shared.blob_collection) holds it against the
             # blob collector until the commit and restarts its grace period: the replay is processed
             # within it even if this row's retention ends meanwhile.
-            size: int | None = await conn.fetchval(
-                "UPDATE blobs.blobs SET touched_at = clock_timestamp() WHERE sha256 = $1 RETURNING size",
-                row["raw_sha256"],
-            )
+            size = await blobs.touch_blob(conn, row["raw_sha256"])
         except _MISSING_RELATION:
             raise Conflict(reprocess_refusal("failed", None, RawState.MISSING, None) or "") from None
         state = raw_state(row["fetch_rejected"], size is not None)
@@ -188,7 +181,7 @@ async def reprocess(pool: asyncpg.Pool, broker: RabbitBroker, entry_id: int) -> 
         )
         try:
             # The message's own correlation id: the reprocess's log lines join its earlier ones.
-            await bus.publish(broker, event, topology.MESSAGE_FETCHED, correlation=row["correlation_id"])
+            await publisher.publish(event, topology.MESSAGE_FETCHED, correlation=row["correlation_id"])
         except Exception as error:
             log.error("reprocess not published", entry_id=entry_id, error=f"{type(error).__name__}: {error}")
             raise BusUnavailable("the message bus did not take the message; nothing changed, try again") from None

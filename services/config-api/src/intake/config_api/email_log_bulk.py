@@ -15,12 +15,12 @@ from typing import Any
 
 import asyncpg
 import structlog
-from faststream.rabbit import RabbitBroker
 
 from intake.config_api import email_log
 from intake.config_api.email_log_filters import EmailLogFilter, filter_clauses
+from intake.config_api.email_log_schemas import LogOutcome
 from intake.config_api.errors import BusUnavailable, Conflict, NotFound
-from intake.config_api.schemas import LogOutcome
+from intake.shared.event_publisher import EventPublisher
 
 log = structlog.get_logger(__name__)
 
@@ -76,7 +76,7 @@ class BulkReprocessResult:
 
 async def bulk_reprocess(
     pool: asyncpg.Pool,
-    broker: RabbitBroker,
+    publisher: EventPublisher,
     filters: EmailLogFilter,
     limit: int = MAX_BULK_REPROCESS,
 ) -> BulkReprocessResult:
@@ -101,7 +101,7 @@ async def bulk_reprocess(
     bus_unavailable = False
     for entry_id in ids:
         try:
-            await email_log.reprocess(pool, broker, entry_id)
+            await email_log.reprocess(pool, publisher, entry_id)
         except (Conflict, NotFound) as refusal:
             refused[str(refusal)] += 1
         except BusUnavailable:

@@ -14,7 +14,7 @@ import asyncpg
 
 from intake.config_api import email_log
 from intake.config_api.email_log_filters import ROW_COLUMNS, EmailLogFilter, filter_clauses
-from intake.config_api.schemas import EmailLogEntry
+from intake.config_api.email_log_schemas import EmailLogEntry
 
 
 @dataclass(frozen=True)

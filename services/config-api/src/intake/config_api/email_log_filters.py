@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from intake.config_api.cursors import Position
-from intake.config_api.schemas import LogOutcome
+from intake.config_api.email_log_schemas import LogOutcome
 
 # While a reprocessed row is pending, its processed_at is the replaced outcome's: not shown.
 ROW_COLUMNS = """id, inbox_id, uidvalidity, uid, message_id, sender, subject, size, fetched_at, logged_at,

@@ -27,6 +27,7 @@ from intake.config_api.oauth2_tokens import TokenService
 from intake.config_api.settings import ConfigApiSettings
 from intake.shared.bus import create_broker, start_broker
 from intake.shared.database import create_pool
+from intake.shared.event_publisher import BrokerPublisher, EventPublisher
 from intake.shared.lifecycle import close_connections
 from intake.shared.migrations import migrate
 from intake.shared.probes import Readiness, broker_check, check_readiness, database_check
@@ -81,6 +82,11 @@ class Runtime:
         if self._broker is None:
             raise RuntimeError("the config API is not started")
         return self._broker
+
+    @property
+    def publisher(self) -> EventPublisher:
+        """What the API publishes through (reprocess, inbox.changed): the broker's confirming channel."""
+        return BrokerPublisher(self.broker)
 
     async def readiness(self) -> Readiness:
         """`/readyz`: the database pool and the broker connection are up."""

@@ -79,7 +79,7 @@ async def email_log_raw(entry_id: EntryId, _: SessionDep, pool: PoolDep) -> Resp
 @router.post("/email-log/{entry_id}/reprocess")
 async def email_log_reprocess(request: Request, entry_id: EntryId, _: FormDep, runtime: RuntimeDep) -> Response:
     try:
-        await email_log.reprocess(runtime.pool, runtime.broker, entry_id)
+        await email_log.reprocess(runtime.pool, runtime.publisher, entry_id)
     except Conflict as refusal:
         return await _detail_page(request, runtime.pool, entry_id, f"It was not reprocessed: {refusal}.", 409)
     except BusUnavailable as unavailable:

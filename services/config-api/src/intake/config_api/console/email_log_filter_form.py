@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from intake.config_api.cursors import MAX_ROW_ID, InvalidCursor, Position, decode_cursor
 from intake.config_api.email_log_filters import EmailLogFilter, as_utc
-from intake.config_api.schemas import LogOutcome
+from intake.config_api.email_log_schemas import LogOutcome
 
 FIELDS = ("inbox_id", "outcome", "since", "until", "sender", "q")
 MAX_LENGTHS = {"sender": 320, "q": 500}

@@ -16,9 +16,9 @@ from intake.config_api.console.email_log_filter_form import FIELDS, FilterForm, 
 from intake.config_api.console.email_log_rows import inbox_addresses
 from intake.config_api.console.rendering import redirect, render
 from intake.config_api.email_log_changes import database_now
+from intake.config_api.email_log_schemas import EmailLogEntry, LogOutcome
 from intake.config_api.live_changes import encode_mark
 from intake.config_api.routes.deps import PoolDep, RuntimeDep
-from intake.config_api.schemas import EmailLogEntry, LogOutcome
 
 router = APIRouter(include_in_schema=False)
 
@@ -125,5 +125,5 @@ async def bulk_reprocess(request: Request, form_fields: FormDep, runtime: Runtim
     back = "/email-log?" + filter_query(form.values)
     if form.errors:
         return redirect(request, back)
-    result = await email_log_bulk.bulk_reprocess(runtime.pool, runtime.broker, form.filters)
+    result = await email_log_bulk.bulk_reprocess(runtime.pool, runtime.publisher, form.filters)
     return redirect(request, back, bulk_message(result))

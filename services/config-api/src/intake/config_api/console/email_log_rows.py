@@ -10,7 +10,7 @@ import asyncpg
 
 from intake.config_api.console.rendering import templates
 from intake.config_api.email_log_changes import Change
-from intake.config_api.schemas import EmailLogEntry
+from intake.config_api.email_log_schemas import EmailLogEntry
 
 
 async def inbox_addresses(pool: asyncpg.Pool, inbox_ids: Iterable[int]) -> dict[int, str]:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from intake.config_api import inbox_repository, reference_data
-from intake.config_api.console import inbox_form
+from intake.config_api.console import inbox_form, inbox_form_errors
 from intake.config_api.console.access import FormDep, SessionDep
 from intake.config_api.console.forms import Form
 from intake.config_api.console.inbox_form import FormFields, Submission
@@ -81,7 +81,7 @@ async def _form_page(
         "inbox": inbox,
         "values": inbox_form.with_preset(values),
         "errors": errors,
-        "summary": inbox_form.summary(errors),
+        "summary": inbox_form_errors.summary(errors),
         "test": test,
         "secrets_dropped": secrets_dropped,
         "oauth2_result": request.query_params.get("oauth2"),
@@ -106,7 +106,7 @@ async def new_inbox(request: Request, _: SessionDep, pool: PoolDep) -> Response:
 async def create_inbox(request: Request, form: FormDep, runtime: RuntimeDep) -> Response:
     fields = _typed_fields(form)
     sub = inbox_form.submission(fields, editing=False)
-    body = inbox_form.create_request(sub)
+    body = inbox_form_errors.create_request(sub)
     testing = form.get("action") == "test"
     if body is not None:
         try:
@@ -117,7 +117,7 @@ async def create_inbox(request: Request, form: FormDep, runtime: RuntimeDep) -> 
             inbox = await inbox_routes.create_inbox(body, runtime)
             return redirect(request, f"/inboxes/{inbox.id}", f"Inbox {inbox.email} created.")
         except InvalidFields as invalid:
-            sub.errors.update(inbox_form.rule_errors(invalid.errors, sub))
+            sub.errors.update(inbox_form_errors.rule_errors(invalid.errors, sub))
     return await _refused(request, runtime.pool, None, sub, fields)
 
 
@@ -154,10 +154,10 @@ async def update_inbox(request: Request, inbox_id: InboxId, form: FormDep, runti
     inbox = await inbox_repository.get_inbox(runtime.pool, inbox_id)
     fields = _typed_fields(form)
     sub = inbox_form.submission(fields, editing=True)
-    body = inbox_form.patch_request(sub)
+    body = inbox_form_errors.patch_request(sub)
     if body is None:
         more = await inbox_routes.patch_rule_errors(runtime.pool, inbox_id, sub.body, sub.shape_errors)
-        inbox_form.add_rule_errors(more, sub)
+        inbox_form_errors.add_rule_errors(more, sub)
     else:
         try:
             if form.get("action") == "test":
@@ -169,7 +169,7 @@ async def update_inbox(request: Request, inbox_id: InboxId, form: FormDep, runti
             saved = await inbox_routes.update_inbox(inbox_id, body, runtime)
             return redirect(request, f"/inboxes/{inbox_id}", f"Inbox {saved.email} saved.")
         except InvalidFields as invalid:
-            sub.errors.update(inbox_form.rule_errors(invalid.errors, sub))
+            sub.errors.update(inbox_form_errors.rule_errors(invalid.errors, sub))
     return await _refused(request, runtime.pool, inbox, sub, fields)
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from intake.config_api import reference_data
 from intake.config_api.console.access import FormDep, SessionDep
-from intake.config_api.console.inbox_form import error_words
+from intake.config_api.console.inbox_form_errors import error_words
 from intake.config_api.console.rendering import redirect, render
 from intake.config_api.errors import Conflict, NotFound, public_errors
 from intake.config_api.reference_data import ISSUE_TYPES, ORGANISATIONS, USERS, ReferenceKind

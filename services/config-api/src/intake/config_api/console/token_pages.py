@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from intake.config_api import api_tokens
 from intake.config_api.console.access import FormDep, SessionDep
-from intake.config_api.console.inbox_form import error_words
+from intake.config_api.console.inbox_form_errors import error_words
 from intake.config_api.console.rendering import redirect, render
 from intake.config_api.errors import NotFound, public_errors
 from intake.config_api.routes.deps import PoolDep

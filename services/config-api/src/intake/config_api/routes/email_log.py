@@ -11,9 +11,10 @@ from pydantic import AfterValidator
 from intake.config_api import email_log
 from intake.config_api.email_log_filters import EmailLogFilter, as_utc
 from intake.config_api.email_log_rules import RawState
+from intake.config_api.email_log_schemas import EmailLogDetail, EmailLogEntry, LogOutcome
 from intake.config_api.routes.deps import PoolDep, RuntimeDep
 from intake.config_api.routes.pagination import DEFAULT_LIMIT, Cursor, Limit, position_from
-from intake.config_api.schemas import EmailLogDetail, EmailLogEntry, LogOutcome, Page
+from intake.config_api.schemas import Page
 
 router = APIRouter(prefix="/email-log", tags=["email log"])
 
@@ -95,4 +96,4 @@ def raw_message_response(raw: email_log.RawMessage) -> Response:
 async def reprocess(entry_id: EntryId, runtime: RuntimeDep) -> EmailLogEntry:
     """Process a `failed`, `rejected` or skipped (`ignored_sender`, `unmatched_ignored`, `auto_generated`)
     message again: the row is `pending` again (attempts kept) until the ingestor decides anew."""
-    return await email_log.reprocess(runtime.pool, runtime.broker, entry_id)
+    return await email_log.reprocess(runtime.pool, runtime.publisher, entry_id)

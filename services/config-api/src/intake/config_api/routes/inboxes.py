@@ -110,7 +110,7 @@ async def create_inbox(body: InboxCreate, runtime: RuntimeDep) -> Inbox:
         inbox_id = await inbox_repository.create_inbox(
             conn, resolved.settings, password=password, client_secret=client_secret
         )
-    await publish_inbox_changed(runtime.broker, inbox_id)
+    await publish_inbox_changed(runtime.publisher, inbox_id)
     inbox = await inbox_repository.get_inbox(runtime.pool, inbox_id)
     log.info("inbox created", inbox_id=inbox_id, provider=inbox.provider.value, active=inbox.active)
     return inbox
@@ -144,7 +144,7 @@ async def update_inbox(inbox_id: InboxId, body: InboxPatch, runtime: RuntimeDep)
             client_secret=_encrypted(runtime.secret_box, resolved.client_secret),
             drop_refresh_token=resolved.drop_refresh_token,
         )
-    await publish_inbox_changed(runtime.broker, inbox_id)
+    await publish_inbox_changed(runtime.publisher, inbox_id)
     log.info(
         "inbox updated",
         inbox_id=inbox_id,
@@ -158,6 +158,6 @@ async def update_inbox(inbox_id: InboxId, body: InboxPatch, runtime: RuntimeDep)
 async def delete_inbox(inbox_id: InboxId, runtime: RuntimeDep) -> Response:
     """Delete the inbox and its health; its email log rows are kept (they name the inbox by id)."""
     await inbox_repository.delete_inbox(runtime.pool, inbox_id)
-    await publish_inbox_changed(runtime.broker, inbox_id)
+    await publish_inbox_changed(runtime.publisher, inbox_id)
     log.info("inbox deleted", inbox_id=inbox_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
