@@ -1,4 +1,4 @@
-"""repository.record_outcomes on real rows: the newest outcome is kept in any arrival order, the action once."""
+"""outcome_records.record_outcomes on real rows: the newest outcome is kept in any arrival order, the action once."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from intake.fetcher.repository import record_outcomes
+from intake.fetcher.outcome_records import record_outcomes
 from intake.shared.contracts import MessageProcessed, Outcome
 from intake.shared.inbox_vocabulary import ProcessedAction
 from intake.shared.migrations import migrate, migrate_blobs

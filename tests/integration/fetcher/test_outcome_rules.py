@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from intake.fetcher.outcome_records import action_failed, record_outcomes
 from intake.fetcher.outcome_rules import (
     MAX_ACTION_ATTEMPTS,
     ArrivingOutcome,
@@ -15,7 +16,6 @@ from intake.fetcher.outcome_rules import (
     after_failed_action,
     merge_outcome,
 )
-from intake.fetcher.repository import action_failed, record_outcomes
 from intake.shared.contracts import MessageProcessed, Outcome
 from intake.shared.inbox_vocabulary import ProcessedAction
 from intake.shared.migrations import migrate, migrate_blobs

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncpg
 from structlog.typing import FilteringBoundLogger
 
-from intake.fetcher import repository
+from intake.fetcher import outcome_records
 from intake.fetcher.actions import DELETED, SEEN
 from intake.shared.imap_client import ImapClient, SelectedFolder
 from intake.shared.imap_errors import ImapCommandError
@@ -23,12 +23,12 @@ class MailboxActions:
         self._log = inbox_log
 
     async def apply_pending(self, client: ImapClient, folder: SelectedFolder) -> None:
-        pending = await repository.pending_actions(self._pool, self._inbox_id, self._limit)
+        pending = await outcome_records.pending_actions(self._pool, self._inbox_id, self._limit)
         current = [item for item in pending if item.uidvalidity == folder.uidvalidity]
         for item in pending:
             if item.uidvalidity != folder.uidvalidity:
                 # The UID names no message any more (RFC 3501 §2.3.1.1): acting could hit another one.
-                await repository.action_abandoned(self._pool, item.id, "UIDVALIDITY changed before the action")
+                await outcome_records.action_abandoned(self._pool, item.id, "UIDVALIDITY changed before the action")
                 self._log.warning("mailbox action abandoned", **item.log_fields(), reason="uidvalidity changed")
         reads = [item for item in current if item.action is ProcessedAction.MARK_READ]
         if len(reads) > 1:
@@ -38,7 +38,7 @@ class MailboxActions:
             except ImapCommandError as error:
                 self._log.info("marking several read at once failed; one by one", error=str(error))
             else:
-                await repository.action_done(self._pool, [item.id for item in reads])
+                await outcome_records.action_done(self._pool, [item.id for item in reads])
                 self._log.info(
                     "mailbox actions done",
                     messages=[item.log_fields() for item in reads],
@@ -49,13 +49,13 @@ class MailboxActions:
             try:
                 await self._apply(client, item)
             except ImapCommandError as error:
-                await repository.action_failed(self._pool, item.id, str(error))
+                await outcome_records.action_failed(self._pool, item.id, str(error))
                 self._log.warning("mailbox action failed", **item.log_fields(), action=item.action, error=str(error))
                 continue
-            await repository.action_done(self._pool, [item.id])
+            await outcome_records.action_done(self._pool, [item.id])
             self._log.info("mailbox action done", **item.log_fields(), action=item.action)
 
-    async def _apply(self, client: ImapClient, item: repository.PendingAction) -> None:
+    async def _apply(self, client: ImapClient, item: outcome_records.PendingAction) -> None:
         if item.action is ProcessedAction.MARK_READ:
             await client.add_flags(item.uid, SEEN)
             return

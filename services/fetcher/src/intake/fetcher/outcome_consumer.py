@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import asyncpg
 import structlog
 
-from intake.fetcher import inboxes, repository
+from intake.fetcher import inboxes, outcome_records
 from intake.fetcher.actions import decide_action
 from intake.shared.contracts import MessageProcessed
 from intake.shared.key_rounds import in_rounds
@@ -23,7 +23,7 @@ from intake.shared.key_rounds import in_rounds
 log = structlog.get_logger(__name__)
 
 
-def _key(event: MessageProcessed) -> repository.MessageKey:
+def _key(event: MessageProcessed) -> outcome_records.MessageKey:
     return (event.inbox_id, event.uidvalidity, event.uid)
 
 
@@ -37,11 +37,11 @@ class ProcessedHandler:
         async with self._pool.acquire() as conn, conn.transaction():
             actions = await inboxes.processed_actions_of(conn, {event.inbox_id for event in events})
             decisions = [decide_action(event.outcome, actions.get(event.inbox_id)) for event in events]
-            found: set[repository.MessageKey] = set()
+            found: set[outcome_records.MessageKey] = set()
             # In key order (stable), so concurrent writers lock rows in one order and never deadlock.
             pairs = sorted(zip(events, decisions, strict=True), key=lambda pair: _key(pair[0]))
             for round_ in in_rounds(pairs, key=lambda pair: _key(pair[0])):
-                found |= await repository.record_outcomes(conn, [(event, d.action) for event, d in round_])
+                found |= await outcome_records.record_outcomes(conn, [(event, d.action) for event, d in round_])
         owed: set[int] = set()
         for event, decision in zip(events, decisions, strict=True):
             fields = {

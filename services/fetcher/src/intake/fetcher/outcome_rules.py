@@ -1,6 +1,6 @@
 """What the fetcher's row of a message keeps when an outcome arrives, and when a mailbox action is given up (pure).
 
-The SQL in `repository.py` applies these rules to many rows in one statement (`record_outcomes`,
+The SQL in `outcome_records.py` applies these rules to many rows in one statement (`record_outcomes`,
 `action_failed`); tests/integration/fetcher/test_outcome_rules.py runs one table of cases through both
 this module and that SQL, so the two cannot drift apart.
 

@@ -1,8 +1,11 @@
-"""The fetcher's rows in PostgreSQL: UID checkpoints, fetched messages, pending mailbox actions.
+"""The fetcher's rows in PostgreSQL as fetching and publishing use them: UID checkpoints, fetched
+messages (stored, then published), failed reads.
 
 Schema `fetcher` (DESIGN says `fetch`, but FETCH is a reserved word in PostgreSQL and the shared
-migration runner does not quote schema names). Only this module writes it. A message's blob, its
-row and the checkpoint move in one transaction, so a crash leaves either all of them or none.
+migration runner does not quote schema names). Its message rows are written here and, for the
+outcomes and the mailbox actions they owe, in outcome_records.py (record_retention.py prunes old
+ones). A message's blob, its row and the checkpoint move in one transaction, so a crash leaves either
+all of them or none.
 """
 
 from __future__ import annotations
@@ -16,11 +19,9 @@ import asyncpg
 
 from intake.fetcher.checkpoint import Checkpoint
 from intake.fetcher.headers import HeaderSummary
-from intake.fetcher.outcome_rules import MAX_ACTION_ATTEMPTS
 from intake.shared.blobs import STREAM_ABOVE_BYTES, put_blob_streamed, put_blobs
-from intake.shared.contracts import MessageFetched, MessageProcessed
-from intake.shared.database import Executor, Session
-from intake.shared.inbox_vocabulary import ProcessedAction
+from intake.shared.contracts import MessageFetched
+from intake.shared.database import Executor
 
 
 @dataclass(frozen=True)
@@ -58,21 +59,6 @@ class FetchedMessage:
 
     def log_fields(self) -> dict[str, object]:
         """What a log line about this message names it by (never its sender or subject)."""
-        return {"uid": self.uid, "message_id": self.message_id, "correlation_id": self.correlation_id}
-
-
-@dataclass(frozen=True)
-class PendingAction:
-    id: int
-    uidvalidity: int
-    uid: int
-    action: ProcessedAction
-    attempts: int
-    message_id: str | None = None
-    correlation_id: str | None = None
-
-    def log_fields(self) -> dict[str, object]:
-        """What a log line about this message names it by."""
         return {"uid": self.uid, "message_id": self.message_id, "correlation_id": self.correlation_id}
 
 
@@ -238,92 +224,4 @@ async def mark_published(conn: Executor, message_ids: Sequence[int]) -> None:
         """UPDATE fetcher.messages SET state = 'published', published_at = now()
            WHERE id = ANY($1::bigint[]) AND state = 'stored'""",
         list(message_ids),
-    )
-
-
-MessageKey = tuple[int, int, int]  # (inbox_id, uidvalidity, uid)
-
-
-async def record_outcomes(
-    conn: Session, outcomes: Sequence[tuple[MessageProcessed, ProcessedAction | None]]
-) -> set[MessageKey]:
-    """Record each of the ingestor's outcomes and, once, the mailbox action owed; returns the keys of
-    the rows that are ours (an outcome for any other message changes nothing).
-
-    One statement; the outcomes must name distinct messages (`key_rounds.in_rounds` splits repeats).
-    Applies `outcome_rules.merge_outcome` to each row: idempotent and order-independent, the newest
-    outcome (by processed_at) is kept, an action already pending or done is never added again.
-    """
-    rows = await conn.fetch(
-        """UPDATE fetcher.messages AS m SET
-               state = 'processed',
-               -- The newest outcome is shown, whatever order they arrive in (a redelivered old one
-               -- after a replay's); the action is owed once, by the first outcome that makes it safe.
-               outcome = CASE WHEN m.processed_at > u.processed_at THEN m.outcome ELSE u.outcome END,
-               reason = CASE WHEN m.processed_at > u.processed_at THEN m.reason ELSE u.reason END,
-               processed_at = GREATEST(m.processed_at, u.processed_at),
-               action = CASE WHEN m.action_state IS NULL THEN u.action ELSE m.action END,
-               action_state = CASE WHEN m.action_state IS NULL AND u.action IS NOT NULL THEN 'pending'
-                                   ELSE m.action_state END
-           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[],
-                       $7::text[]) AS u(inbox_id, uidvalidity, uid, outcome, reason, processed_at, action)
-           WHERE m.inbox_id = u.inbox_id AND m.uidvalidity = u.uidvalidity AND m.uid = u.uid
-           RETURNING m.inbox_id, m.uidvalidity, m.uid""",
-        [event.inbox_id for event, _ in outcomes],
-        [event.uidvalidity for event, _ in outcomes],
-        [event.uid for event, _ in outcomes],
-        [event.outcome.value for event, _ in outcomes],
-        [event.reason for event, _ in outcomes],
-        [event.processed_at for event, _ in outcomes],
-        [action.value if action is not None else None for _, action in outcomes],
-    )
-    return {(row["inbox_id"], row["uidvalidity"], row["uid"]) for row in rows}
-
-
-async def pending_actions(conn: Executor, inbox_id: int, limit: int) -> list[PendingAction]:
-    rows = await conn.fetch(
-        """SELECT id, uidvalidity, uid, action, action_attempts, message_id, correlation_id FROM fetcher.messages
-           WHERE inbox_id = $1 AND action_state = 'pending' ORDER BY id LIMIT $2""",
-        inbox_id,
-        limit,
-    )
-    return [
-        PendingAction(
-            row["id"],
-            row["uidvalidity"],
-            row["uid"],
-            ProcessedAction(row["action"]),
-            row["action_attempts"],
-            row["message_id"],
-            row["correlation_id"],
-        )
-        for row in rows
-    ]
-
-
-async def action_done(conn: Executor, message_ids: Sequence[int]) -> None:
-    await conn.execute(
-        """UPDATE fetcher.messages SET action_state = 'done', action_done_at = now(),
-               action_attempts = action_attempts + 1, action_error = NULL
-           WHERE id = ANY($1::bigint[])""",
-        list(message_ids),
-    )
-
-
-async def action_failed(conn: Executor, message_id: int, error: str) -> None:
-    """Count a failed attempt (`outcome_rules.after_failed_action`): after MAX_ACTION_ATTEMPTS the action
-    is abandoned (it stays in the row)."""
-    await conn.execute(
-        """UPDATE fetcher.messages SET action_attempts = action_attempts + 1, action_error = $2,
-               action_state = CASE WHEN action_attempts + 1 >= $3 THEN 'abandoned' ELSE action_state END
-           WHERE id = $1""",
-        message_id,
-        error,
-        MAX_ACTION_ATTEMPTS,
-    )
-
-
-async def action_abandoned(conn: Executor, message_id: int, reason: str) -> None:
-    await conn.execute(
-        "UPDATE fetcher.messages SET action_state = 'abandoned', action_error = $2 WHERE id = $1", message_id, reason
     )
