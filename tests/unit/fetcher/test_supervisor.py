@@ -5,26 +5,15 @@ when the leases cannot be renewed in time, release everything on stop."""
 from __future__ import annotations
 
 import asyncio
-import doctest
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from intake.fetcher import supervisor
 from intake.fetcher.errors import InboxesUnavailable
 from intake.fetcher.leases import Lease, Snapshot
-from intake.fetcher.supervisor import Plan, Supervisor, plan_changes
+from intake.fetcher.supervisor import Supervisor
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(supervisor).failed == 0
-
-
-def test_plan_restarts_dead_loops() -> None:
-    assert plan_changes({1: T0}, {1: T0}, dead=[1]) == Plan((), (), (1,))
-    assert plan_changes({1: T0}, {1: T0}) == Plan((), (), ())
 
 
 @dataclass(frozen=True)

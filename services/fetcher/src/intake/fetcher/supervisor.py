@@ -1,16 +1,15 @@
 """Runs one loop per inbox this replica owns: claims and renews leases, starts, stops and restarts loops.
 
 The inbox list, the leases and the loop itself are injected (a loader, an `Ownership` and a
-factory), so this module knows nothing of PostgreSQL or IMAP; `plan_changes` and `leases.decide` are
-the pure decisions. A loop runs only while its lease is held: a lost lease stops it, and when the
-leases cannot be renewed in time every loop stops before they expire (the watchdog).
+factory), so this module knows nothing of PostgreSQL or IMAP; `loop_changes.plan_changes` and
+`leases.decide` are the pure decisions. A loop runs only while its lease is held: a lost lease stops
+it, and when the leases cannot be renewed in time every loop stops before they expire (the watchdog).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -18,6 +17,7 @@ import structlog
 
 from intake.fetcher.errors import InboxesUnavailable
 from intake.fetcher.leases import Snapshot, decide
+from intake.fetcher.loop_changes import plan_changes
 
 log = structlog.get_logger(__name__)
 
@@ -35,28 +35,6 @@ class InboxLike(Protocol):
 
     @property
     def updated_at(self) -> datetime: ...
-
-
-@dataclass(frozen=True)
-class Plan:
-    start: tuple[int, ...]
-    stop: tuple[int, ...]
-    restart: tuple[int, ...]
-
-
-def plan_changes(running: Mapping[int, datetime], wanted: Mapping[int, datetime], dead: Iterable[int] = ()) -> Plan:
-    """Which inbox loops to start, stop and restart; values are each inbox's `updated_at`.
-
-    >>> from datetime import datetime as d
-    >>> plan_changes({1: d(2024, 1, 1), 2: d(2024, 1, 1)}, {2: d(2024, 1, 2), 3: d(2024, 1, 1)})
-    Plan(start=(3,), stop=(1,), restart=(2,))
-    """
-    dead_ids = set(dead)
-    return Plan(
-        start=tuple(sorted(set(wanted) - set(running))),
-        stop=tuple(sorted(set(running) - set(wanted))),
-        restart=tuple(sorted(i for i in set(running) & set(wanted) if running[i] != wanted[i] or i in dead_ids)),
-    )
 
 
 InboxT = TypeVar("InboxT", bound=InboxLike)
