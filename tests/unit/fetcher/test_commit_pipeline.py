@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import Awaitable, Callable
 
 import pytest
 from structlog.testing import capture_logs
@@ -21,7 +22,7 @@ class Batches:
         self.store_errors: dict[int, Exception] = {}
         self.publish_errors: dict[int, Exception] = {}
 
-    def steps(self, n: int) -> tuple[object, object]:
+    def steps(self, n: int) -> tuple[Callable[[], Awaitable[int]], Callable[[int], Awaitable[None]]]:
         self.store_gates[n] = asyncio.Event()
         self.publish_gates[n] = asyncio.Event()
 
@@ -56,7 +57,7 @@ async def settled_soon() -> None:
 
 async def submit(pipeline: CommitPipeline, batches: Batches, n: int) -> None:
     store, publish = batches.steps(n)
-    await pipeline.submit(store, publish)  # type: ignore[arg-type]
+    await pipeline.submit(store, publish)
 
 
 async def test_the_next_store_waits_for_the_previous_store_but_not_for_its_publish() -> None:

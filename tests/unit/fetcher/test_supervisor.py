@@ -197,18 +197,18 @@ async def test_surplus_is_stopped_before_it_is_released_and_announced() -> None:
     config.inboxes = [FakeInbox(i, T0) for i in range(1, 5)]
     announced: list[tuple[int, ...]] = []
     running_at_release: list[frozenset[int]] = []
-    ownership = FakeOwnership(table, "me")
-    original_release = ownership.release
 
-    async def release(inbox_ids: Collection[int]) -> None:
-        running_at_release.append(sup.running & set(inbox_ids))
-        await original_release(inbox_ids)
+    class Watched(FakeOwnership):
+        """Notes which of the inboxes being released still have a running loop at that moment."""
+
+        async def release(self, inbox_ids: Collection[int]) -> None:
+            running_at_release.append(sup.running & set(inbox_ids))
+            await super().release(inbox_ids)
 
     async def announce(inbox_ids: Collection[int]) -> None:
         announced.append(tuple(sorted(inbox_ids)))
 
-    ownership.release = release  # type: ignore[method-assign]
-    sup = Supervisor(config.load, loops.run, 60, ownership, announce)
+    sup = Supervisor(config.load, loops.run, 60, Watched(table, "me"), announce)
     await sup.refresh()
     await settle()
     assert sup.running == {1, 2, 3, 4}
