@@ -25,13 +25,14 @@ from intake.fetcher.poller import InboxPoller, PollerContext
 from intake.fetcher.record_retention import prune_records
 from intake.fetcher.settings import FetcherSettings
 from intake.fetcher.supervisor import Supervisor
-from intake.shared import batched_events, bus, topology
+from intake.shared import batched_events, topology
 from intake.shared.batch_consumer import BatchConsumer
 from intake.shared.bus import create_broker, start_broker
 from intake.shared.cleanup import run_cleanups
 from intake.shared.cleanup_metrics import CleanupReport
 from intake.shared.contracts import InboxChanged, MessageProcessed
 from intake.shared.database import create_pool
+from intake.shared.event_publisher import BrokerPublisher
 from intake.shared.lifecycle import close_connections, serve_until
 from intake.shared.migrations import migrate, migrate_blobs
 from intake.shared.probes import Readiness, broker_check, check_readiness, database_check
@@ -100,8 +101,9 @@ class FetcherApp:
             app_id="intake-fetcher",
             apply_types=False,
         )
+        events = BrokerPublisher(broker)
         context = PollerContext(
-            pool=pool, broker=broker, secret_box=self._secret_box, settings=settings, metrics=self.metrics
+            pool=pool, events=events, secret_box=self._secret_box, settings=settings, metrics=self.metrics
         )
 
         async def load() -> list[WatchedInbox]:
@@ -113,7 +115,7 @@ class FetcherApp:
         async def announce_released(inbox_ids: Collection[int]) -> None:
             for inbox_id in sorted(inbox_ids):
                 changed = InboxChanged(inbox_id=inbox_id, changed_at=datetime.now(UTC))
-                await bus.publish(broker, changed, topology.INBOX_CHANGED, mandatory=False)
+                await events.publish(changed, topology.INBOX_CHANGED, mandatory=False)
 
         ownership = LeaseRepository(pool, self.replica, settings.fetcher_lease_seconds)
         self._supervisor = supervisor = Supervisor(

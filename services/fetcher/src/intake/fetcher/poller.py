@@ -3,8 +3,10 @@
 
 Owns the session and the inbox's health; each cycle it calls publishing.py (republish),
 mailbox_actions.py (act) and fetching.py (fetch). Every decision is made by the pure modules
-(checkpoint, headers, backoff, health). Errors end the connection and reconnect with backoff; the
-inbox's health goes out on `inbox.status`. Logs carry the inbox id, never a secret.
+(checkpoint, headers, backoff, health). The steps talk to the mailbox, the rows and the bus through
+ports (mailbox.py, inbox_records.py, shared/event_publisher.py) built here. Errors end the connection
+and reconnect with backoff; the inbox's health goes out on `inbox.status`. Logs carry the inbox id,
+never a secret.
 """
 
 from __future__ import annotations
@@ -16,20 +18,22 @@ from datetime import UTC, datetime
 
 import asyncpg
 import structlog
-from faststream.rabbit import RabbitBroker
 
-from intake.fetcher import health, inboxes, repository
+from intake.fetcher import health, inboxes
 from intake.fetcher.auth import AccessTokens, authenticator_for
 from intake.fetcher.backoff import reconnect_delay
 from intake.fetcher.checkpoint import Checkpoint, reconcile
 from intake.fetcher.errors import NeedsReauth
 from intake.fetcher.fetching import MessageFetcher
+from intake.fetcher.inbox_records import PostgresInboxRecords
 from intake.fetcher.inboxes import WatchedInbox
+from intake.fetcher.mailbox import Mailbox
 from intake.fetcher.mailbox_actions import MailboxActions
 from intake.fetcher.metrics import FetcherMetrics
 from intake.fetcher.publishing import Publisher
 from intake.fetcher.settings import FetcherSettings
-from intake.shared import bus, topology
+from intake.shared import topology
+from intake.shared.event_publisher import EventPublisher
 from intake.shared.imap_client import IdleEnd, ImapClient, SelectedFolder
 from intake.shared.imap_errors import ImapError, ImapSettingsError
 from intake.shared.secrets import SecretBox
@@ -42,7 +46,7 @@ class PollerContext:
     """What every inbox loop shares: the connections and the knobs."""
 
     pool: asyncpg.Pool
-    broker: RabbitBroker
+    events: EventPublisher
     secret_box: SecretBox
     settings: FetcherSettings
     metrics: FetcherMetrics
@@ -61,9 +65,16 @@ class InboxPoller:
         self._cycles = 0  # cycles completed in this process; a session that completed one was healthy
         self._health = health.Health(inbox.id)
         self._metrics = context.metrics.for_inbox(inbox.id)
-        self._publisher = Publisher(inbox.id, context.pool, context.broker, self._metrics, self._log)
-        self._fetcher = MessageFetcher(inbox.id, context.pool, self._settings, self._publisher, self._log)
-        self._actions = MailboxActions(inbox.id, context.pool, self._settings.fetcher_max_messages_per_cycle, self._log)
+        self._records = PostgresInboxRecords(context.pool, inbox.id)
+        self._publisher = Publisher(self._records, context.events, self._metrics, self._log)
+        self._fetcher = MessageFetcher(
+            self._records,
+            self._publisher,
+            self._log,
+            max_messages_per_cycle=self._settings.fetcher_max_messages_per_cycle,
+            max_message_bytes=self._settings.fetcher_max_message_bytes,
+        )
+        self._actions = MailboxActions(self._records, self._settings.fetcher_max_messages_per_cycle, self._log)
         service_token = self._settings.service_token
         self._tokens = AccessTokens(
             self._settings.config_api_url,
@@ -129,15 +140,15 @@ class InboxPoller:
         finally:
             await asyncio.shield(client.logout())
 
-    async def _reconciled_checkpoint(self, client: ImapClient, folder: SelectedFolder) -> Checkpoint:
-        stored = await repository.load_checkpoint(self._pool, self.inbox.id)
+    async def _reconciled_checkpoint(self, client: Mailbox, folder: SelectedFolder) -> Checkpoint:
+        stored = await self._records.load_checkpoint()
         uidnext = folder.uidnext
         if uidnext is None and (stored is None or stored.uidvalidity != folder.uidvalidity):
             # UIDNEXT is optional (RFC 3501 §6.3.1): the unread rule needs the folder's real ceiling.
             uidnext = max(await client.uid_search("ALL"), default=0) + 1
         result = reconcile(stored, folder.uidvalidity, uidnext, self.inbox.first_fetch)
         if result.changed:
-            await repository.save_checkpoint(self._pool, self.inbox.id, result.checkpoint)
+            await self._records.save_checkpoint(result.checkpoint)
             self._log.info(
                 "checkpoint set",
                 reason=result.reason,
@@ -193,7 +204,7 @@ class InboxPoller:
             return
         status = self._health.status(now)
         try:
-            await bus.publish(self._context.broker, status, topology.INBOX_STATUS, mandatory=False)
+            await self._context.events.publish(status, topology.INBOX_STATUS, mandatory=False)
         except Exception as error:  # the broker is down: the next change or minute reports again
             self._log.warning("inbox status not published", error=str(error))
             return
