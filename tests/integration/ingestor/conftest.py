@@ -11,7 +11,6 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from typing import Any
 
 import asyncpg
@@ -41,34 +40,6 @@ def settings(
         ingestor_prefetch=prefetch,
         **more,
     )
-
-
-def make_mail(
-    subject: str,
-    message_id: str | None,
-    *,
-    sender: str = "Alice Example <alice@example.com>",
-    references: tuple[str, ...] = (),
-    body: str = "Hello.",
-    attachments: tuple[tuple[str, str, bytes], ...] = (),
-    headers: tuple[tuple[str, str], ...] = (),
-) -> bytes:
-    mail = EmailMessage()
-    mail["From"] = sender
-    for name, value in headers:
-        mail[name] = value
-    mail["To"] = "support@example.org"
-    mail["Subject"] = subject
-    if message_id is not None:
-        mail["Message-ID"] = message_id
-    if references:
-        mail["In-Reply-To"] = references[-1]
-        mail["References"] = " ".join(references)
-    mail.set_content(body)
-    for filename, content_type, content in attachments:
-        maintype, subtype = content_type.split("/")
-        mail.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
-    return mail.as_bytes()
 
 
 async def refuse_poison(db: asyncpg.Connection) -> None:
@@ -120,9 +91,10 @@ class FetcherSide:
 
 
 class Mailroom:
-    """Puts raw mail in the blob store and tells the ingestor about it, as the fetcher would."""
+    """Puts raw mail in the blob store and tells the ingestor about it, as the fetcher would (without
+    `fetcher_side` it only stores the blobs: `fetched`, not `deliver`)."""
 
-    def __init__(self, db: asyncpg.Connection, fetcher_side: FetcherSide) -> None:
+    def __init__(self, db: asyncpg.Connection, fetcher_side: FetcherSide | None = None) -> None:
         self._db = db
         self._bus = fetcher_side
         self._uids = itertools.count(1)
@@ -146,6 +118,7 @@ class Mailroom:
         self, inbox_id: int, raw: bytes, *, uid: int | None = None, rejected: str | None = None, replay: bool = False
     ) -> MessageProcessed:
         """Publish one message and wait for its `message.processed`."""
+        assert self._bus is not None, "a Mailroom without a FetcherSide only stores blobs"
         fetched = await self.fetched(inbox_id, raw, uid=uid, rejected=rejected, replay=replay)
         await self._bus.publish(fetched)
         processed = await self._bus.next_processed()

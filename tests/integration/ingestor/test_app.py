@@ -20,10 +20,10 @@ from tests.integration.ingestor.conftest import (
     FetcherSide,
     Mailroom,
     MakeInbox,
-    make_mail,
     refuse_poison,
     settings,
 )
+from tests.support.mail import make_mail
 
 
 async def eventually(probe: Callable[[], Awaitable[bool]], what: str) -> None:

@@ -12,7 +12,8 @@ import pytest
 from intake.ingestor.app import IngestorApp
 from intake.shared.blobs import get_blob
 from intake.shared.contracts import Outcome
-from tests.integration.ingestor.conftest import Mailroom, MakeInbox, make_mail, settings
+from tests.integration.ingestor.conftest import Mailroom, MakeInbox, settings
+from tests.support.mail import make_mail
 from tests.support.tnef import winmail_dat
 
 MAX_ATTACHMENT = 4096

@@ -15,8 +15,9 @@ from intake.shared import batched_events, bus, topology
 from intake.shared.batched_events import fetched_message
 from intake.shared.blobs import blob_key
 from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
-from tests.integration.ingestor.conftest import FetcherSide, Mailroom, MakeInbox, make_mail, refuse_poison, settings
+from tests.integration.ingestor.conftest import FetcherSide, Mailroom, MakeInbox, refuse_poison, settings
 from tests.integration.ingestor.test_app import dead_letters
+from tests.support.mail import make_mail
 
 
 @pytest.fixture
@@ -179,7 +180,7 @@ async def test_messages_with_attachments_are_stored_in_one_batch(
             attachments=(("invoice.pdf", "application/pdf", shared),),
         ),
     ]
-    mailroom = Mailroom(db, None)  # type: ignore[arg-type]  # only stores blobs here
+    mailroom = Mailroom(db)
     earlier = await mailroom.fetched(inbox_id, make_mail("Earlier", "<earlier@x>"))
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     assert pool is not None

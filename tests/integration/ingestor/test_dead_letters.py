@@ -17,8 +17,9 @@ from intake.ingestor.app import IngestorApp
 from intake.shared import topology
 from intake.shared.contracts import Outcome
 from intake.shared.dead_letters import replay_dead_letters
-from tests.integration.ingestor.conftest import FetcherSide, Mailroom, MakeInbox, make_mail, settings
+from tests.integration.ingestor.conftest import FetcherSide, Mailroom, MakeInbox, settings
 from tests.integration.ingestor.test_app import dead_letters, eventually
+from tests.support.mail import make_mail
 from tests.support.processes import BIN, free_port, make_env
 
 REFUSE = """CREATE FUNCTION public.refuse_all() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -18,9 +18,10 @@ import pytest
 
 from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
 from intake.shared.dead_letters import replay_dead_letters
-from tests.integration.ingestor.conftest import FetcherSide, Mailroom, MakeInbox, make_mail
+from tests.integration.ingestor.conftest import FetcherSide, Mailroom, MakeInbox
 from tests.integration.ingestor.test_app import eventually
 from tests.integration.ingestor.test_dead_letters import dead_letter_count
+from tests.support.mail import make_mail
 from tests.support.processes import ServiceProcess, make_env, wait_until
 from tests.support.tcp_proxy import TcpProxy
 

@@ -9,7 +9,8 @@ import asyncpg
 from intake.ingestor.app import IngestorApp
 from intake.shared.blobs import get_blob
 from intake.shared.contracts import IssueEventKind, Outcome
-from tests.integration.ingestor.conftest import FetcherSide, Mailroom, MakeInbox, make_mail, settings
+from tests.integration.ingestor.conftest import FetcherSide, Mailroom, MakeInbox, settings
+from tests.support.mail import make_mail
 
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 
