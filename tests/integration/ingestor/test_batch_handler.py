@@ -11,6 +11,7 @@ import pytest
 
 from intake.ingestor.app import IngestorApp, apply_migrations
 from intake.ingestor.ingest import Ingestor
+from intake.ingestor.postgres_store import PostgresIssueStore
 from intake.shared import batched_events, bus, topology
 from intake.shared.batched_events import fetched_message
 from intake.shared.blobs import blob_key
@@ -185,7 +186,7 @@ async def test_messages_with_attachments_are_stored_in_one_batch(
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     assert pool is not None
     try:
-        ingestor = Ingestor(pool)
+        ingestor = Ingestor(PostgresIssueStore(pool))
         await ingestor.process(earlier, 1)
         fetched = [await mailroom.fetched(inbox_id, raw) for raw in raws]
         outcome = await ingestor.process_batch([(item, 1) for item in fetched])

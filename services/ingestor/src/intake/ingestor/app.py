@@ -29,6 +29,7 @@ from intake.ingestor.deliveries import Delivery, Part
 from intake.ingestor.handler import MessageFetchedHandler
 from intake.ingestor.ingest import Ingestor
 from intake.ingestor.metrics import IngestorMetrics
+from intake.ingestor.postgres_store import PostgresIssueStore
 from intake.ingestor.settings import IngestorSettings
 from intake.ingestor.storage_cleanup import StorageCleanup
 from intake.shared import bus, topology
@@ -115,7 +116,7 @@ class IngestorApp:
 
         self._database_watch = DatabaseWatch(probe)
         ingestor = Ingestor(
-            pool,
+            PostgresIssueStore(pool),
             limits=settings.attachment_limits(),
             tag_pattern=settings.subject_tag,
             inbox_cache_seconds=settings.ingestor_inbox_cache_seconds,

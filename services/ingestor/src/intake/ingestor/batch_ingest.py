@@ -14,19 +14,17 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from intake.ingestor import batch_repository, repository
 from intake.ingestor.batch_rules import LockKeys, independent, lock_keys, lock_order
 from intake.ingestor.decision import AppendToIssue, CreateIssue, Decision, Skip, decide
 from intake.ingestor.inbox_policies import InboxPolicies
+from intake.ingestor.issue_store import InboxPolicy, IssueSession
 from intake.ingestor.limits import AttachmentLimits, over_limit
 from intake.ingestor.matching import SubjectMatch, match_subject, reply_candidates
 from intake.ingestor.message_facts import facts_of
 from intake.ingestor.parsing import ParsedMessage, parse_message
-from intake.ingestor.repository import InboxPolicy
 from intake.ingestor.results import Result, issue_event, message_processed, reemit
 from intake.ingestor.threads import thread_root
 from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
-from intake.shared.database import Executor, Session
 
 # Messages up to this size are parsed on the event loop (and batched): about 0.5 ms for a typical 3 KB
 # message, 1-2 ms for a 60 KB one with attachments; larger ones are parsed in a thread, one at a time.
@@ -59,7 +57,7 @@ class _Prepared:
 
 
 class BatchIngest:
-    """The batch path of `Ingestor.process_batch`, on the connection it is given."""
+    """The batch path of `Ingestor.process_batch`, in the store session it is given."""
 
     def __init__(
         self,
@@ -74,37 +72,43 @@ class BatchIngest:
         self._clock = clock
         self._limits = limits
 
-    async def process(self, conn: Session, items: Sequence[tuple[MessageFetched, int]]) -> BatchOutcome:
+    async def process(self, session: IssueSession, items: Sequence[tuple[MessageFetched, int]]) -> BatchOutcome:
         """Several new messages (each with its delivery attempt) stored in one transaction; see `BatchOutcome`."""
         outcome = BatchOutcome()
         fetched_all = [fetched for fetched, _ in items]
         # The raw bytes of large messages are not read here: they take the one-message path.
-        firsts = await batch_repository.stored_or_raw_many(
-            conn, fetched_all, [f.raw_sha256 if f.size <= INLINE_PARSE_BYTES else None for f in fetched_all]
+        firsts = await session.stored_or_raw_many(
+            fetched_all, [f.raw_sha256 if f.size <= INLINE_PARSE_BYTES else None for f in fetched_all]
         )
         prepared: list[_Prepared] = []
         for position, ((fetched, attempt), (stored, raw)) in enumerate(zip(items, firsts, strict=True)):
-            ready = await self._prepare(conn, position, fetched, attempt, stored, raw)
+            ready = await self._prepare(session, position, fetched, attempt, stored, raw)
             if ready is None:
                 outcome.single.append(position)
             else:
                 prepared.append(ready)
         tagged = sorted({p.subject.number for p in prepared if p.subject.number is not None})
-        existing = await batch_repository.existing_issues(conn, tagged) if tagged else set()
+        existing = await session.existing_issues(tagged) if tagged else set()
         keys = [self._lock_keys(p, existing) for p in prepared]
         kept, deferred = independent([self._names(p, k) for p, k in zip(prepared, keys, strict=True)])
         outcome.deferred.extend(prepared[index].position for index in deferred)
         if kept:
-            await self._store_batch(conn, [prepared[i] for i in kept], [keys[i] for i in kept], existing, outcome)
+            await self._store_batch(session, [prepared[i] for i in kept], [keys[i] for i in kept], existing, outcome)
         return outcome
 
     async def _prepare(
-        self, conn: Executor, position: int, fetched: MessageFetched, attempt: int, stored: bool, raw: bytes | None
+        self,
+        session: IssueSession,
+        position: int,
+        fetched: MessageFetched,
+        attempt: int,
+        stored: bool,
+        raw: bytes | None,
     ) -> _Prepared | None:
         """The parsed message when the batch can take it; None sends it down the one-message path."""
         if stored or raw is None or fetched.replay or fetched.rejected is not None or len(raw) > INLINE_PARSE_BYTES:
             return None
-        inbox = await self._inboxes.get(conn, fetched.inbox_id, fresh=False)
+        inbox = await self._inboxes.get(session, fetched.inbox_id, fresh=False)
         if inbox is None:
             return None
         try:
@@ -149,17 +153,17 @@ class BatchIngest:
 
     async def _store_batch(
         self,
-        conn: Session,
+        session: IssueSession,
         batch: list[_Prepared],
         keys: list[LockKeys],
         existing: set[int],
         outcome: BatchOutcome,
     ) -> None:
         """`_store` for independent messages: the same locks, reads and decisions, multi-row statements."""
-        async with conn.transaction():
-            await repository.lock(conn, *lock_order(keys))
+        async with session.transaction():
+            await session.lock(*lock_order(keys))
             candidates = list(dict.fromkeys((p.fetched.inbox_id, c) for p in batch for c in p.candidates))
-            found = await batch_repository.read_under_lock_many(conn, [p.fetched for p in batch], candidates)
+            found = await session.read_under_lock_many([p.fetched for p in batch], candidates)
             decided: list[tuple[_Prepared, Decision]] = []
             for p in batch:
                 fetched = p.fetched
@@ -181,8 +185,7 @@ class BatchIngest:
                 decided.append((p, decide(facts, p.inbox.rules)))
             creates = [p for p, d in decided if isinstance(d, CreateIssue)]
             created_rows = (
-                await batch_repository.create_issues_with_messages(
-                    conn,
+                await session.create_issues_with_messages(
                     [p.fetched for p in creates],
                     [p.fetched.raw_sha256 for p in creates],
                     [p.message for p in creates],
@@ -194,8 +197,7 @@ class BatchIngest:
             created = iter(created_rows)
             appends = [(p, d) for p, d in decided if isinstance(d, AppendToIssue)]
             titles, appended = (
-                await batch_repository.append_messages(
-                    conn,
+                await session.append_messages(
                     [d.number for _, d in appends],
                     [p.fetched for p, _ in appends],
                     [p.fetched.raw_sha256 for p, _ in appends],
@@ -207,7 +209,7 @@ class BatchIngest:
             # Every stored message's attachments: blobs in one statement, rows in another.
             row_ids = [(p, row_id) for p, (_, _, row_id) in zip(creates, created_rows, strict=True)]
             row_ids += [(p, row_id) for (p, _), row_id in zip(appends, appended, strict=True)]
-            await repository.add_attachments_many(conn, [(row_id, p.message) for p, row_id in row_ids])
+            await session.add_attachments_many([(row_id, p.message) for p, row_id in row_ids])
             planned: list[tuple[_Prepared, MessageProcessed, str | None]] = []
             for p, decision in decided:
                 number: int | None
@@ -224,15 +226,15 @@ class BatchIngest:
                     p.fetched, p.message.message_id, kind, decision.reason, number, p.attempt, self._clock()
                 )
                 planned.append((p, processed, title))
-            recorded = await batch_repository.record_outcomes(
-                conn, [(processed, p.root if title is not None else None) for p, processed, title in planned]
+            recorded = await session.record_outcomes(
+                [(processed, p.root if title is not None else None) for p, processed, title in planned]
             )
             for p, processed, title in planned:
                 mine = recorded.get((processed.inbox_id, processed.uidvalidity, processed.uid))
                 if mine is None:  # recorded by someone else first (a rejection): that one counts.
-                    stored = await repository.stored_outcome(conn, processed)
+                    stored = await session.stored_outcome(processed)
                     assert stored is not None
-                    outcome.results[p.position] = await reemit(conn, stored)
+                    outcome.results[p.position] = await reemit(session, stored)
                     continue
                 event = issue_event(mine, title) if title is not None and mine.outcome.stored_on_issue else None
                 outcome.results[p.position] = Result(mine, event)

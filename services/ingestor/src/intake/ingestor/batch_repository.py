@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from intake.ingestor.issue_store import BatchUnderLock, InboxPolicy
 from intake.ingestor.parsing import ParsedMessage
-from intake.ingestor.repository import MESSAGE_COLUMNS, InboxPolicy, issue_title_of, message_values, processed_of
+from intake.ingestor.repository import MESSAGE_COLUMNS, issue_title_of, message_values, processed_of
 from intake.shared.contracts import MessageProcessed, MessageRef
 from intake.shared.database import Executor
 
@@ -41,16 +41,6 @@ async def stored_or_raw_many(
 async def existing_issues(conn: Executor, numbers: Sequence[int]) -> set[int]:
     rows = await conn.fetch("SELECT number FROM tracker.issues WHERE number = ANY($1::bigint[])", list(numbers))
     return {row["number"] for row in rows}
-
-
-@dataclass(frozen=True)
-class BatchUnderLock:
-    """What a batch reads once it holds its locks: which messages got an outcome meanwhile, and which
-    of the batch's reply candidates (inbox, Message-ID) are on an issue or root a thread tied to one."""
-
-    stored: set[tuple[int, int, int]]
-    on_issues: dict[tuple[int, str], int]
-    thread_roots: dict[tuple[int, str], int]
 
 
 async def read_under_lock_many(

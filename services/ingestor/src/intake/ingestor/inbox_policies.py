@@ -1,12 +1,10 @@
-"""The inbox policies the ingestor decides with, read from `config.inbox_settings` through a short cache."""
+"""The inbox policies the ingestor decides with, read through the issue store behind a short cache."""
 
 from __future__ import annotations
 
 import time
 
-from intake.ingestor import repository
-from intake.ingestor.repository import InboxPolicy
-from intake.shared.database import Executor
+from intake.ingestor.issue_store import InboxPolicy, IssueSession
 
 
 class InboxPolicies:
@@ -16,14 +14,14 @@ class InboxPolicies:
         self._cache_seconds = cache_seconds
         self._cached: dict[int, tuple[float, InboxPolicy]] = {}
 
-    async def get(self, conn: Executor, inbox_id: int, *, fresh: bool) -> InboxPolicy | None:
+    async def get(self, session: IssueSession, inbox_id: int, *, fresh: bool) -> InboxPolicy | None:
         """The inbox's settings, or None when it no longer exists (a replay reads them afresh: it is
         asked for after someone changed them)."""
         now = time.monotonic()
         cached = self._cached.get(inbox_id)
         if cached is not None and cached[0] > now and not fresh:
             return cached[1]
-        inbox = await repository.inbox_settings(conn, inbox_id)
+        inbox = await session.inbox_policy(inbox_id)
         if inbox is not None and self._cache_seconds > 0:
             self._cached[inbox_id] = (now + self._cache_seconds, inbox)
         return inbox

@@ -2,20 +2,21 @@
 
 Writes only `tracker` (and attachment bytes through the shared blob store); reads inbox settings
 only through the view `config.inbox_settings`. Each function takes the caller's connection, so one
-message is stored in one transaction. No decisions here: `decision.py` makes them.
-A batch's statements (`batch_repository.py`) share the row shapes defined here.
+message is stored in one transaction; `postgres_store.py` offers them as the `IssueStore` port's
+sessions. No decisions here: `decision.py` makes them. A batch's statements (`batch_repository.py`)
+share the row shapes defined here.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from intake.ingestor.decision import InboxRules
+from intake.ingestor.issue_store import InboxPolicy, UnderLock
 from intake.ingestor.parsing import ParsedMessage
 from intake.shared.blobs import STREAM_ABOVE_BYTES, put_blob_streamed, put_blobs
 from intake.shared.contracts import MessageProcessed, MessageRef, Outcome
@@ -23,17 +24,6 @@ from intake.shared.database import Executor, Session
 from intake.shared.inbox_vocabulary import UnmatchedAction
 
 NO_SUBJECT_TITLE = "(no subject)"
-
-
-@dataclass(frozen=True)
-class InboxPolicy:
-    """What the ingestor needs of an inbox: the rules that decide, and the defaults for new issues."""
-
-    rules: InboxRules
-    issue_type_id: int | None
-    default_language: str | None
-    assigned_user_id: int | None
-    assigned_organisation_id: int | None
 
 
 async def inbox_settings(conn: Executor, inbox_id: int) -> InboxPolicy | None:
@@ -111,17 +101,6 @@ async def stored_outcome_or_raw(
     )
     assert row is not None
     return (None if row["outcome"] is None else processed_of(row)), row["raw"]
-
-
-@dataclass(frozen=True)
-class UnderLock:
-    """What the ingestor reads once it holds a message's locks."""
-
-    stored: MessageProcessed | None
-    # Of the message's reply candidates: those stored on an issue of this inbox, and those that are
-    # the root of a thread tied to an issue, each with the issue's number.
-    on_issues: dict[str, int]
-    thread_roots: dict[str, int]
 
 
 async def read_under_lock(conn: Executor, ref: MessageRef, candidates: Sequence[str]) -> UnderLock:

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from intake.ingestor import repository
+from intake.ingestor.issue_store import IssueSession
 from intake.shared.contracts import IssueEvent, IssueEventKind, MessageFetched, MessageProcessed, Outcome
-from intake.shared.database import Executor
 
 
 @dataclass(frozen=True)
@@ -66,9 +65,9 @@ def issue_event(processed: MessageProcessed, title: str) -> IssueEvent:
     )
 
 
-async def reemit(conn: Executor, stored: MessageProcessed) -> Result:
+async def reemit(session: IssueSession, stored: MessageProcessed) -> Result:
     """The stored outcome again, with its issue event when it is on an issue (at least once)."""
     if not stored.outcome.stored_on_issue or stored.issue_number is None:
         return Result(stored)
-    title = await repository.issue_title(conn, stored.issue_number)
+    title = await session.issue_title(stored.issue_number)
     return Result(stored, None if title is None else issue_event(stored, title))
