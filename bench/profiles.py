@@ -26,7 +26,17 @@ STAGES: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("HTML to text", ("intake/ingestor/html_text.py",), ()),
     ("attachment decode", ("intake/ingestor/mime_parts.py",), ("_attachment",)),
     ("attachment hash + store", ("intake/shared/blobs.py",), ()),
-    ("SQL (asyncpg, our statements)", ("asyncpg/", "intake/ingestor/repository.py", "repository.py"), ()),
+    (
+        "SQL (asyncpg, our statements)",
+        (
+            "asyncpg/",
+            "intake/ingestor/repository.py",
+            "intake/ingestor/tracker_rows.py",
+            "intake/ingestor/postgres_store.py",
+            "repository.py",
+        ),
+        (),
+    ),
     (
         "parse (email, headers, bodies)",
         (

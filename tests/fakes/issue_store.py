@@ -19,7 +19,7 @@ from types import TracebackType
 from intake.ingestor.decision import InboxRules
 from intake.ingestor.issue_store import BatchUnderLock, InboxPolicy, UnderLock
 from intake.ingestor.parsing import ParsedMessage
-from intake.ingestor.repository import issue_title_of
+from intake.ingestor.tracker_rows import issue_title_of
 from intake.shared.blobs import blob_key
 from intake.shared.contracts import MessageProcessed, MessageRef
 from intake.shared.inbox_vocabulary import UnmatchedAction

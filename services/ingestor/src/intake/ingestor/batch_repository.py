@@ -1,7 +1,7 @@
 """The ingestor's SQL for a batch of messages: `repository.py`'s reads and writes, one statement for all.
 
 Each function takes the caller's connection, so a batch is stored in one transaction; the messages'
-columns, their values and the outcome rows are `repository.py`'s.
+columns, their values and the outcome rows are `tracker_rows.py`'s, as `repository.py`'s are.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from intake.ingestor.issue_store import BatchUnderLock, InboxPolicy
 from intake.ingestor.parsing import ParsedMessage
-from intake.ingestor.repository import MESSAGE_COLUMNS, issue_title_of, message_values, processed_of
+from intake.ingestor.tracker_rows import MESSAGE_COLUMNS, issue_title_of, message_values, processed_of
 from intake.shared.contracts import MessageProcessed, MessageRef
 from intake.shared.database import Executor
 

@@ -1,6 +1,6 @@
 """The `IssueStore` on PostgreSQL: a session is one pooled asyncpg connection, each operation the
-`repository.py` or `batch_repository.py` function of the same name on it (the same statements, one
-round trip each; nothing added)."""
+`repository.py`, `batch_repository.py` or `tracker_rows.py` function of the same name on it (the same
+statements, one round trip each; nothing added)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction
 
-from intake.ingestor import batch_repository, repository
+from intake.ingestor import batch_repository, repository, tracker_rows
 from intake.ingestor.issue_store import BatchUnderLock, InboxPolicy, UnderLock
 from intake.ingestor.parsing import ParsedMessage
 from intake.shared.contracts import MessageProcessed, MessageRef
@@ -127,7 +127,7 @@ class PostgresSession:
         return await batch_repository.append_messages(self._conn, numbers, refs, raw_sha256s, messages)
 
     async def add_attachments_many(self, messages: Sequence[tuple[int, ParsedMessage]]) -> None:
-        await repository.add_attachments_many(self._conn, messages)
+        await tracker_rows.add_attachments_many(self._conn, messages)
 
     async def record_outcomes(
         self, outcomes: Sequence[tuple[MessageProcessed, str | None]]
