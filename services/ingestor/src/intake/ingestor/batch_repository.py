@@ -13,6 +13,7 @@ from typing import Any
 from intake.ingestor.issue_store import BatchUnderLock, InboxPolicy
 from intake.ingestor.parsing import ParsedMessage
 from intake.ingestor.tracker_rows import MESSAGE_COLUMNS, issue_title_of, message_values, processed_of
+from intake.shared import blobs
 from intake.shared.contracts import MessageProcessed, MessageRef
 from intake.shared.database import Executor
 
@@ -21,17 +22,20 @@ def _ref_arrays(refs: Sequence[MessageRef]) -> tuple[list[int], list[int], list[
     return [ref.inbox_id for ref in refs], [ref.uidvalidity for ref in refs], [ref.uid for ref in refs]
 
 
+_STORED_OR_RAW_MANY = f"""SELECT r.ord, o.uid IS NOT NULL AS stored, CASE WHEN o.uid IS NULL THEN b.content END AS raw
+    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[]) WITH ORDINALITY AS r(i, v, u, sha, ord)
+    LEFT JOIN tracker.outcomes o ON o.inbox_id = r.i AND o.uidvalidity = r.v AND o.uid = r.u
+    {blobs.content_join("r.sha", "b")}
+    ORDER BY r.ord"""
+
+
 async def stored_or_raw_many(
     conn: Executor, refs: Sequence[MessageRef], raw_sha256s: Sequence[str | None]
 ) -> list[tuple[bool, bytes | None]]:
     """For each message, in order: whether an outcome is already recorded, and its raw bytes (None once
     an outcome is recorded, as the one-message path re-emits it, and None where the key given is None)."""
     rows = await conn.fetch(
-        """SELECT r.ord, o.uid IS NOT NULL AS stored, CASE WHEN o.uid IS NULL THEN b.content END AS raw
-           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[]) WITH ORDINALITY AS r(i, v, u, sha, ord)
-           LEFT JOIN tracker.outcomes o ON o.inbox_id = r.i AND o.uidvalidity = r.v AND o.uid = r.u
-           LEFT JOIN blobs.blobs b ON b.sha256 = r.sha
-           ORDER BY r.ord""",
+        _STORED_OR_RAW_MANY,
         *_ref_arrays(refs),
         list(raw_sha256s),
     )

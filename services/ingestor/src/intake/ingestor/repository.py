@@ -22,6 +22,7 @@ from intake.ingestor.tracker_rows import (
     message_values,
     processed_of,
 )
+from intake.shared import blobs
 from intake.shared.contracts import MessageProcessed, MessageRef, Outcome
 from intake.shared.database import Executor, Session
 from intake.shared.inbox_vocabulary import UnmatchedAction
@@ -70,15 +71,18 @@ async def stored_outcome(conn: Executor, ref: MessageRef) -> MessageProcessed | 
     return None if row is None else processed_of(row)
 
 
+_STORED_OUTCOME_OR_RAW = f"""SELECT o.*, b.content AS raw FROM (SELECT 1) AS one
+    LEFT JOIN tracker.outcomes o ON o.inbox_id = $1 AND o.uidvalidity = $2 AND o.uid = $3
+    {blobs.content_join("$4", "b")}"""
+
+
 async def stored_outcome_or_raw(
     conn: Executor, ref: MessageRef, raw_sha256: str
 ) -> tuple[MessageProcessed | None, bytes | None]:
     """The outcome already recorded for (inbox, UIDVALIDITY, UID), and the raw bytes: one round trip
     for what every message needs first (the bytes are read on a repeat too; repeats are rare)."""
     row = await conn.fetchrow(
-        """SELECT o.*, b.content AS raw FROM (SELECT 1) AS one
-           LEFT JOIN tracker.outcomes o ON o.inbox_id = $1 AND o.uidvalidity = $2 AND o.uid = $3
-           LEFT JOIN blobs.blobs b ON b.sha256 = $4""",
+        _STORED_OUTCOME_OR_RAW,
         ref.inbox_id,
         ref.uidvalidity,
         ref.uid,
