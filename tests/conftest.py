@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from typing import NoReturn
+from typing import Any, NoReturn, Protocol
 
 import asyncpg
 import pytest
@@ -38,7 +38,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _missing(config: pytest.Config, reason: str) -> NoReturn:
+class _Options(Protocol):
+    """What `_missing` asks of pytest's config."""
+
+    def getoption(self, name: str) -> Any: ...
+
+
+def _missing(config: _Options, reason: str) -> NoReturn:
     """Skip the test that needs a missing service, or fail it under `--require-services`."""
     if config.getoption("require_services"):
         pytest.fail(f"{reason} (--require-services)", pytrace=False)

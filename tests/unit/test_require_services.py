@@ -20,9 +20,9 @@ class Options:
 
 def test_a_missing_service_skips_by_default() -> None:
     with pytest.raises(pytest.skip.Exception, match="no RabbitMQ"):
-        _missing(Options(False), "no RabbitMQ")  # type: ignore[arg-type]
+        _missing(Options(False), "no RabbitMQ")
 
 
 def test_a_missing_service_fails_under_require_services() -> None:
     with pytest.raises(pytest.fail.Exception, match=r"no PostgreSQL \(--require-services\)"):
-        _missing(Options(True), "no PostgreSQL")  # type: ignore[arg-type]
+        _missing(Options(True), "no PostgreSQL")

@@ -72,7 +72,8 @@ async def test_text_with_nul_is_a_client_error(client: httpx.AsyncClient, app: F
     async with app.state.runtime.pool.acquire() as conn:
         with pytest.raises(asyncpg.CharacterNotInRepertoireError) as raised:
             await conn.execute("SELECT $1::text", "a\u0000b")
-    handled = await _text_not_storable(None, raised.value)  # type: ignore[arg-type]
+    request = Request({"type": "http", "method": "POST", "path": "/api/v1/issue-types", "headers": []})
+    handled = await _text_not_storable(request, raised.value)
     assert handled.status_code == 422
     assert b"text must not contain NUL characters" in handled.body
 
