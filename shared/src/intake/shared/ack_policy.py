@@ -1,6 +1,7 @@
 """The one rule for settling a delivery: ack it, requeue it after a delay, or reject it to the dead-letter queue.
 
-Every consumer asks `settle` once it knows how handling a delivery ended (DESIGN §2):
+Every consumer asks once it knows how handling a delivery ended (`settle`, or `undecodable` for a body
+whose attempt does not matter) and does what the answer's `action` says (DESIGN §2):
 - handled (committed, its publishes confirmed) → ack;
 - undecodable (the body is not the contract) → reject at once: it can never succeed, and retrying it
   would only use up deliveries;
@@ -73,6 +74,15 @@ def is_last_attempt(attempt: int, delivery_limit: int) -> bool:
     return attempt > delivery_limit
 
 
+def undecodable() -> Settlement:
+    """The settlement of a delivery whose body is not the contract, whatever its attempt: it can never succeed.
+
+    >>> undecodable().action.value
+    'reject'
+    """
+    return Settlement(Action.REJECT, 0.0, "not the contract: it can never succeed")
+
+
 def settle(
     ending: Ending, attempt: int, delivery_limit: int, delay: Callable[[int], float] = retry_delay
 ) -> Settlement:
@@ -86,7 +96,7 @@ def settle(
     if ending is Ending.HANDLED:
         return Settlement(Action.ACK, 0.0, "handled")
     if ending is Ending.UNDECODABLE:
-        return Settlement(Action.REJECT, 0.0, "not the contract: it can never succeed")
+        return undecodable()
     if is_last_attempt(attempt, delivery_limit):
         return Settlement(Action.REJECT, 0.0, f"failed on the last attempt ({attempt} of {delivery_limit + 1})")
     return Settlement(Action.REQUEUE, delay(attempt), f"failed on attempt {attempt} of {delivery_limit + 1}")
