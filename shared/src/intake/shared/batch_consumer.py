@@ -3,14 +3,15 @@
 For consumers whose work per message is one database write (the email log, the fetcher's outcomes):
 there, a transaction, an ack frame and faststream's per-delivery machinery each cost more than the
 write. Here each delivery is decoded as it arrives into the events it carries (one, or several when the
-publisher batched them, e.g. the ingestor's `ProcessedBatch`); one worker takes deliveries holding up to
-`batch_size` events at a time, hands their events to `record` (one transaction), and then settles them
-with as few acks as the channel allows (`acknowledger.py`: one `multiple` ack for the oldest run, so the
-channel is this consumer's alone).
+publisher batched them, e.g. the ingestor's `ProcessedBatch`); one worker of the shared batch engine
+(`batch_engine.py`) takes deliveries holding up to `batch_size` events at a time, hands their events to
+`record` (one transaction), and then settles them with as few acks as the channel allows
+(`acknowledger.py`: one `multiple` ack for the oldest run, so the channel is this consumer's alone).
 
 The guarantees are those of one message at a time (DESIGN §2):
 - an ack only after `record` returned, i.e. after the commit;
-- a body that is not the contract is rejected at once to the dead-letter queue (it can never succeed);
+- a body that is not the contract is settled as `ack_policy.undecodable` says: rejected at once to the
+  dead-letter queue (it can never succeed);
 - when a batch fails, each of its deliveries is recorded on its own, and within a delivery that still
   fails each event on its own, so one bad event fails alone and the others are recorded; a delivery
   with an event that fails on its own is settled as `ack_policy.settle` says: nacked after a growing
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -36,8 +36,9 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
 from pydantic import ValidationError
 
-from intake.shared.ack_policy import Action, Ending, delivery_attempt, settle
+from intake.shared.ack_policy import Action, Ending, Settlement, delivery_attempt, settle, undecodable
 from intake.shared.acknowledger import Acknowledger
+from intake.shared.batch_engine import BatchEngine
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +58,11 @@ class _Held(Generic[E]):
     message: AbstractIncomingMessage
     events: Sequence[E]
     attempt: int
+
+
+def _event_count(held: _Held[E]) -> int:
+    """A delivery's weight in a batch: the events it carries."""
+    return len(held.events)
 
 
 class BatchConsumer(Generic[E]):
@@ -88,14 +94,15 @@ class BatchConsumer(Generic[E]):
         self._record = record
         self._batch_size = batch_size
         self._prefetch = prefetch
-        self._gather_seconds = gather_seconds
-        self._queued: deque[_Held[E]] = deque()
-        self._wake = asyncio.Event()
-        self._worker: asyncio.Task[None] | None = None
-        self._alone: set[asyncio.Task[None]] = set()
+        self._engine: BatchEngine[_Held[E]] = BatchEngine(
+            self._record_batch,
+            batch_size=batch_size,
+            gather_seconds=gather_seconds,
+            weight=_event_count,
+            name=f"batch-consumer:{queue.name}",
+        )
         self._acknowledger = Acknowledger()
         self._consumer: tuple[AbstractQueue, str] | None = None
-        self._closing = False
         # Set by `close`: a failed event waiting out its retry delay is given back at once.
         self._stopping = asyncio.Event()
 
@@ -112,7 +119,7 @@ class BatchConsumer(Generic[E]):
             auto_delete=spec.auto_delete,
             arguments=spec.arguments,
         )
-        self._worker = asyncio.create_task(self._work(), name=f"batch-consumer:{self._name}")
+        self._engine.start()
         self._consumer = (queue, await queue.consume(self._on_delivery))
         log.info("consuming in batches", queue=self._name, batch_size=self._batch_size, prefetch=self._prefetch)
 
@@ -129,7 +136,7 @@ class BatchConsumer(Generic[E]):
         except (ValidationError, ValueError) as error:
             details = error.errors()[0] if isinstance(error, ValidationError) else {"loc": (), "type": "value_error"}
             # The body itself is not logged: it may carry addresses or subjects.
-            settlement = settle(Ending.UNDECODABLE, delivery_attempt(message.headers or {}), self._delivery_limit)
+            settlement = undecodable()
             log.error(
                 "rejecting undecodable event",
                 queue=self._name,
@@ -137,56 +144,34 @@ class BatchConsumer(Generic[E]):
                 error_type=details["type"],
                 why=settlement.reason,
             )
-            await self._settle_alone(message, requeue=None)
+            await self._settle(message, settlement)
             return
-        if self._closing:
+        if self._engine.closing:
             return  # left unacknowledged: RabbitMQ gives it back when the connection closes.
         held = _Held(message, events, delivery_attempt(message.headers or {}))
         if held.attempt > 1:
-            self._spawn_alone(held)
+            self._engine.alone(self._record_alone(held))
             return
-        self._queued.append(held)
-        self._wake.set()
+        self._engine.put(held)
 
     # Batches
 
-    async def _work(self) -> None:
-        while True:
-            await self._wake.wait()
-            if 0 < sum(len(held.events) for held in self._queued) < self._batch_size:
-                await asyncio.sleep(self._gather_seconds)
-            if self._closing:
-                return
-            batch = self._take_batch()
-            if not self._queued:
-                self._wake.clear()
-            if not batch:
-                continue
-            events = [event for held in batch for event in held.events]
-            try:
-                await self._record(events)
-            except Exception as error:
-                log.warning(
-                    "recording a batch failed, recording its deliveries one by one",
-                    queue=self._name,
-                    events=len(events),
-                    error=f"{type(error).__name__}: {error}",
-                )
-                for held in batch:
-                    self._spawn_alone(held)
-                continue
-            await self._ack(batch)
-            log.debug("batch recorded", queue=self._name, events=len(events))
-
-    def _take_batch(self) -> list[_Held[E]]:
-        """Queued deliveries from the front, as many as hold at most `batch_size` events (one at least)."""
-        batch: list[_Held[E]] = []
-        events = 0
-        while self._queued and (not batch or events + len(self._queued[0].events) <= self._batch_size):
-            held = self._queued.popleft()
-            batch.append(held)
-            events += len(held.events)
-        return batch
+    async def _record_batch(self, batch: list[_Held[E]]) -> None:
+        events = [event for held in batch for event in held.events]
+        try:
+            await self._record(events)
+        except Exception as error:
+            log.warning(
+                "recording a batch failed, recording its deliveries one by one",
+                queue=self._name,
+                events=len(events),
+                error=f"{type(error).__name__}: {error}",
+            )
+            for held in batch:
+                self._engine.alone(self._record_alone(held))
+            return
+        await self._ack(batch)
+        log.debug("batch recorded", queue=self._name, events=len(events))
 
     async def _ack(self, done: Sequence[_Held[E]]) -> None:
         try:
@@ -202,11 +187,6 @@ class BatchConsumer(Generic[E]):
 
     # One by one
 
-    def _spawn_alone(self, held: _Held[E]) -> None:
-        task = asyncio.create_task(self._record_alone(held))
-        self._alone.add(task)
-        task.add_done_callback(self._alone.discard)
-
     async def _record_alone(self, held: _Held[E]) -> None:
         try:
             await self._record_each(held.events)
@@ -221,12 +201,7 @@ class BatchConsumer(Generic[E]):
                 why=settlement.reason,
                 error=f"{type(error).__name__}: {error}",
             )
-            if settlement.action is Action.REJECT:
-                await self._settle_alone(held.message, requeue=None)
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=settlement.delay_seconds)
-            await self._settle_alone(held.message, requeue=True)
+            await self._settle(held.message, settlement)
             return
         await self._ack([held])
 
@@ -248,10 +223,16 @@ class BatchConsumer(Generic[E]):
         if failure is not None:
             raise failure
 
-    async def _settle_alone(self, message: AbstractIncomingMessage, *, requeue: bool | None) -> None:
-        """Nack with requeue (True) or reject to the dead-letter exchange (None)."""
+    async def _settle(self, message: AbstractIncomingMessage, settlement: Settlement) -> None:
+        """Do what `settlement` says with a delivery settled on its own: ack it, nack it with requeue once
+        its delay passed (at once when `close` was called), or reject it to the dead-letter exchange."""
+        if settlement.action is Action.REQUEUE:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=settlement.delay_seconds)
         try:
-            if requeue:
+            if settlement.action is Action.ACK:
+                await self._acknowledger.ack([message])
+            elif settlement.action is Action.REQUEUE:
                 await self._acknowledger.nack(message, requeue=True)
             else:
                 await self._acknowledger.reject(message, requeue=False)
@@ -271,20 +252,9 @@ class BatchConsumer(Generic[E]):
             # A closed channel has no consumer left to cancel; one being reconnected may never answer.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(queue.cancel(tag), timeout=CANCEL_SECONDS)
-        self._closing = True
-        self._wake.set()
-        if self._worker is not None:
-            _, late = await asyncio.wait({self._worker}, timeout=wait_seconds)
-            for task in late:
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
+        # What is still queued is left unacknowledged: RabbitMQ gives it back when the connection closes.
+        await self._engine.stop_batches(wait_seconds)
         # Events recorded one by one are acked, not cancelled between their commit and their ack (they
         # would come back and be recorded again); one waiting out a retry delay is nacked at once.
         self._stopping.set()
-        if self._alone:
-            _, late = await asyncio.wait(set(self._alone), timeout=wait_seconds)
-            for task in late:
-                task.cancel()
-        self._queued.clear()
+        await self._engine.stop_alone(wait_seconds, cancel_late=True)
