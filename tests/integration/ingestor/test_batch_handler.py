@@ -1,4 +1,4 @@
-"""batches.BatchingHandler on real PostgreSQL and RabbitMQ: messages queued before the ingestor starts
+"""batch_handler.BatchingHandler on real PostgreSQL and RabbitMQ: messages queued before the ingestor starts
 arrive together and are stored in batches; what a batch cannot take goes one by one, and every
 guarantee of the one-message path holds."""
 

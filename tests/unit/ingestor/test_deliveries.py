@@ -14,7 +14,8 @@ from intake.ingestor.handler import MessageFetchedHandler
 from intake.ingestor.results import Result
 from intake.shared.batched_events import fetched_message
 from intake.shared.contracts import MessageFetched, MessageProcessed, Outcome
-from tests.unit.ingestor.test_handler import FakeBroker, FakeMessage
+from tests.fakes.publisher import FakePublisher
+from tests.unit.ingestor.test_handler import FakeMessage, correlations, sent
 
 
 def fetched(uid: int) -> MessageFetched:
@@ -56,53 +57,53 @@ class Reachable:
 
 async def deliver_batch(
     processor: ByUid, uids: list[int], headers: dict[str, Any] | None = None
-) -> tuple[FakeMessage, FakeBroker]:
+) -> tuple[FakeMessage, FakePublisher]:
     event, correlation = fetched_message([(fetched(uid), f"corr-{uid}") for uid in uids])
     assert correlation is None
-    message, broker = FakeMessage(event.model_dump_json().encode(), headers), FakeBroker()
+    message, publisher = FakeMessage(event.model_dump_json().encode(), headers), FakePublisher()
     handler = MessageFetchedHandler(
         processor,
-        broker,  # type: ignore[arg-type]
+        publisher,
         delivery_limit=5,
         database=Reachable(),
         backoff=lambda attempt: 0.0,
     )
     await handler(message)
-    return message, broker
+    return message, publisher
 
 
 async def test_a_batch_whose_messages_all_succeed_is_acked_once_with_each_outcome_correlated() -> None:
     processor = ByUid()
-    message, broker = await deliver_batch(processor, [1, 2, 3])
+    message, publisher = await deliver_batch(processor, [1, 2, 3])
     assert sorted(processor.calls) == [(1, 1), (2, 1), (3, 1)]
     assert message.settled == [("ack", False)]
-    assert sorted(body["uid"] for _, body in broker.published) == [1, 2, 3]
-    assert sorted(h["x-correlation-id"] for h in broker.headers if h) == ["corr-1", "corr-2", "corr-3"]
+    assert sorted(body["uid"] for _, body in sent(publisher)) == [1, 2, 3]
+    assert sorted(c for c in correlations(publisher) if c) == ["corr-1", "corr-2", "corr-3"]
 
 
 async def test_one_message_failing_before_its_last_attempt_requeues_the_batch_after_the_others_are_done() -> None:
     processor = ByUid(2)
-    message, broker = await deliver_batch(processor, [1, 2, 3], {"x-delivery-count": 1})
+    message, publisher = await deliver_batch(processor, [1, 2, 3], {"x-delivery-count": 1})
     assert sorted(processor.calls) == [(1, 2), (2, 2), (3, 2)]
     assert message.settled == [("nack", True)]
-    assert sorted(body["uid"] for _, body in broker.published) == [1, 3]
+    assert sorted(body["uid"] for _, body in sent(publisher)) == [1, 3]
 
 
 async def test_one_message_given_up_on_dead_letters_the_batch_with_its_failure_published() -> None:
     processor = ByUid(2)
-    message, broker = await deliver_batch(processor, [1, 2], {"x-delivery-count": 5})
+    message, publisher = await deliver_batch(processor, [1, 2], {"x-delivery-count": 5})
     assert message.settled == [("reject", False)]
-    outcomes = {body["uid"]: body["outcome"] for _, body in broker.published}
+    outcomes = {body["uid"]: body["outcome"] for _, body in sent(publisher)}
     assert outcomes == {1: "issue_created", 2: "failed"}
 
 
 @pytest.mark.parametrize("body", [b'{"messages": []}', b'{"messages": [{"fetched": {"uid": 1}}]}'])
 async def test_a_malformed_batch_is_dead_lettered_whole_without_processing(body: bytes) -> None:
-    processor, broker = ByUid(), FakeBroker()
+    processor, publisher = ByUid(), FakePublisher()
     message = FakeMessage(body)
     handler = MessageFetchedHandler(
         processor,
-        broker,  # type: ignore[arg-type]
+        publisher,
         delivery_limit=5,
         database=Reachable(),
     )

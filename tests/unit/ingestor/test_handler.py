@@ -14,7 +14,9 @@ from intake.ingestor.errors import DatabaseUnavailable
 from intake.ingestor.handler import MAX_RETRIES_WITHOUT_OUTAGE, MessageFetchedHandler
 from intake.ingestor.metrics import IngestorMetrics
 from intake.ingestor.results import Result
+from intake.shared import topology
 from intake.shared.contracts import IssueEvent, IssueEventKind, MessageFetched, MessageProcessed, Outcome
+from tests.fakes.publisher import FakePublisher
 
 SHA = "a" * 64
 FETCHED = MessageFetched(
@@ -63,21 +65,22 @@ class FakeMessage:
         self.settled.append(("reject", requeue))
 
 
-class FakeBroker:
-    def __init__(self, fail: bool = False) -> None:
-        self.fail = fail
-        self.published: list[tuple[str, dict[str, Any]]] = []
-        self.mandatory: list[bool] = []
-        self.headers: list[dict[str, Any] | None] = []
+def unconfirmed() -> FakePublisher:
+    """A publisher none of whose publishes the handler makes is confirmed (RabbitMQ gone)."""
+    return FakePublisher(failing={topology.MESSAGE_PROCESSED, topology.ISSUE_CREATED, topology.ISSUE_UPDATED})
 
-    async def publish(
-        self, body: bytes, *, routing_key: str, mandatory: bool, headers: dict[str, Any] | None = None, **_: Any
-    ) -> None:
-        if self.fail:
-            raise ConnectionError("broker gone")
-        self.published.append((routing_key, json.loads(body)))
-        self.mandatory.append(mandatory)
-        self.headers.append(headers)
+
+def sent(publisher: FakePublisher) -> list[tuple[str, dict[str, Any]]]:
+    """Each confirmed publish as (routing key, the event as JSON), in order."""
+    return [(key, json.loads(event.model_dump_json())) for event, key, _, _ in publisher.published]
+
+
+def mandatory_flags(publisher: FakePublisher) -> list[bool]:
+    return [mandatory for _, _, mandatory, _ in publisher.published]
+
+
+def correlations(publisher: FakePublisher) -> list[str | None]:
+    return [correlation for _, _, _, correlation in publisher.published]
 
 
 class FakeProcessor:
@@ -110,7 +113,7 @@ class FakeDatabase:
 
 async def deliver(
     processor: FakeProcessor,
-    broker: FakeBroker,
+    publisher: FakePublisher,
     headers: dict[str, Any] | None = None,
     body: bytes | None = None,
     database: FakeDatabase | None = None,
@@ -118,77 +121,77 @@ async def deliver(
 ) -> FakeMessage:
     message = FakeMessage(FETCHED.model_dump_json().encode() if body is None else body, headers)
     handler = MessageFetchedHandler(
-        processor,  # type: ignore[arg-type]
-        broker,  # type: ignore[arg-type]
+        processor,
+        publisher,
         delivery_limit=5,
         database=database or FakeDatabase(),
         database_wait_seconds=600.0,
         backoff=lambda attempt: 0.0,
         metrics=metrics,
     )
-    await handler(message)  # type: ignore[arg-type]
+    await handler(message)
     return message
 
 
 async def test_success_publishes_then_acks() -> None:
-    processor, broker = FakeProcessor(), FakeBroker()
-    message = await deliver(processor, broker)
+    processor, publisher = FakeProcessor(), FakePublisher()
+    message = await deliver(processor, publisher)
     assert processor.calls == [(FETCHED, 1)]
-    assert broker.published == [("message.processed", json.loads(DONE.model_dump_json()))]
+    assert sent(publisher) == [("message.processed", json.loads(DONE.model_dump_json()))]
     assert message.settled == [("ack", False)]
 
 
 async def test_issue_event_is_published_after_the_outcome_and_before_the_ack() -> None:
-    processor, broker = FakeProcessor(result=Result(DONE, EVENT)), FakeBroker()
-    message = await deliver(processor, broker)
-    assert broker.published == [
+    processor, publisher = FakeProcessor(result=Result(DONE, EVENT)), FakePublisher()
+    message = await deliver(processor, publisher)
+    assert sent(publisher) == [
         ("message.processed", json.loads(DONE.model_dump_json())),
         ("issue.created", json.loads(EVENT.model_dump_json())),
     ]
     # Having no queue bound to issue.* is normal: the event is not mandatory, the outcome is.
-    assert broker.mandatory == [True, False]
+    assert mandatory_flags(publisher) == [True, False]
     assert message.settled == [("ack", False)]
 
 
 async def test_updated_issue_event_goes_to_issue_updated() -> None:
     event = EVENT.model_copy(update={"kind": IssueEventKind.UPDATED})
-    broker = FakeBroker()
-    await deliver(FakeProcessor(result=Result(DONE, event)), broker)
-    assert [key for key, _ in broker.published] == ["message.processed", "issue.updated"]
+    publisher = FakePublisher()
+    await deliver(FakeProcessor(result=Result(DONE, event)), publisher)
+    assert [key for key, _ in sent(publisher)] == ["message.processed", "issue.updated"]
 
 
 async def test_attempt_comes_from_the_delivery_count() -> None:
     processor = FakeProcessor()
-    await deliver(processor, FakeBroker(), {"x-delivery-count": 2})
+    await deliver(processor, FakePublisher(), {"x-delivery-count": 2})
     assert processor.calls[0][1] == 3
 
 
 @pytest.mark.parametrize("body", [b"not json", b'{"inbox_id": 0}', b""])
 async def test_invalid_payload_is_dead_lettered(body: bytes) -> None:
-    processor, broker = FakeProcessor(), FakeBroker()
-    message = await deliver(processor, broker, body=body)
+    processor, publisher = FakeProcessor(), FakePublisher()
+    message = await deliver(processor, publisher, body=body)
     assert message.settled == [("reject", False)]
     assert processor.calls == []
-    assert broker.published == []
+    assert sent(publisher) == []
 
 
 async def test_transient_error_requeues() -> None:
-    broker = FakeBroker()
-    message = await deliver(FakeProcessor(RuntimeError("deadlock")), broker, {"x-delivery-count": 4})
+    publisher = FakePublisher()
+    message = await deliver(FakeProcessor(RuntimeError("deadlock")), publisher, {"x-delivery-count": 4})
     assert message.settled == [("nack", True)]
-    assert broker.published == []
+    assert sent(publisher) == []
 
 
 async def test_failed_publish_requeues() -> None:
-    message = await deliver(FakeProcessor(), FakeBroker(fail=True))
+    message = await deliver(FakeProcessor(), unconfirmed())
     assert message.settled == [("nack", True)]
 
 
 async def test_last_attempt_publishes_failed_and_dead_letters() -> None:
-    broker = FakeBroker()
-    message = await deliver(FakeProcessor(RuntimeError("refused")), broker, {"x-delivery-count": 5})
+    publisher = FakePublisher()
+    message = await deliver(FakeProcessor(RuntimeError("refused")), publisher, {"x-delivery-count": 5})
     assert message.settled == [("reject", False)]
-    [(routing_key, failed)] = broker.published
+    [(routing_key, failed)] = sent(publisher)
     assert routing_key == "message.processed"
     assert failed["outcome"] == "failed"
     assert failed["attempts"] == 6
@@ -196,7 +199,7 @@ async def test_last_attempt_publishes_failed_and_dead_letters() -> None:
 
 
 async def test_last_attempt_dead_letters_even_when_publish_fails() -> None:
-    message = await deliver(FakeProcessor(RuntimeError("refused")), FakeBroker(fail=True), {"x-delivery-count": 5})
+    message = await deliver(FakeProcessor(RuntimeError("refused")), unconfirmed(), {"x-delivery-count": 5})
     assert message.settled == [("reject", False)]
 
 
@@ -204,43 +207,45 @@ DOWN = DatabaseUnavailable("ConnectionRefusedError: [Errno 111] Connect call fai
 
 
 async def test_database_outage_holds_the_delivery_and_retries_it_without_a_requeue() -> None:
-    processor, broker, database = FakeProcessor(DOWN, DOWN), FakeBroker(), FakeDatabase()
+    processor, publisher, database = FakeProcessor(DOWN, DOWN), FakePublisher(), FakeDatabase()
     # Even on what would be the last delivery, an outage uses up nothing.
-    message = await deliver(processor, broker, {"x-delivery-count": 5}, database=database)
+    message = await deliver(processor, publisher, {"x-delivery-count": 5}, database=database)
     assert message.settled == [("ack", False)]
     assert [attempt for _, attempt in processor.calls] == [6, 6, 6]
     assert len(database.waits) == 2
-    assert [key for key, _ in broker.published] == ["message.processed"]
+    assert [key for key, _ in sent(publisher)] == ["message.processed"]
 
 
 async def test_database_wait_is_bounded_then_the_delivery_is_requeued() -> None:
     processor, database = FakeProcessor(DOWN), FakeDatabase(Wait.TIMED_OUT)
-    message = await deliver(processor, FakeBroker(), database=database)
+    message = await deliver(processor, FakePublisher(), database=database)
     assert message.settled == [("nack", True)]
     assert database.waits[0] == pytest.approx(600.0, abs=5)
 
 
 async def test_database_wait_times_out_on_the_last_delivery_dead_letters_as_failed() -> None:
-    broker = FakeBroker()
-    message = await deliver(FakeProcessor(DOWN), broker, {"x-delivery-count": 5}, database=FakeDatabase(Wait.TIMED_OUT))
+    publisher = FakePublisher()
+    message = await deliver(
+        FakeProcessor(DOWN), publisher, {"x-delivery-count": 5}, database=FakeDatabase(Wait.TIMED_OUT)
+    )
     assert message.settled == [("reject", False)]
-    [(_, failed)] = broker.published
+    [(_, failed)] = sent(publisher)
     assert failed["outcome"] == "failed"
     assert "DatabaseUnavailable" in failed["reason"]
 
 
 async def test_stopping_while_waiting_for_the_database_gives_the_delivery_back_at_once() -> None:
-    processor, broker = FakeProcessor(DOWN), FakeBroker()
-    message = await deliver(processor, broker, database=FakeDatabase(Wait.STOPPING))
+    processor, publisher = FakeProcessor(DOWN), FakePublisher()
+    message = await deliver(processor, publisher, database=FakeDatabase(Wait.STOPPING))
     assert message.settled == [("nack", True)]
-    assert broker.published == []
+    assert sent(publisher) == []
 
 
 async def test_an_outage_the_probe_never_sees_is_retried_like_any_error() -> None:
     # The database answers at once every time, yet processing keeps failing as if unreachable.
     errors = [DOWN] * (MAX_RETRIES_WITHOUT_OUTAGE + 2)
     processor = FakeProcessor(*errors)
-    message = await deliver(processor, FakeBroker(), database=FakeDatabase())
+    message = await deliver(processor, FakePublisher(), database=FakeDatabase())
     assert message.settled == [("nack", True)]
     # The first try and MAX_RETRIES_WITHOUT_OUTAGE retries, then an ordinary requeue.
     assert len(processor.calls) == MAX_RETRIES_WITHOUT_OUTAGE + 1
@@ -248,12 +253,12 @@ async def test_an_outage_the_probe_never_sees_is_retried_like_any_error() -> Non
 
 async def test_the_outcome_is_counted_with_its_latency_and_its_events_carry_the_correlation_id() -> None:
     metrics = IngestorMetrics()
-    processor, broker = FakeProcessor(result=Result(DONE, EVENT)), FakeBroker()
+    processor, publisher = FakeProcessor(result=Result(DONE, EVENT)), FakePublisher()
     # Arrival 30 s before now, not before the module was imported: in a full run that is minutes ago.
     arrived = FETCHED.model_copy(update={"received_at": datetime.now(UTC) - timedelta(seconds=30)})
     body = arrived.model_dump_json().encode()
-    await deliver(processor, broker, headers={"x-correlation-id": "c0ffee"}, body=body, metrics=metrics)
-    assert broker.headers == [{"x-correlation-id": "c0ffee"}, {"x-correlation-id": "c0ffee"}]
+    await deliver(processor, publisher, headers={"x-correlation-id": "c0ffee"}, body=body, metrics=metrics)
+    assert correlations(publisher) == ["c0ffee", "c0ffee"]
     labels = {"inbox": "1", "outcome": "issue_created"}
     assert metrics.registry.get_sample_value("intake_messages_processed_total", labels) == 1
     assert metrics.registry.get_sample_value("intake_delivery_latency_seconds_count") == 1
@@ -267,13 +272,13 @@ async def test_a_replay_is_counted_but_measures_no_delivery_latency() -> None:
     replay = FETCHED.model_copy(update={"replay": True})
     message = FakeMessage(replay.model_dump_json().encode())
     handler = MessageFetchedHandler(
-        FakeProcessor(),  # type: ignore[arg-type]
-        FakeBroker(),  # type: ignore[arg-type]
+        FakeProcessor(),
+        FakePublisher(),
         delivery_limit=5,
         database=FakeDatabase(),
         metrics=metrics,
     )
-    await handler(message)  # type: ignore[arg-type]
+    await handler(message)
     assert (
         metrics.registry.get_sample_value("intake_messages_processed_total", {"inbox": "1", "outcome": "issue_created"})
         == 1

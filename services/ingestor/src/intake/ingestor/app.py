@@ -4,7 +4,8 @@
 stops cleanly (consuming ends, in-flight messages finish, connections close). Tests drive this
 same object.
 
-The broker (faststream) connects, declares the topology and publishes; the one queue this service
+The broker (faststream) connects, declares the topology and publishes (the handlers publish through
+`BrokerPublisher`, the `EventPublisher` port's adapter on it); the one queue this service
 consumes is consumed straight through aio-pika on the broker's channel (prefetch, confirms): at a
 thousand messages a second faststream's per-delivery machinery cost more than the handler's own
 bookkeeping. Every settlement goes through one `Acknowledger`, so a batch is acked with one frame;
@@ -36,6 +37,7 @@ from intake.shared import bus, topology
 from intake.shared.acknowledger import Acknowledger, Settled
 from intake.shared.cleanup import run_cleanups
 from intake.shared.database import Session, create_pool
+from intake.shared.event_publisher import BrokerPublisher
 from intake.shared.lifecycle import close_connections, serve_until
 from intake.shared.migrations import migrate, migrate_blobs
 from intake.shared.probes import Readiness, broker_check, check_readiness, database_check
@@ -115,6 +117,7 @@ class IngestorApp:
                 await conn.fetchval("SELECT 1", timeout=PROBE_TIMEOUT_SECONDS)
 
         self._database_watch = DatabaseWatch(probe)
+        publisher = BrokerPublisher(broker)
         ingestor = Ingestor(
             PostgresIssueStore(pool),
             limits=settings.attachment_limits(),
@@ -123,7 +126,7 @@ class IngestorApp:
         )
         one = MessageFetchedHandler(
             ingestor,
-            broker,
+            publisher,
             settings.delivery_limit,
             self._database_watch,
             database_wait_seconds=settings.ingestor_database_wait_seconds,
@@ -140,10 +143,12 @@ class IngestorApp:
                 await part.ack()
             await acknowledger.ack([delivery.message for delivery in settled])
 
-        handler = BatchingHandler(
-            ingestor, one, broker, batch_size=settings.ingestor_batch_size, ack_many=ack_many, metrics=self.metrics
+        batches = BatchingHandler(
+            ingestor, one, publisher, batch_size=settings.ingestor_batch_size, ack_many=ack_many, metrics=self.metrics
         )
-        self._batches = handler
+        self._batches = batches
+        # Bound once: the consumer calls them for every delivery.
+        consume, take = one.consume, batches.take
 
         await bus.start_broker(broker, settings.delivery_limit, self._wait_seconds)
         queue = await broker.declare_queue(
@@ -158,7 +163,7 @@ class IngestorApp:
                 in_flight.add(task)
             acknowledger.received(message)
             try:
-                await handler(acknowledger.delivery(message))
+                await consume(acknowledger.delivery(message), take)
             finally:
                 if task is not None:
                     in_flight.discard(task)

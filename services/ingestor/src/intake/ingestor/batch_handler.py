@@ -1,7 +1,8 @@
 """Working through prefetched deliveries in batches: one transaction, pipelined publishes, then the acks.
 
-Each delivery's handler call queues it and waits until it is settled. A few workers take up to
-`batch_size` queued deliveries at a time and have them stored in one transaction
+Each message's `take` queues it and waits until it is settled. A few workers of the shared batch
+engine (`shared/batch_engine.py`) take up to `batch_size` queued messages at a time; each batch is
+stored in one transaction
 (`Ingestor.process_batch`); then they publish the batch's outcomes as one `ProcessedBatch` and every
 issue event at once, wait for all the confirms, and only then ack the deliveries (with one `multiple`
 ack where the channel allows, `shared/acknowledger.py`) (DESIGN §2: ack after commit and confirmed
@@ -18,22 +19,21 @@ with an earlier one of its batch goes back to the front of the queue for the nex
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
-from faststream.rabbit import RabbitBroker
 
 from intake.ingestor.batch_ingest import BatchOutcome
 from intake.ingestor.deliveries import Delivery
 from intake.ingestor.handler import MessageFetchedHandler, batch_events_of, log_fields
 from intake.ingestor.metrics import IngestorMetrics
 from intake.shared import bus
+from intake.shared.batch_engine import BatchEngine
 from intake.shared.contracts import MessageFetched
+from intake.shared.event_publisher import EventPublisher, publish_all
 
 log = structlog.get_logger(__name__)
 
@@ -66,13 +66,14 @@ class _Delivery:
 
 
 class BatchingHandler:
-    """The `message.fetched` consumer that stores deliveries in batches (see the module docstring)."""
+    """Takes the messages of `message.fetched` deliveries into batches (see the module docstring); the
+    consumer is `MessageFetchedHandler.consume(delivery, batching.take)`."""
 
     def __init__(
         self,
         processor: BatchProcessor,
         one: MessageFetchedHandler,
-        broker: RabbitBroker,
+        publisher: EventPublisher,
         *,
         batch_size: int,
         workers: int = 2,
@@ -83,63 +84,34 @@ class BatchingHandler:
         self._metrics = metrics if metrics is not None else IngestorMetrics()
         self._processor = processor
         self._one = one
-        self._broker = broker
+        self._publisher = publisher
         self._batch_size = batch_size
-        self._worker_count = workers
-        self._gather_seconds = gather_seconds
         self._ack_many = ack_many
-        self._queued: deque[_Delivery] = deque()
-        self._wake = asyncio.Event()
-        self._workers: list[asyncio.Task[None]] = []
-        self._alone: set[asyncio.Task[None]] = set()
-        self._closing = False
+        self._engine: BatchEngine[_Delivery] = BatchEngine(
+            self._run, batch_size=batch_size, gather_seconds=gather_seconds, workers=workers, name="ingestor-batches"
+        )
 
-    async def __call__(self, message: Delivery) -> None:
-        decoded = await self._one.decode(message)
-        if decoded is None:
-            return
-        if len(decoded) == 1:
-            await self._take(*decoded[0])
-        else:  # the messages of a `FetchedBatch`: each taken as a delivery of its own.
-            await asyncio.gather(*(self._take(part, fetched, attempt) for part, fetched, attempt in decoded))
-
-    async def _take(self, message: Delivery, fetched: MessageFetched, attempt: int) -> None:
-        if self._batch_size <= 1 or attempt > 1 or self._closing:
+    async def take(self, message: Delivery, fetched: MessageFetched, attempt: int) -> None:
+        """Queue one message for a batch and return once it is settled; a redelivery (or any message
+        while batching is off or closing) goes down the one-message path instead."""
+        if self._batch_size <= 1 or attempt > 1 or self._engine.closing:
             await self._one.handle(message, fetched, attempt)
             return
         delivery = _Delivery(message, fetched, attempt, bus.correlation_id(message.headers))
-        self._queued.append(delivery)
-        self._start_workers()
-        self._wake.set()
+        self._engine.put(delivery)
         await delivery.settled
 
-    def _start_workers(self) -> None:
-        if not self._workers:
-            self._workers = [asyncio.create_task(self._work()) for _ in range(self._worker_count)]
-
-    async def _work(self) -> None:
-        while not self._closing:
-            await self._wake.wait()
-            if 0 < len(self._queued) < self._batch_size:
-                await asyncio.sleep(self._gather_seconds)
-            if not self._queued or self._closing:
-                self._wake.clear()
-                continue
-            batch = [self._queued.popleft() for _ in range(min(self._batch_size, len(self._queued)))]
-            if not self._queued:
-                self._wake.clear()
-            try:
-                await self._run(batch)
-            except BaseException as error:
-                # Never leave a handler waiting; RabbitMQ redelivers whatever is not acked.
-                for delivery in batch:
-                    if delivery not in self._queued:
-                        delivery.settle()
-                if not isinstance(error, Exception):
-                    raise
-                log.error("a batch could not be settled", error=f"{type(error).__name__}: {error}")
-
     async def _run(self, batch: list[_Delivery]) -> None:
+        try:
+            await self._store(batch)
+        except BaseException:
+            # Never leave a handler waiting; RabbitMQ redelivers whatever is not acked.
+            for delivery in batch:
+                if not self._engine.holds(delivery):
+                    delivery.settle()
+            raise
+
+    async def _store(self, batch: list[_Delivery]) -> None:
         started = time.perf_counter()
         try:
             outcome = await self._processor.process_batch([(d.fetched, d.attempt) for d in batch])
@@ -153,8 +125,7 @@ class BatchingHandler:
             return
         if outcome.deferred:
             # Back to the front, in their order: the next batch starts after this one committed.
-            self._queued.extendleft(reversed([batch[position] for position in outcome.deferred]))
-            self._wake.set()
+            self._engine.put_front([batch[position] for position in outcome.deferred])
         self._alone_each([batch[position] for position in outcome.single])
         committed = [(batch[position], result) for position, result in outcome.results.items()]
         if committed:
@@ -163,8 +134,8 @@ class BatchingHandler:
             batch_events_of([(result, delivery.correlation) for delivery, result in committed]) if committed else []
         )
         try:
-            await bus.publish_all(
-                self._broker, [event[:3] for event in events], [correlation for *_, correlation in events]
+            await publish_all(
+                self._publisher, [event[:3] for event in events], [correlation for *_, correlation in events]
             )
         except Exception as error:
             # Committed, so the one-message path re-emits each stored outcome (at least once).
@@ -196,9 +167,7 @@ class BatchingHandler:
 
     def _alone_each(self, deliveries: Sequence[_Delivery]) -> None:
         for delivery in deliveries:
-            task = asyncio.create_task(self._alone_one(delivery))
-            self._alone.add(task)
-            task.add_done_callback(self._alone.discard)
+            self._engine.alone(self._alone_one(delivery))
 
     async def _alone_one(self, delivery: _Delivery) -> None:
         try:
@@ -211,17 +180,7 @@ class BatchingHandler:
     async def close(self, wait_seconds: float = 30.0) -> None:
         """Finish the batches in progress (at most `wait_seconds`), take no more; deliveries still
         queued are left unacknowledged (RabbitMQ gives them back when the channel closes)."""
-        self._closing = True
-        self._wake.set()
-        if self._workers:
-            _, late = await asyncio.wait(self._workers, timeout=wait_seconds)
-            for task in late:
-                task.cancel()
-            for task in late:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._workers = []
-        while self._queued:
-            self._queued.popleft().settle()
-        if self._alone:
-            await asyncio.wait(set(self._alone), timeout=wait_seconds)
+        for delivery in await self._engine.stop_batches(wait_seconds):
+            delivery.settle()
+        # A message on the one-message path settles itself; it is waited for, never cancelled.
+        await self._engine.stop_alone(wait_seconds, cancel_late=False)

@@ -4,20 +4,20 @@ Thin: acks only after the outcome is committed and its publishes confirmed (DESI
 PostgreSQL is unreachable it holds the delivery and waits for the database (`database_watch.py`)
 instead of requeueing, so an outage does not use up deliveries; any other error requeues the message
 after a backoff, and on its last delivery it publishes `failed` and dead-letters it. A payload that
-is neither a `MessageFetched` nor a `FetchedBatch` is dead-lettered at once; each message of a batch
-is handled as a delivery of its own (`deliveries.py`).
+is neither a `MessageFetched` nor a `FetchedBatch` is dead-lettered at once (`ack_policy.undecodable`);
+each message of a batch is handled as a delivery of its own (`deliveries.py`), and `consume` is the one
+place that decodes a delivery and hands on its messages, here or to the batches (`batch_handler.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
 import structlog
-from faststream.rabbit import RabbitBroker
 from pydantic import ValidationError
 
 from intake.ingestor.database_watch import Wait
@@ -26,8 +26,9 @@ from intake.ingestor.errors import DatabaseUnavailable
 from intake.ingestor.metrics import IngestorMetrics
 from intake.ingestor.results import Result
 from intake.shared import batched_events, bus, topology
-from intake.shared.ack_policy import Action, Ending, delivery_attempt, retry_delay, settle
+from intake.shared.ack_policy import Action, Ending, Settlement, delivery_attempt, retry_delay, settle, undecodable
 from intake.shared.contracts import Contract, IssueEventKind, MessageFetched, MessageProcessed, Outcome
+from intake.shared.event_publisher import EventPublisher
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +50,10 @@ class Processor(Protocol):
 
 class DatabaseWaiter(Protocol):
     async def wait_until_reachable(self, at_most_seconds: float) -> Wait: ...
+
+
+# What takes one message of a delivery on: the delivery to settle it through, the message, its attempt.
+Take = Callable[[Delivery, MessageFetched, int], Awaitable[None]]
 
 
 def log_fields(fetched: MessageFetched, correlation: str | None) -> dict[str, object]:
@@ -99,7 +104,7 @@ class MessageFetchedHandler:
     def __init__(
         self,
         processor: Processor,
-        broker: RabbitBroker,
+        publisher: EventPublisher,
         delivery_limit: int,
         database: DatabaseWaiter,
         *,
@@ -109,34 +114,43 @@ class MessageFetchedHandler:
     ) -> None:
         self._metrics = metrics if metrics is not None else IngestorMetrics()
         self._processor = processor
-        self._broker = broker
+        self._publisher = publisher
         self._delivery_limit = delivery_limit
         self._database = database
         self._database_wait_seconds = database_wait_seconds
         self._backoff = backoff
 
     async def __call__(self, message: Delivery) -> None:
-        decoded = await self.decode(message)
-        if decoded is not None:
-            await asyncio.gather(*(self.handle(part, fetched, attempt) for part, fetched, attempt in decoded))
+        await self.consume(message, self.handle)
 
-    async def decode(self, message: Delivery) -> list[tuple[Delivery, MessageFetched, int]] | None:
+    async def consume(self, message: Delivery, take: Take) -> None:
+        """Decode `message` and hand each message it carries to `take` (`handle`, or the batches' `take`):
+        a lone one at once, the messages of a `FetchedBatch` concurrently, each a delivery of its own."""
+        decoded = await self._decode(message)
+        if decoded is None:
+            return
+        if len(decoded) == 1:
+            await take(*decoded[0])
+        else:
+            await asyncio.gather(*(take(part, fetched, attempt) for part, fetched, attempt in decoded))
+
+    async def _decode(self, message: Delivery) -> list[tuple[Delivery, MessageFetched, int]] | None:
         """Each message the delivery carries (one, or a `FetchedBatch`'s), with the delivery to settle it
         through (`deliveries.parts`) and the attempt; None when the payload is invalid (then it is
-        dead-lettered)."""
+        settled as `ack_policy.undecodable` says: dead-lettered)."""
         correlation = bus.correlation_id(message.headers)
         attempt = delivery_attempt(message.headers)
         try:
             messages = batched_events.fetched(message.body, correlation)
         except ValidationError as error:
-            settlement = settle(Ending.UNDECODABLE, attempt, self._delivery_limit)
+            settlement = undecodable()
             log.error(
                 "message.fetched payload is invalid, dead-lettering it",
                 error=str(error).splitlines()[0],
                 errors=error.error_count(),
                 why=settlement.reason,
             )
-            await message.reject(requeue=False)
+            await _settle(message, settlement)
             return None
         return [(part, fetched, attempt) for part, fetched in parts(message, messages, correlation)]
 
@@ -193,7 +207,7 @@ class MessageFetchedHandler:
 
     async def _publish(self, result: Result, correlation: str | None) -> None:
         for event, routing_key, mandatory in events_of(result):
-            await bus.publish(self._broker, event, routing_key, mandatory=mandatory, correlation=correlation)
+            await self._publisher.publish(event, routing_key, mandatory=mandatory, correlation=correlation)
 
     async def _retry_or_give_up(
         self, message: Delivery, fetched: MessageFetched, attempt: int, error: Exception, correlation: str | None
@@ -207,9 +221,7 @@ class MessageFetchedHandler:
                 retry_in=settlement.delay_seconds,
                 why=settlement.reason,
             )
-            # Held (unacked) while waiting; if the process stops meanwhile, RabbitMQ redelivers it.
-            await asyncio.sleep(settlement.delay_seconds)
-            await message.nack(requeue=True)
+            await _settle(message, settlement)
             return
         log.error("processing failed on the last attempt, dead-lettering", error=description, why=settlement.reason)
         failed = MessageProcessed(
@@ -224,10 +236,22 @@ class MessageFetchedHandler:
             processed_at=datetime.now(UTC),
         )
         try:
-            await bus.publish(self._broker, failed, topology.MESSAGE_PROCESSED, correlation=correlation)
+            await self._publisher.publish(failed, topology.MESSAGE_PROCESSED, correlation=correlation)
         except Exception as publish_error:  # the dead-letter queue still holds the message.
             log.error("could not publish the failed outcome", error=f"{type(publish_error).__name__}: {publish_error}")
         else:
             self._metrics.outcome_committed(fetched, Outcome.FAILED, time.time())
+        await _settle(message, settlement)
+
+
+async def _settle(message: Delivery, settlement: Settlement) -> None:
+    """Do what `settlement` says with `message`: ack it, requeue it once its delay passed, or reject it."""
+    if settlement.action is Action.ACK:
+        await message.ack()
+    elif settlement.action is Action.REQUEUE:
+        # Held (unacked) while waiting; if the process stops meanwhile, RabbitMQ redelivers it.
+        await asyncio.sleep(settlement.delay_seconds)
+        await message.nack(requeue=True)
+    else:
         # Rejected without requeue, a quorum queue dead-letters the message (x-dead-letter-exchange).
         await message.reject(requeue=False)
