@@ -68,7 +68,10 @@ class BatchEngine(Generic[T]):
             ]
 
     def put(self, item: T) -> None:
-        """Queue `item` at the back."""
+        """Queue `item` at the back. Refused (RuntimeError) once `stop_batches` was called: no worker
+        would ever take it, and a caller waiting for it to be settled would wait forever."""
+        if self._closing:
+            raise RuntimeError(f"{self._name}: stopping, no more items are taken")
         self._queued.append(item)
         if self._weight is not None:
             self._queued_weight += self._weight(item)
