@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 import structlog
-from faststream.exceptions import AckMessage, HandlerException, NackMessage, RejectMessage
+from faststream.exceptions import AckMessage, HandlerException, RejectMessage
 from pydantic import ValidationError
 
 from intake.shared.ack_policy import Action, undecodable
@@ -20,11 +20,10 @@ log = structlog.get_logger(__name__)
 
 C = TypeVar("C", bound=Contract)
 
-# How a faststream handler settles its delivery at once: by raising one of these (a requeue so is at
-# once: only `undecodable` settles through here, and it never asks for a delay).
+# How a faststream handler settles its delivery at once: by raising one of these. A requeue is not
+# here: faststream's would be at once, without the policy's delay (and `undecodable` never asks one).
 _SETTLING: dict[Action, type[HandlerException]] = {
     Action.ACK: AckMessage,
-    Action.REQUEUE: NackMessage,
     Action.REJECT: RejectMessage,
 }
 
