@@ -7,9 +7,9 @@ queue) and four deliveries, each acked after its batch. Under load the first two
 (`FetchedBatch` of one FETCH run, up to 32; `ProcessedBatch` of one ingestor transaction, up to 100),
 so their publishes and deliveries are shared by the messages of a batch. This measures each
 operation alone, per message, both for lone events and for full batches, with the services' own
-code and nothing else: `bus.publish_all` (as the fetcher and the ingestor publish) and the shared
-`BatchConsumer` with a record that does nothing (as config-api and the fetcher consume), on the
-quorum queues `bus.declare_topology` declares, in a fresh vhost. CPU is this process's
+code and nothing else: `event_publisher.publish_all` on `BrokerPublisher` (as the fetcher and the
+ingestor publish) and the shared `BatchConsumer` with a record that does nothing (as config-api and
+the fetcher consume), on the quorum queues `bus.declare_topology` declares, in a fresh vhost. CPU is this process's
 (`time.process_time`) and RabbitMQ's (`beam.smp`, from /proc). The sum over one message's operations
 is the floor any change to the services' own code leaves.
 Run: `make bench BENCH=amqp`; BENCH_AMQP_MESSAGES (6400) changes N.
@@ -33,6 +33,7 @@ from intake.fetcher.fetch_runs import MAX_BODIES_PER_FETCH
 from intake.shared import batched_events, bus, topology
 from intake.shared.batch_consumer import BatchConsumer
 from intake.shared.contracts import Contract, IssueEvent, IssueEventKind, MessageFetched, MessageProcessed, Outcome
+from intake.shared.event_publisher import BrokerPublisher, publish_all
 
 MESSAGES = int(os.environ.get("BENCH_AMQP_MESSAGES", "6400"))
 # Publishes whose confirms are awaited together.
@@ -105,7 +106,9 @@ async def measure(operation: Callable[[], Awaitable[None]]) -> tuple[float, floa
 async def publish(broker: RabbitBroker, make: Callable[[int], Contract], routing_key: str, mandatory: bool) -> None:
     for start in range(1, MESSAGES + 1, BATCH):
         events = [(make(uid), routing_key, mandatory) for uid in range(start, min(start + BATCH, MESSAGES + 1))]
-        await bus.publish_all(broker, events, [f"bench-{uid:08x}" for uid in range(start, start + len(events))])
+        await publish_all(
+            BrokerPublisher(broker), events, [f"bench-{uid:08x}" for uid in range(start, start + len(events))]
+        )
 
 
 def fetched_batch(uid: int) -> Contract:
@@ -124,7 +127,7 @@ async def publish_batches(broker: RabbitBroker, make: Callable[[int], Contract],
     starts = list(range(1, MESSAGES + 1, size))
     for first in range(0, len(starts), BATCH):
         events = [(make(uid), routing_key, True) for uid in starts[first : first + BATCH]]
-        await bus.publish_all(broker, events)
+        await publish_all(BrokerPublisher(broker), events)
 
 
 async def consume(
@@ -236,7 +239,7 @@ async def main() -> None:
     )
     lines = [
         f"{MESSAGES} messages per operation, the median of {ROUNDS} rounds (each in a fresh vhost), CPU per "
-        f"message; publishes {BATCH} at a time with their confirms awaited together (`bus.publish_all`), "
+        f"message; publishes {BATCH} at a time with their confirms awaited together (`event_publisher.publish_all`), "
         "deliveries through the shared `BatchConsumer` (decoded, batched, one `multiple` ack per batch) with "
         "nothing recorded.",
         "",

@@ -42,6 +42,7 @@ from intake.ingestor.parsing import parse_message, parse_message_fully
 from intake.shared import batched_events, bus, topology
 from intake.shared.blobs import put_blobs
 from intake.shared.contracts import MessageFetched
+from intake.shared.event_publisher import BrokerPublisher, publish_all
 from intake.shared.migrations import migrate, migrate_blobs
 from tests.support.api import Api
 from tests.support.dovecot import Dovecot, Mailbox, running_dovecot
@@ -222,8 +223,9 @@ async def preload(env: Environment, raws: Iterable[bytes]) -> None:
             for start in range(0, len(events), per_fetch)
         ]
         for start in range(0, len(batches), 20):
-            await bus.publish_all(
-                broker, [(batch, topology.MESSAGE_FETCHED, True) for batch, _ in batches[start : start + 20]]
+            await publish_all(
+                BrokerPublisher(broker),
+                [(batch, topology.MESSAGE_FETCHED, True) for batch, _ in batches[start : start + 20]],
             )
     finally:
         await broker.stop()

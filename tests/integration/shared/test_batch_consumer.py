@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 from intake.shared import bus, topology
 from intake.shared.batch_consumer import BatchConsumer
 from intake.shared.contracts import MessageFetched
+from intake.shared.event_publisher import BrokerPublisher, publish_all
 from tests.integration.shared.test_bus import queue_depth
 
 QUEUE = topology.EMAIL_LOG_FETCHED_QUEUE
@@ -71,7 +72,9 @@ async def test_events_are_recorded_in_batches_and_all_acked(amqp_url: str) -> No
         batches.append([e.uid for e in events])
 
     try:
-        await bus.publish_all(broker, [(event(uid), topology.MESSAGE_FETCHED, True) for uid in range(1, 301)])
+        await publish_all(
+            BrokerPublisher(broker), [(event(uid), topology.MESSAGE_FETCHED, True) for uid in range(1, 301)]
+        )
         batch_consumer = consumer(record)
         await batch_consumer.start(broker)
         await wait_for(lambda: sum(map(len, batches)) >= 300)
@@ -100,7 +103,9 @@ async def test_one_failing_event_fails_alone_and_is_never_acked_with_its_batch(a
         recorded.extend(e.uid for e in events)
 
     try:
-        await bus.publish_all(broker, [(event(uid), topology.MESSAGE_FETCHED, True) for uid in range(1, 101)])
+        await publish_all(
+            BrokerPublisher(broker), [(event(uid), topology.MESSAGE_FETCHED, True) for uid in range(1, 101)]
+        )
         batch_consumer = consumer(record)
         await batch_consumer.start(broker)
         await wait_for(lambda: len(recorded) >= 99)
@@ -146,7 +151,9 @@ async def test_a_stop_finishes_and_acks_the_events_being_recorded_one_by_one(amq
         recorded.append(events[0].uid)
 
     try:
-        await bus.publish_all(broker, [(event(uid), topology.MESSAGE_FETCHED, True) for uid in range(1, 21)])
+        await publish_all(
+            BrokerPublisher(broker), [(event(uid), topology.MESSAGE_FETCHED, True) for uid in range(1, 21)]
+        )
         batch_consumer = consumer(record)
         await batch_consumer.start(broker)
         await wait_for(lambda: bool(closing))

@@ -2,8 +2,8 @@
 
 `create_broker` builds (does not connect) a faststream broker; `connect_broker` waits for RabbitMQ;
 `declare_topology` declares the exchanges and every queue; `start_broker` does all three in order;
-`publish` sends one contract as a persistent, confirmed message; `publish_each` and `publish_all`
-send many at once and wait for all their confirms.
+`publish` sends one contract as a persistent, confirmed message; `publish_each` sends many at once
+and waits for all their confirms. The services publish through `event_publisher.BrokerPublisher`.
 """
 
 from __future__ import annotations
@@ -191,14 +191,3 @@ async def publish_each(
         return_exceptions=True,
     )
     return [result if isinstance(result, BaseException) else None for result in results]
-
-
-async def publish_all(
-    broker: RabbitBroker,
-    events: Sequence[tuple[Contract, str, bool]],
-    correlations: Sequence[str | None] | None = None,
-) -> None:
-    """`publish_each`, then raise the first failure (the others may have been delivered: consumers dedupe)."""
-    for result in await publish_each(broker, events, correlations):
-        if result is not None:
-            raise result
