@@ -128,7 +128,7 @@ FIELDS = b"From: Anna <anna@example.com>\r\nMessage-ID: <m-1@example.com>\r\n"
         (b"Subject: a\r\r\n\r\n", False),
         (FIELDS.replace(b"\r\n", b"\n") + b"Subject: x\n\nbody", True),
         (b"Subject: a\r\nFrom: b\n\nbody\r\n\r\n", True),
-        (b"Subject: a\n\r\nFrom: b\r\n\r\n", False),
+        (b"Subject: a\n\r\nFrom: b\r\n\r\n", True),  # the header ends at the CRLF blank line after LF
         (b"Subject: a\r\n\nFrom: b\r\n\r\n", True),
         (b"Subject: a\x0bb\x1cc\x00d\x0ce\r\n\r\n", True),
         # Folding.

@@ -13,18 +13,21 @@ from email.header import decode_header, make_header
 
 def header_end(raw: bytes | bytearray) -> tuple[int, int] | None:
     """Where the header's last line (with its line break) ends and where the blank line after it ends,
-    at the first blank line, CRLF or LF; None without one.
+    at the first blank line as the stdlib's feed parser finds it: a line break, then an empty line
+    ended by CRLF or LF; None without one.
 
-    >>> header_end(b"A: 1\\r\\n\\r\\nbody"), header_end(b"A: 1\\n\\nbody"), header_end(b"A: 1")
-    ((6, 8), (5, 6), None)
+    >>> header_end(b"A: 1\\r\\n\\r\\nbody"), header_end(b"A: 1\\n\\nbody"), header_end(b"A: 1\\n\\r\\nB: 2\\n\\n")
+    ((6, 8), (5, 6), (5, 7))
+    >>> header_end(b"A: 1")
     """
-    crlf = raw.find(b"\r\n\r\n")
-    # Only a "\n\n" before the first "\r\n\r\n" can come first.
+    # "\r\n\r\n" holds "\n\r\n": both CRLF and a LF line before a CRLF blank line are found by it.
+    crlf = raw.find(b"\n\r\n")
+    # Only a "\n\n" before it can come first.
     lf = raw.find(b"\n\n", 0, crlf) if crlf >= 0 else raw.find(b"\n\n")
     if lf >= 0:
         return lf + 1, lf + 2
     if crlf >= 0:
-        return crlf + 2, crlf + 4
+        return crlf + 1, crlf + 3
     return None
 
 
