@@ -39,7 +39,7 @@ class FakePublisher:
         for (event, routing_key, mandatory), correlation in zip(events, correlated, strict=True):
             try:
                 await self.publish(event, routing_key, mandatory=mandatory, correlation=correlation)
-            except Unconfirmed as error:
+            except Exception as error:  # as the real one: every failure is the event's own result
                 results.append(error)
             else:
                 results.append(None)

@@ -48,9 +48,9 @@ def test_docstring_examples() -> None:
             "certificate not trusted: the server's certificate is not signed by a trusted authority",
         ),
         (
-            ImapConnectError("connect", "host 'imap.invalid' not found"),
+            ImapConnectError("connect", "host 'mail.example.com' not found (Name or service not known)"),
             InboxState.ERROR,
-            "cannot connect to mail.example.com:993: host 'imap.invalid' not found",
+            "host not found: 'mail.example.com' has no DNS address (host 'mail.example.com' not found (Name",
         ),
         (
             ImapConnectError("fetch", "the server closed the connection"),

@@ -43,7 +43,7 @@ _DOING = {
     "search": "looking for new messages",
     "fetch": "fetching messages",
     "store": "flagging a message",
-    "expunge": "removing a moved message",
+    "expunge": "removing a deleted message",
     "logout": "logging out",
 }
 
@@ -94,6 +94,8 @@ def _connect_words(error: ImapConnectError, attempt: Attempt) -> str:
             f"connection refused: nothing accepts connections on {attempt.host}:{attempt.port};"
             " check the port (IMAP over TLS is usually 993, plain IMAP and STARTTLS 143)"
         )
+    if error.stage == "connect" and " not found (" in error.detail:  # the adapter's words for a DNS failure
+        return f"host not found: {attempt.host!r} has no DNS address ({error.detail}); check the host name"
     if "closed the connection" in error.detail:
         return f"the server closed the connection while {doing(error.stage)}"
     if error.stage == "connect":
