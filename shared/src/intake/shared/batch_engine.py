@@ -48,8 +48,6 @@ class BatchEngine(Generic[T]):
         self._weight = weight
         self._name = name
         self._queued: deque[T] = deque()
-        # The queued items' total weight (kept only with a `weight`; else `len(self._queued)` is it).
-        self._queued_weight = 0
         self._wake = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
         self._alone: set[asyncio.Task[None]] = set()
@@ -73,8 +71,6 @@ class BatchEngine(Generic[T]):
         if self._closing:
             raise RuntimeError(f"{self._name}: stopping, no more items are taken")
         self._queued.append(item)
-        if self._weight is not None:
-            self._queued_weight += self._weight(item)
         if not self._workers:
             self.start()
         self._wake.set()
@@ -82,8 +78,6 @@ class BatchEngine(Generic[T]):
     def put_front(self, items: Sequence[T]) -> None:
         """Queue `items` at the front, in their order: the next batch starts with them."""
         self._queued.extendleft(reversed(items))
-        if self._weight is not None:
-            self._queued_weight += sum(map(self._weight, items))
         self._wake.set()
 
     def holds(self, item: T) -> bool:
@@ -99,7 +93,7 @@ class BatchEngine(Generic[T]):
     async def _work(self) -> None:
         while not self._closing:
             await self._wake.wait()
-            queued = self._queued_weight if self._weight is not None else len(self._queued)
+            queued = len(self._queued) if self._weight is None else sum(map(self._weight, self._queued))
             if 0 < queued < self._batch_size:
                 await asyncio.sleep(self._gather_seconds)
             if self._closing:
@@ -128,7 +122,6 @@ class BatchEngine(Generic[T]):
                 break
             batch.append(queued.popleft())
             taken += next_weight
-        self._queued_weight -= taken
         return batch
 
     async def stop_batches(self, wait_seconds: float) -> list[T]:
@@ -146,7 +139,6 @@ class BatchEngine(Generic[T]):
         self._workers = []
         queued = list(self._queued)
         self._queued.clear()
-        self._queued_weight = 0
         return queued
 
     async def stop_alone(self, wait_seconds: float, *, cancel_late: bool) -> None:
