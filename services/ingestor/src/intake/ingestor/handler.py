@@ -24,10 +24,10 @@ from intake.ingestor.database_watch import Wait
 from intake.ingestor.deliveries import Delivery, parts
 from intake.ingestor.errors import DatabaseUnavailable
 from intake.ingestor.metrics import IngestorMetrics
-from intake.ingestor.results import Result
+from intake.ingestor.results import Result, message_processed
 from intake.shared import batched_events, bus, topology
 from intake.shared.ack_policy import Action, Ending, Settlement, delivery_attempt, retry_delay, settle, undecodable
-from intake.shared.contracts import Contract, IssueEventKind, MessageFetched, MessageProcessed, Outcome
+from intake.shared.contracts import Contract, IssueEventKind, MessageFetched, Outcome
 from intake.shared.event_publisher import EventPublisher
 
 log = structlog.get_logger(__name__)
@@ -224,16 +224,9 @@ class MessageFetchedHandler:
             await _settle(message, settlement)
             return
         log.error("processing failed on the last attempt, dead-lettering", error=description, why=settlement.reason)
-        failed = MessageProcessed(
-            inbox_id=fetched.inbox_id,
-            uidvalidity=fetched.uidvalidity,
-            uid=fetched.uid,
-            raw_sha256=fetched.raw_sha256,
-            message_id=fetched.message_id,
-            outcome=Outcome.FAILED,
-            reason=f"processing failed {attempt} times; last error: {description}",
-            attempts=attempt,
-            processed_at=datetime.now(UTC),
+        reason = f"processing failed {attempt} times; last error: {description}"
+        failed = message_processed(
+            fetched, fetched.message_id, Outcome.FAILED, reason, None, attempt, datetime.now(UTC)
         )
         try:
             await self._publisher.publish(failed, topology.MESSAGE_PROCESSED, correlation=correlation)
