@@ -42,17 +42,21 @@ def settings(
     )
 
 
-async def refuse_poison(db: asyncpg.Connection) -> None:
-    """Make every insert of a message whose subject contains "poison" fail, as a message that can never be
-    stored does (`tracker` must exist)."""
+async def refuse_poison(
+    db: asyncpg.Connection, word: str = "poison", error: str = "poison refused for the test"
+) -> None:
+    """Make every insert of a message whose subject contains `word` (letters only) fail with `error`, as a
+    message that can never be stored does (`tracker` must exist)."""
+    assert word.isalpha()
+    assert "'" not in error
     await db.execute(
-        """CREATE FUNCTION public.refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+        f"""CREATE FUNCTION public.refuse_{word}() RETURNS trigger LANGUAGE plpgsql AS $$
            BEGIN
-               IF NEW.subject LIKE '%poison%' THEN RAISE EXCEPTION 'poison refused for the test'; END IF;
+               IF NEW.subject LIKE '%{word}%' THEN RAISE EXCEPTION '{error}'; END IF;
                RETURN NEW;
            END $$;
-           CREATE TRIGGER refuse_poison BEFORE INSERT ON tracker.messages
-               FOR EACH ROW EXECUTE FUNCTION public.refuse_poison();"""
+           CREATE TRIGGER refuse_{word} BEFORE INSERT ON tracker.messages
+               FOR EACH ROW EXECUTE FUNCTION public.refuse_{word}();"""
     )
 
 

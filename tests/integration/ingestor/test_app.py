@@ -111,15 +111,7 @@ async def test_failing_storage_is_retried_then_failed_and_dead_lettered(
     inbox_id = await make_inbox()
     async with IngestorApp(settings(database_url, amqp_url, delivery_limit=2)):
         # A real failure inside the transaction: PostgreSQL refuses this one message every time.
-        await db.execute(
-            """CREATE FUNCTION public.refuse_explosive() RETURNS trigger LANGUAGE plpgsql AS $$
-               BEGIN
-                   IF NEW.subject LIKE '%explode%' THEN RAISE EXCEPTION 'storage refused for the test'; END IF;
-                   RETURN NEW;
-               END $$;
-               CREATE TRIGGER refuse_explosive BEFORE INSERT ON tracker.messages
-                   FOR EACH ROW EXECUTE FUNCTION public.refuse_explosive();"""
-        )
+        await refuse_poison(db, "explode", "storage refused for the test")
         fetcher_side = FetcherSide(amqp_url)
         await fetcher_side.broker.start()
         try:
