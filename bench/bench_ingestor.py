@@ -217,10 +217,9 @@ async def preload(env: Environment, raws: Iterable[bytes]) -> None:
             for uid, (key, size) in enumerate(stored, 1)
         ]
         # As the fetcher publishes them: the messages of one FETCH (at most MAX_BODIES_PER_FETCH) together.
-        per_fetch = MAX_BODIES_PER_FETCH
         batches = [
-            batched_events.fetched_message([(event, None) for event in events[start : start + per_fetch]])
-            for start in range(0, len(events), per_fetch)
+            batched_events.fetched_message([(event, None) for event in events[start : start + MAX_BODIES_PER_FETCH]])
+            for start in range(0, len(events), MAX_BODIES_PER_FETCH)
         ]
         for start in range(0, len(batches), 20):
             await publish_all(
